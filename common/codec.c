@@ -1,0 +1,268 @@
+#include "common/codec.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char hexdig[] = "0123456789abcdef";
+
+void oc_hex_encode(const uint8_t *in, size_t len, char *out)
+{
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = hexdig[in[i] >> 4];
+        out[2 * i + 1] = hexdig[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+long oc_hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outcap)
+{
+    if (inlen % 2 || inlen / 2 > outcap)
+        return -1;
+    for (size_t i = 0; i < inlen / 2; i++) {
+        int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return (long)(inlen / 2);
+}
+
+int oc_base64_encode(const uint8_t *in, size_t len, struct oc_buf *out)
+{
+    size_t need = 4 * ((len + 2) / 3);
+    int rc = oc_buf_reserve(out, need);
+
+    if (rc)
+        return rc;
+    EVP_EncodeBlock((unsigned char *)out->data + out->len, in, (int)len);
+    out->len += need;
+    out->data[out->len] = '\0';
+    return OC_OK;
+}
+
+static int b64val(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+long oc_base64_decode(const char *in, size_t inlen, uint8_t *out, size_t outcap)
+{
+    size_t o = 0;
+
+    if (inlen % 4)
+        return -1;
+    for (size_t i = 0; i < inlen; i += 4) {
+        int v[4], pad = 0;
+
+        for (int j = 0; j < 4; j++) {
+            if (in[i + j] == '=' && i + 4 == inlen && j >= 2) {
+                v[j] = 0;
+                pad++;
+            } else {
+                if (pad)
+                    return -1;
+                v[j] = b64val(in[i + j]);
+                if (v[j] < 0)
+                    return -1;
+            }
+        }
+        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+                     (uint32_t)v[3];
+        for (int j = 0; j < 3 - pad; j++) {
+            if (o >= outcap)
+                return -1;
+            out[o++] = (uint8_t)(w >> (16 - 8 * j));
+        }
+    }
+    return (long)o;
+}
+
+static int unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+int oc_uri_encode(const char *in, size_t len, int keep_slash, struct oc_buf *out)
+{
+    static const char up[] = "0123456789ABCDEF";
+    int rc = oc_buf_reserve(out, len * 3);
+
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+
+        if (unreserved(c) || (keep_slash && c == '/')) {
+            out->data[out->len++] = (char)c;
+        } else {
+            out->data[out->len++] = '%';
+            out->data[out->len++] = up[c >> 4];
+            out->data[out->len++] = up[c & 15];
+        }
+    }
+    out->data[out->len] = '\0';
+    return OC_OK;
+}
+
+int oc_url_decode(const char *in, size_t len, int plus_is_space, struct oc_buf *out)
+{
+    int rc = oc_buf_reserve(out, len);
+
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+
+        if (c == '%') {
+            int hi, lo;
+
+            if (i + 2 >= len)
+                return OC_EINVAL;
+            hi = hexval(in[i + 1]);
+            lo = hexval(in[i + 2]);
+            if (hi < 0 || lo < 0)
+                return OC_EINVAL;
+            c = (char)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '+' && plus_is_space) {
+            c = ' ';
+        }
+        if (c == '\0')
+            return OC_EINVAL;
+        out->data[out->len++] = c;
+    }
+    out->data[out->len] = '\0';
+    return OC_OK;
+}
+
+static void digest_once(const EVP_MD *md, const void *data, size_t len, uint8_t *out)
+{
+    unsigned int n = 0;
+
+    if (!EVP_Digest(data, len, out, &n, md, NULL)) {
+        fprintf(stderr, "overcast: EVP_Digest failed\n");
+        abort();
+    }
+}
+
+void oc_md5(const void *data, size_t len, uint8_t out[OC_MD5_LEN])
+{
+    digest_once(EVP_md5(), data, len, out);
+}
+
+void oc_sha256(const void *data, size_t len, uint8_t out[OC_SHA256_LEN])
+{
+    digest_once(EVP_sha256(), data, len, out);
+}
+
+void oc_sha256_hex(const void *data, size_t len, char out[2 * OC_SHA256_LEN + 1])
+{
+    uint8_t d[OC_SHA256_LEN];
+
+    oc_sha256(data, len, d);
+    oc_hex_encode(d, sizeof(d), out);
+}
+
+void oc_hmac_sha256(const void *key, size_t klen, const void *data, size_t dlen,
+                    uint8_t out[OC_SHA256_LEN])
+{
+    unsigned int n = 0;
+
+    if (!HMAC(EVP_sha256(), key, (int)klen, data, dlen, out, &n))
+        abort();
+}
+
+void oc_hmac_sha1(const void *key, size_t klen, const void *data, size_t dlen,
+                  uint8_t out[OC_SHA1_LEN])
+{
+    unsigned int n = 0;
+
+    if (!HMAC(EVP_sha1(), key, (int)klen, data, dlen, out, &n))
+        abort();
+}
+
+struct oc_digest {
+    EVP_MD_CTX *ctx;
+};
+
+struct oc_digest *oc_digest_new(enum oc_digest_kind kind)
+{
+    const EVP_MD *md = kind == OC_DIGEST_MD5 ? EVP_md5()
+                       : kind == OC_DIGEST_SHA1 ? EVP_sha1() : EVP_sha256();
+    struct oc_digest *d = malloc(sizeof(*d));
+
+    if (!d)
+        return NULL;
+    d->ctx = EVP_MD_CTX_new();
+    if (!d->ctx || !EVP_DigestInit_ex(d->ctx, md, NULL)) {
+        EVP_MD_CTX_free(d->ctx);
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void oc_digest_update(struct oc_digest *d, const void *data, size_t len)
+{
+    if (len)
+        EVP_DigestUpdate(d->ctx, data, len);
+}
+
+size_t oc_digest_final(struct oc_digest *d, uint8_t *out)
+{
+    unsigned int n = 0;
+
+    EVP_DigestFinal_ex(d->ctx, out, &n);
+    return n;
+}
+
+void oc_digest_free(struct oc_digest *d)
+{
+    if (!d)
+        return;
+    EVP_MD_CTX_free(d->ctx);
+    free(d);
+}
+
+int oc_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+    if (alen != blen)
+        return 0;
+    return CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+void oc_random_bytes(void *out, size_t len)
+{
+    if (RAND_bytes(out, (int)len) != 1) {
+        fprintf(stderr, "overcast: RAND_bytes failed\n");
+        abort();
+    }
+}

@@ -1,0 +1,182 @@
+/*
+ * db.c - SQLite with WAL, migrations and a statement cache.
+ */
+#include "common/db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DB_CACHE_MAX 128
+
+struct db_cached {
+    char *sql;
+    sqlite3_stmt *stmt;
+};
+
+struct oc_db {
+    sqlite3 *h;
+    struct db_cached cache[DB_CACHE_MAX];
+    size_t ncache;
+};
+
+int oc_db_fail(struct oc_db *db, struct oc_err *err, const char *what)
+{
+    return oc_err_set(err, OC_EDB, "%s: %s", what, db ? sqlite3_errmsg(db->h) : "no database");
+}
+
+int oc_db_exec(struct oc_db *db, const char *sql, struct oc_err *err)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        oc_err_set(err, OC_EDB, "%s", msg ? msg : sqlite3_errmsg(db->h));
+        sqlite3_free(msg);
+        return OC_EDB;
+    }
+    return OC_OK;
+}
+
+static int db_user_version(struct oc_db *db, int *v, struct oc_err *err)
+{
+    sqlite3_stmt *st;
+
+    if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return oc_db_fail(db, err, "user_version");
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return oc_db_fail(db, err, "user_version");
+    }
+    *v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return OC_OK;
+}
+
+static int db_migrate(struct oc_db *db, const struct oc_migration *migs, size_t n,
+                      struct oc_err *err)
+{
+    int cur = 0, rc;
+
+    rc = db_user_version(db, &cur, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        char pragma[64];
+
+        if (migs[i].version <= cur)
+            continue;
+        rc = oc_db_begin(db, err);
+        if (rc)
+            return rc;
+        rc = oc_db_exec(db, migs[i].sql, err);
+        if (rc == OC_OK) {
+            snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", migs[i].version);
+            rc = oc_db_exec(db, pragma, err);
+        }
+        if (rc) {
+            oc_db_rollback(db);
+            return rc;
+        }
+        rc = oc_db_commit(db, err);
+        if (rc)
+            return rc;
+        cur = migs[i].version;
+    }
+    return OC_OK;
+}
+
+int oc_db_open(const char *path, const struct oc_migration *migs, size_t nmigs,
+               struct oc_db **out, struct oc_err *err)
+{
+    struct oc_db *db = calloc(1, sizeof(*db));
+    int rc;
+
+    if (!db)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    if (sqlite3_open_v2(path, &db->h,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        rc = oc_err_set(err, OC_EDB, "open %s: %s", path,
+                        db->h ? sqlite3_errmsg(db->h) : "out of memory");
+        oc_db_close(db);
+        return rc;
+    }
+    sqlite3_busy_timeout(db->h, 10000);
+    sqlite3_extended_result_codes(db->h, 1);
+    rc = oc_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                        " PRAGMA foreign_keys=ON;", err);
+    if (rc == OC_OK && migs)
+        rc = db_migrate(db, migs, nmigs, err);
+    if (rc) {
+        oc_db_close(db);
+        return rc;
+    }
+    *out = db;
+    return OC_OK;
+}
+
+void oc_db_close(struct oc_db *db)
+{
+    if (!db)
+        return;
+    for (size_t i = 0; i < db->ncache; i++) {
+        sqlite3_finalize(db->cache[i].stmt);
+        free(db->cache[i].sql);
+    }
+    sqlite3_close(db->h);
+    free(db);
+}
+
+sqlite3 *oc_db_handle(struct oc_db *db)
+{
+    return db->h;
+}
+
+sqlite3_stmt *oc_db_prepare(struct oc_db *db, const char *sql, struct oc_err *err)
+{
+    sqlite3_stmt *st;
+
+    for (size_t i = 0; i < db->ncache; i++) {
+        if (strcmp(db->cache[i].sql, sql) == 0) {
+            st = db->cache[i].stmt;
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return st;
+        }
+    }
+    if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        oc_db_fail(db, err, "prepare");
+        return NULL;
+    }
+    if (db->ncache == DB_CACHE_MAX) {
+        /* Evict the oldest entry; caches this large mean a caller builds SQL dynamically. */
+        sqlite3_finalize(db->cache[0].stmt);
+        free(db->cache[0].sql);
+        memmove(&db->cache[0], &db->cache[1], sizeof(db->cache[0]) * (DB_CACHE_MAX - 1));
+        db->ncache--;
+    }
+    db->cache[db->ncache].sql = strdup(sql);
+    if (!db->cache[db->ncache].sql) {
+        sqlite3_finalize(st);
+        oc_err_set(err, OC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    db->cache[db->ncache].stmt = st;
+    db->ncache++;
+    return st;
+}
+
+int oc_db_begin(struct oc_db *db, struct oc_err *err)
+{
+    return oc_db_exec(db, "BEGIN IMMEDIATE", err);
+}
+
+int oc_db_commit(struct oc_db *db, struct oc_err *err)
+{
+    return oc_db_exec(db, "COMMIT", err);
+}
+
+void oc_db_rollback(struct oc_db *db)
+{
+    sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}

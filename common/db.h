@@ -1,0 +1,36 @@
+/*
+ * db.h - SQLite helpers: open in WAL mode with a busy timeout, numbered
+ * migrations applied in one place, a prepared-statement cache keyed by SQL
+ * text, and transactions.  One struct oc_db per thread or guarded by the
+ * caller; the statement cache is not thread-safe.
+ */
+#ifndef OC_DB_H
+#define OC_DB_H
+
+#include <sqlite3.h>
+#include "common/err.h"
+
+struct oc_db;
+
+struct oc_migration {
+    int version;          /* 1, 2, 3, ... strictly increasing */
+    const char *sql;      /* may hold several statements */
+};
+
+/* Opens (creating) path, sets WAL, synchronous=FULL, foreign_keys=ON,
+ * busy_timeout, and applies migrations not yet applied, each in a
+ * transaction, recording them in PRAGMA user_version. */
+int oc_db_open(const char *path, const struct oc_migration *migs, size_t nmigs,
+               struct oc_db **out, struct oc_err *err) OC_WUR;
+void oc_db_close(struct oc_db *db);
+sqlite3 *oc_db_handle(struct oc_db *db);
+/* Cached prepared statement, reset and with bindings cleared. */
+sqlite3_stmt *oc_db_prepare(struct oc_db *db, const char *sql, struct oc_err *err);
+int oc_db_exec(struct oc_db *db, const char *sql, struct oc_err *err) OC_WUR;
+int oc_db_begin(struct oc_db *db, struct oc_err *err) OC_WUR;     /* BEGIN IMMEDIATE */
+int oc_db_commit(struct oc_db *db, struct oc_err *err) OC_WUR;
+void oc_db_rollback(struct oc_db *db);
+/* Turns a SQLite result into OC_EDB with the message in err. */
+int oc_db_fail(struct oc_db *db, struct oc_err *err, const char *what);
+
+#endif

@@ -1,0 +1,48 @@
+#include "common/ids.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/codec.h"
+
+void oc_request_id(char *out)
+{
+    /* A random per-process prefix and a counter: unique, cheap, sortable per run. */
+    static _Atomic uint32_t counter;
+    static uint32_t prefix;
+    static atomic_int ready;
+
+    if (!atomic_load(&ready)) {
+        uint32_t p;
+
+        oc_random_bytes(&p, sizeof(p));
+        prefix = p;
+        atomic_store(&ready, 1);
+    }
+    snprintf(out, OC_REQUEST_ID_LEN + 1, "%08X%08X", prefix, atomic_fetch_add(&counter, 1));
+}
+
+void oc_random_hex(char *out, size_t nbytes)
+{
+    uint8_t buf[64];
+
+    while (nbytes) {
+        size_t n = nbytes < sizeof(buf) ? nbytes : sizeof(buf);
+
+        oc_random_bytes(buf, n);
+        oc_hex_encode(buf, n, out);
+        out += 2 * n;
+        nbytes -= n;
+    }
+    *out = '\0';
+}
+
+void oc_resource_id(const char *prefix, char *out)
+{
+    char hex[19];
+
+    oc_random_hex(hex, 9);
+    sprintf(out, "%s-%.17s", prefix, hex);
+}

@@ -1,0 +1,20 @@
+noinst_LIBRARIES += common/libovercast-common.a
+common_libovercast_common_a_SOURCES = \
+	common/err.c common/err.h \
+	common/buf.c common/buf.h \
+	common/arena.c common/arena.h \
+	common/log.c common/log.h \
+	common/config.c common/config.h \
+	common/codec.c common/codec.h \
+	common/query.c common/query.h \
+	common/xml.c common/xml.h \
+	common/db.c common/db.h \
+	common/creds.c common/creds.h \
+	common/range.c common/range.h \
+	common/fsutil.c common/fsutil.h \
+	common/ids.c common/ids.h \
+	common/http.c common/http.h \
+	common/sigv4.c common/sigv4.h \
+	common/sigv2.c common/sigv2.h \
+	common/auth.c common/auth.h \
+	common/chunked.c common/chunked.h

@@ -1,0 +1,14 @@
+# Unit tests: one file per module, one runner, closing line "N passed, N failed".
+check_PROGRAMS += tests/unit/unit-tests
+tests_unit_unit_tests_SOURCES = \
+	tests/unit/harness.c tests/unit/harness.h \
+	tests/unit/test_basics.c \
+	tests/unit/test_http.c \
+	tests/unit/test_creds.c \
+	tests/unit/test_sigv4.c \
+	tests/unit/test_sigv2.c \
+	tests/unit/test_chunked.c \
+	tests/unit/test_auth.c \
+	tests/unit/test_store.c \
+	tests/unit/test_s3.c
+tests_unit_unit_tests_LDADD = walrus/libwalrus.a $(OC_COMMON_LIBS)

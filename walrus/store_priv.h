@@ -1,0 +1,124 @@
+/*
+ * store_priv.h - internals shared by the Walrus store's files (store.c,
+ * store_commit.c, store_list.c, store_multipart.c).  Nothing outside
+ * walrus/store*.c includes it.
+ *
+ * Connections: one writer connection (s->wdb) used only under s->wlock, by
+ * the committer thread and by the few direct writes (buckets, ACLs, upload
+ * create/abort); a pool of reader connections so that readers on MHD's
+ * threads never queue behind a writer (WAL lets them read a snapshot).
+ */
+#ifndef WAL_STORE_PRIV_H
+#define WAL_STORE_PRIV_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "common/db.h"
+#include "walrus/store.h"
+
+/* Standard headers and user metadata, in the order of the table columns. */
+enum {
+    WAL_HDR_CONTENT_TYPE,
+    WAL_HDR_CONTENT_ENCODING,
+    WAL_HDR_CONTENT_DISPOSITION,
+    WAL_HDR_CONTENT_LANGUAGE,
+    WAL_HDR_CACHE_CONTROL,
+    WAL_HDR_EXPIRES,
+    WAL_HDR_USER_META,
+    WAL_NHDR
+};
+/* Column list matching the enum above, for SQL text. */
+#define WAL_HDR_COLS "content_type, content_encoding, content_disposition, " \
+                     "content_language, cache_control, expires, user_meta"
+
+/* "xx/<id>": the path of a data file relative to objects/. */
+#define WAL_REL_LEN (3 + WAL_ID_LEN + 1)
+
+struct wal_job;
+
+struct wal_store {
+    char *dir;
+    int objfd;                 /* objects/ */
+    int tmpfd;                 /* tmp/ */
+    int lockfd;                /* flock: one process per store */
+    int use_tmpfile;           /* O_TMPFILE + linkat instead of tmp/<id> */
+
+    pthread_mutex_t rlock;     /* guards the idle reader pool */
+    struct oc_db **ridle;
+    size_t nidle, capidle;
+
+    pthread_mutex_t wlock;     /* guards wdb */
+    struct oc_db *wdb;
+
+    pthread_mutex_t qlock;     /* guards the commit queue */
+    pthread_cond_t qcond;
+    struct wal_job *qhead, **qtail;
+    int stopping;
+    int committer_started;
+    pthread_t committer;
+};
+
+struct wal_put {
+    struct wal_store *s;
+    int fd;
+    int failed;                /* a write failed: commit refuses */
+    int no_sha256;
+    int finalized;
+    char id[WAL_ID_LEN + 1];
+    uint64_t size;
+    struct oc_digest *md5, *sha256;
+    uint8_t md5_out[16], sha256_out[32];
+};
+
+/* ---- store.c ---- */
+struct oc_db *wal_reader_get(struct wal_store *s, struct oc_err *err);
+void wal_reader_put(struct wal_store *s, struct oc_db *db);
+int64_t wal_now_ms(void);
+void wal_rel_path(const char *id, char out[WAL_REL_LEN]);
+/* Copies src into a fixed field, failing when it does not fit. */
+int wal_copy_field(char *dst, size_t cap, const char *src, const char *what,
+                   struct oc_err *err) OC_WUR;
+/* Column text duplicated into the arena; NULL stays NULL. */
+char *wal_col_dup(struct oc_arena *a, sqlite3_stmt *st, int col);
+/* Copies column text into a fixed field (truncating; fields come from us). */
+void wal_col_copy(char *dst, size_t cap, sqlite3_stmt *st, int col);
+/* Removes objects/xx/<id>; errors other than ENOENT are logged. */
+void wal_file_unlink(struct wal_store *s, const char *id);
+/* Strips one pair of surrounding quotes: returns start, sets *len. */
+const char *wal_etag_bare(const char *etag, size_t *len);
+
+/* ---- store_commit.c ---- */
+int wal_committer_start(struct wal_store *s, struct oc_err *err) OC_WUR;
+void wal_committer_stop(struct wal_store *s);
+/* Creates an unnamed (or tmp/<id>) data file for a PUT or an assembly. */
+int wal_put_open(struct wal_store *s, struct wal_put **out, struct oc_err *err) OC_WUR;
+/* Finalizes the digests once; later calls return the cached values. */
+void wal_put_finish(struct wal_put *p);
+
+/* Sync helper around an asynchronous commit. */
+struct wal_waiter {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int done, rc;
+    struct oc_err err;
+};
+void wal_waiter_init(struct wal_waiter *w);
+void wal_waiter_cb(void *arg, int rc, const struct oc_err *err);
+int wal_waiter_wait(struct wal_waiter *w, struct oc_err *err);
+
+/* A multipart completion for the committer: links p as the object and
+ * removes the upload, provided every listed part still has the file id
+ * that was assembled.  rc OC_EAGAIN means a part changed meanwhile. */
+struct wal_complete_job {
+    const char *upload_id;
+    const int *numbers;
+    const char (*ids)[WAL_ID_LEN + 1];
+    size_t n;
+    /* Object row: bucket/key/owner/acl/headers from the upload row. */
+    const struct wal_meta *meta;
+};
+void wal_complete_commit_async(struct wal_put *p, const struct wal_complete_job *cj,
+                               wal_commit_cb cb, void *arg);
+
+#endif
