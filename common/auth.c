@@ -83,59 +83,103 @@ static int too_far(time_t t, time_t now)
  * Raw query lookups (the request's own query string, still encoded)
  * ------------------------------------------------------------------- */
 
-/* Finds the first parameter whose decoded name is `name`; its decoded value
- * goes to val.  1 found, 0 absent, -1 malformed escape. */
-static int query_get(const char *raw, const char *name, int plus_is_space, struct oc_buf *val)
-{
-    size_t len = raw ? strlen(raw) : 0, nlen = strlen(name);
-    const char *p = raw, *end = raw + len;
-    struct oc_buf dec = { 0 };
-    int found = 0;
+/* The request's query string decoded once: a presigned request is looked
+ * at for half a dozen parameters, and a server verifying tens of thousands
+ * of requests a second should not decode the string each time. */
+struct rq_item {
+    const char *name, *value;     /* decoded ('+' is a space) */
+    const char *raw;              /* the value as sent */
+    size_t raw_len;
+};
 
-    while (p && p < end && !found) {
+struct rawq {
+    struct rq_item *items;
+    size_t n;
+    struct oc_buf text;           /* every decoded name and value */
+};
+
+#define MAX_AUTH_QUERY_PARAMS 1000
+
+/* Best effort: a parameter with a malformed escape is left out (the
+ * canonical query of a signed request then fails on it). */
+static int rawq_parse(const char *raw, struct rawq *q)
+{
+    size_t len = raw ? strlen(raw) : 0, count = 1, *off;
+    const char *p = raw, *end = raw + len;
+
+    memset(q, 0, sizeof(*q));
+    if (!len)
+        return OC_OK;
+    for (size_t i = 0; i < len; i++)
+        count += raw[i] == '&';
+    if (count > MAX_AUTH_QUERY_PARAMS)
+        count = MAX_AUTH_QUERY_PARAMS;
+    q->items = calloc(count, sizeof(*q->items));
+    off = calloc(2 * count, sizeof(*off));
+    if (!q->items || !off || oc_buf_reserve(&q->text, len + 2 * count) != OC_OK) {
+        free(off);
+        return OC_ENOMEM;
+    }
+    while (p < end && q->n < count) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *seg_end = amp ? amp : end;
         const char *eq = memchr(p, '=', (size_t)(seg_end - p));
         const char *ne = eq ? eq : seg_end;
-        int match;
+        size_t mark = q->text.len, voff = 0;
+        int rc = OC_EINVAL;
 
-        if (memchr(p, '%', (size_t)(ne - p)) || memchr(p, '+', (size_t)(ne - p))) {
-            oc_buf_reset(&dec);
-            if (oc_url_decode(p, (size_t)(ne - p), 1, &dec) != OC_OK) {
-                oc_buf_free(&dec);
-                return -1;
-            }
-            match = strcmp(oc_buf_cstr(&dec), name) == 0;
-        } else {
-            match = (size_t)(ne - p) == nlen && memcmp(p, name, nlen) == 0;
+        if (seg_end != p) {
+            rc = oc_url_decode(p, (size_t)(ne - p), 1, &q->text);
+            if (rc == OC_OK)
+                rc = oc_buf_putc(&q->text, '\0');
+            voff = q->text.len;
+            if (rc == OC_OK)
+                rc = oc_url_decode(eq ? eq + 1 : ne, eq ? (size_t)(seg_end - eq - 1) : 0, 1,
+                                   &q->text);
+            if (rc == OC_OK)
+                rc = oc_buf_putc(&q->text, '\0');
         }
-        if (match) {
-            found = 1;
-            oc_buf_reset(val);
-            if (eq && oc_url_decode(eq + 1, (size_t)(seg_end - eq - 1), plus_is_space, val)) {
-                oc_buf_free(&dec);
-                return -1;
-            }
-            if (!eq && oc_buf_puts(val, "") != OC_OK) {
-                oc_buf_free(&dec);
-                return -1;
-            }
+        if (rc == OC_OK) {
+            off[2 * q->n] = mark;
+            off[2 * q->n + 1] = voff;
+            q->items[q->n].raw = eq ? eq + 1 : ne;
+            q->items[q->n].raw_len = eq ? (size_t)(seg_end - eq - 1) : 0;
+            q->n++;
+        } else {
+            q->text.len = mark;
         }
         if (!amp)
             break;
         p = amp + 1;
     }
-    oc_buf_free(&dec);
-    return found;
+    /* The buffer no longer moves: resolve the offsets. */
+    for (size_t i = 0; i < q->n; i++) {
+        q->items[i].name = q->text.data + off[2 * i];
+        q->items[i].value = q->text.data + off[2 * i + 1];
+    }
+    free(off);
+    return OC_OK;
 }
 
-static int query_has(const char *raw, const char *name)
+static void rawq_free(struct rawq *q)
 {
-    struct oc_buf v = { 0 };
-    int r = query_get(raw, name, 1, &v);
+    free(q->items);
+    oc_buf_free(&q->text);
+}
 
-    oc_buf_free(&v);
-    return r != 0;
+static const struct rq_item *rawq_find(const struct rawq *q, const char *name)
+{
+    for (size_t i = 0; i < q->n; i++)
+        if (strcmp(q->items[i].name, name) == 0)
+            return &q->items[i];
+    return NULL;
+}
+
+static const char *rawq_get(const struct rawq *q, const char *name)
+{
+    const struct rq_item *it = rawq_find(q, name);
+
+    return it ? it->value : NULL;
 }
 
 /* ---------------------------------------------------------------------
@@ -557,14 +601,15 @@ static int parse_expires(const char *s, long *out)
 
 enum { QP_ALG, QP_CRED, QP_DATE, QP_EXPIRES, QP_SH, QP_SIG, QP_COUNT };
 
-static int verify_v4_query(const struct oc_auth_input *in, const struct oc_cred_source *creds,
-                           struct oc_auth_result *out, struct oc_auth_error *aerr)
+static int verify_v4_query(const struct oc_auth_input *in, const struct rawq *rq,
+                           const struct oc_cred_source *creds, struct oc_auth_result *out,
+                           struct oc_auth_error *aerr)
 {
     static const char *const names[QP_COUNT] = {
         "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date",
         "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature",
     };
-    struct oc_buf v[QP_COUNT] = { { 0 } }, csha = { 0 };
+    const char *v[QP_COUNT], *csha;
     struct oc_sigv4_credential cred;
     struct oc_principal who = { 0 };
     struct oc_err err = { 0 };
@@ -574,31 +619,31 @@ static int verify_v4_query(const struct oc_auth_input *in, const struct oc_cred_
     uint8_t key[32];
     long expires = 0;
     time_t t;
-    int has_host = 0, rc = OC_OK, e, r;
+    int has_host = 0, rc = OC_OK, e;
 
     for (int i = 0; i < QP_COUNT && rc == OC_OK; i++) {
-        r = query_get(in->query, names[i], 1, &v[i]);
-        if (r <= 0)
+        v[i] = rawq_get(rq, names[i]);
+        if (!v[i])
             rc = deny(aerr, "AuthorizationQueryParametersError", 400, MSG_V4_QUERY_PARAMS);
     }
     if (rc)
         goto cleanup;
-    if (strcmp(oc_buf_cstr(&v[QP_ALG]), OC_SIGV4_ALGORITHM) != 0) {
+    if (strcmp(v[QP_ALG], OC_SIGV4_ALGORITHM) != 0) {
         rc = deny(aerr, "AuthorizationQueryParametersError", 400,
                   "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"");
         goto cleanup;
     }
-    if (oc_sigv4_parse_credential(oc_buf_cstr(&v[QP_CRED]), v[QP_CRED].len, &cred, &err)) {
+    if (oc_sigv4_parse_credential(v[QP_CRED], strlen(v[QP_CRED]), &cred, &err)) {
         rc = deny(aerr, "AuthorizationQueryParametersError", 400,
                   "Error parsing the X-Amz-Credential parameter; %s.", err.msg);
         goto cleanup;
     }
-    if (oc_sigv4_parse_amz_date(oc_buf_cstr(&v[QP_DATE]), &t) != 0) {
+    if (oc_sigv4_parse_amz_date(v[QP_DATE], &t) != 0) {
         rc = deny(aerr, "AuthorizationQueryParametersError", 400, "X-Amz-Date must be in the "
                   "ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
         goto cleanup;
     }
-    e = parse_expires(oc_buf_cstr(&v[QP_EXPIRES]), &expires);
+    e = parse_expires(v[QP_EXPIRES], &expires);
     if (e == -1) {
         rc = deny(aerr, "AuthorizationQueryParametersError", 400,
                   "X-Amz-Expires should be a number");
@@ -614,14 +659,14 @@ static int verify_v4_query(const struct oc_auth_input *in, const struct oc_cred_
                   "than a week (in seconds) that is 604800");
         goto cleanup;
     }
-    sh.p = oc_buf_cstr(&v[QP_SH]);
-    sh.len = v[QP_SH].len;
+    sh.p = v[QP_SH];
+    sh.len = strlen(v[QP_SH]);
     if (oc_sigv4_check_signed_headers(sh.p, sh.len, &has_host, &err) != OC_OK || !has_host) {
         rc = deny(aerr, "AuthorizationQueryParametersError", 400, "X-Amz-SignedHeaders must "
                   "be a sorted list of lowercase header names that includes host");
         goto cleanup;
     }
-    if (memcmp(cred.date.p, oc_buf_cstr(&v[QP_DATE]), 8) != 0) {
+    if (memcmp(cred.date.p, v[QP_DATE], 8) != 0) {
         rc = deny(aerr, "AuthorizationQueryParametersError", 400, "Invalid credential date. "
                   "Date is not the same as X-Amz-Date.");
         goto cleanup;
@@ -644,14 +689,14 @@ static int verify_v4_query(const struct oc_auth_input *in, const struct oc_cred_
     }
     /* Presigned S3 URLs leave the body unsigned unless the URL itself
      * carries a hash. */
-    r = query_get(in->query, "X-Amz-Content-Sha256", 1, &csha);
-    if (r > 0) {
-        if (payload_mode_of(oc_buf_cstr(&csha), &mode) != 0 ||
+    csha = rawq_get(rq, "X-Amz-Content-Sha256");
+    if (csha) {
+        if (payload_mode_of(csha, &mode) != 0 ||
             (mode != OC_PAYLOAD_SHA256 && mode != OC_PAYLOAD_UNSIGNED)) {
             rc = deny(aerr, "InvalidArgument", 400, MSG_CONTENT_SHA);
             goto cleanup;
         }
-        hash = oc_buf_cstr(&csha);
+        hash = csha;
     } else if (is_s3(in)) {
         hash = OC_SIGV4_UNSIGNED;
     } else {
@@ -662,8 +707,8 @@ static int verify_v4_query(const struct oc_auth_input *in, const struct oc_cred_
     rc = lookup(creds, cred.access_key.p, cred.access_key.len, &who, aerr);
     if (rc)
         goto cleanup;
-    rc = v4_check(in, &who, &cred, oc_buf_cstr(&v[QP_DATE]), sh, hash, 1,
-                  oc_buf_cstr(&v[QP_SIG]), v[QP_SIG].len, key, aerr);
+    rc = v4_check(in, &who, &cred, v[QP_DATE], sh, hash, 1,
+                  v[QP_SIG], strlen(v[QP_SIG]), key, aerr);
     OPENSSL_cleanse(key, sizeof(key));
     if (rc) {
         OPENSSL_cleanse(who.secret_key, sizeof(who.secret_key));
@@ -673,9 +718,6 @@ static int verify_v4_query(const struct oc_auth_input *in, const struct oc_cred_
     set_who(out, &who);
     set_payload(out, mode, hash);
 cleanup:
-    for (int i = 0; i < QP_COUNT; i++)
-        oc_buf_free(&v[i]);
-    oc_buf_free(&csha);
     return rc;
 }
 
@@ -742,25 +784,27 @@ static int verify_v2_header(const struct oc_auth_input *in, const char *authz,
     return OC_OK;
 }
 
-static int verify_v2_query(const struct oc_auth_input *in, const struct oc_cred_source *creds,
-                           struct oc_auth_result *out, struct oc_auth_error *aerr)
+static int verify_v2_query(const struct oc_auth_input *in, const struct rawq *rq,
+                           const struct oc_cred_source *creds, struct oc_auth_result *out,
+                           struct oc_auth_error *aerr)
 {
-    struct oc_buf akid = { 0 }, sig = { 0 }, exp = { 0 }, sts = { 0 };
+    const struct rq_item *akid = rawq_find(rq, "AWSAccessKeyId");
+    const struct rq_item *signature = rawq_find(rq, "Signature");
+    const char *exp = rawq_get(rq, "Expires");
+    struct oc_buf sig = { 0 }, sts = { 0 };
     struct oc_principal who = { 0 };
     struct oc_err err = { 0 };
     long long e = 0;
     const char *s;
     int rc = OC_OK;
 
-    if (query_get(in->query, "AWSAccessKeyId", 1, &akid) <= 0 ||
-        query_get(in->query, "Signature", 0, &sig) <= 0 ||
-        query_get(in->query, "Expires", 1, &exp) <= 0) {
+    if (!akid || !signature || !exp) {
         rc = deny(aerr, "AccessDenied", 403, "Query-string authentication requires the "
                   "Signature, Expires and AWSAccessKeyId parameters");
         goto cleanup;
     }
-    s = oc_buf_cstr(&exp);
-    if (!*s || exp.len > 12) {
+    s = exp;
+    if (!*s || strlen(exp) > 12) {
         rc = deny(aerr, "AccessDenied", 403, "Invalid date (should be seconds since epoch): "
                   "%.32s", s);
         goto cleanup;
@@ -768,7 +812,7 @@ static int verify_v2_query(const struct oc_auth_input *in, const struct oc_cred_
     for (; *s; s++) {
         if (!isdigit((unsigned char)*s)) {
             rc = deny(aerr, "AccessDenied", 403, "Invalid date (should be seconds since "
-                      "epoch): %.32s", oc_buf_cstr(&exp));
+                      "epoch): %.32s", exp);
             goto cleanup;
         }
         e = e * 10 + (*s - '0');
@@ -780,11 +824,16 @@ static int verify_v2_query(const struct oc_auth_input *in, const struct oc_cred_
     rc = unsigned_payload(in, out, aerr);
     if (rc)
         goto cleanup;
-    rc = lookup(creds, oc_buf_cstr(&akid), akid.len, &who, aerr);
+    rc = lookup(creds, akid->value, strlen(akid->value), &who, aerr);
     if (rc)
         goto cleanup;
+    /* The signature is base64: a raw '+' in it is a plus, not a space. */
+    if (oc_url_decode(signature->raw, signature->raw_len, 0, &sig) != OC_OK) {
+        rc = deny(aerr, "SignatureDoesNotMatch", 403, MSG_SIG_MISMATCH);
+        goto cleanup;
+    }
     rc = oc_sigv2_s3_string_to_sign(in->method, in->path, in->query, in->vhost_bucket,
-                                    in->headers, in->nheaders, oc_buf_cstr(&exp), &sts, &err);
+                                    in->headers, in->nheaders, exp, &sts, &err);
     if (rc)
         rc = deny(aerr, "InvalidURI", 400, "Couldn't parse the specified URI: %s", err.msg);
     else
@@ -794,11 +843,9 @@ static int verify_v2_query(const struct oc_auth_input *in, const struct oc_cred_
         out->kind = OC_AUTH_SIGV2_QUERY;
         set_who(out, &who);
     }
-    OPENSSL_cleanse(who.secret_key, sizeof(who.secret_key));
 cleanup:
-    oc_buf_free(&akid);
+    OPENSSL_cleanse(who.secret_key, sizeof(who.secret_key));
     oc_buf_free(&sig);
-    oc_buf_free(&exp);
     oc_buf_free(&sts);
     return rc;
 }
@@ -883,22 +930,14 @@ static int verify_v2_ec2(const struct oc_auth_input *in, const struct oc_cred_so
  * Dispatch
  * ------------------------------------------------------------------- */
 
-int oc_auth_verify(const struct oc_auth_input *in, const struct oc_cred_source *creds,
-                   struct oc_auth_result *out, struct oc_auth_error *aerr)
+static int dispatch(const struct oc_auth_input *in, const struct rawq *rq, const char *authz,
+                    const struct oc_cred_source *creds, struct oc_auth_result *out,
+                    struct oc_auth_error *aerr)
 {
-    const char *authz = header(in, "authorization");
-    int q_v4, q_v2;
+    int q_v4 = rawq_find(rq, "X-Amz-Algorithm") || rawq_find(rq, "X-Amz-Credential") ||
+               rawq_find(rq, "X-Amz-Signature");
+    int q_v2 = is_s3(in) && (rawq_find(rq, "AWSAccessKeyId") || rawq_find(rq, "Signature"));
 
-    memset(out, 0, sizeof(*out));
-    if (aerr) {
-        aerr->code = NULL;
-        aerr->status = 0;
-        aerr->message[0] = '\0';
-    }
-    q_v4 = query_has(in->query, "X-Amz-Algorithm") || query_has(in->query, "X-Amz-Credential") ||
-           query_has(in->query, "X-Amz-Signature");
-    q_v2 = is_s3(in) && (query_has(in->query, "AWSAccessKeyId") ||
-                         query_has(in->query, "Signature"));
     if (authz && (q_v4 || q_v2))
         return deny(aerr, "InvalidArgument", 400, "Only one auth mechanism allowed; only the "
                     "X-Amz-Algorithm query parameter, Signature query string parameter or the "
@@ -911,11 +950,34 @@ int oc_auth_verify(const struct oc_auth_input *in, const struct oc_cred_source *
         return deny(aerr, "InvalidArgument", 400, "Unsupported Authorization Type");
     }
     if (q_v4)
-        return verify_v4_query(in, creds, out, aerr);
+        return verify_v4_query(in, rq, creds, out, aerr);
     if (!is_s3(in) && in->params && oc_query_has(in->params, "SignatureVersion"))
         return verify_v2_ec2(in, creds, out, aerr);
     if (q_v2)
-        return verify_v2_query(in, creds, out, aerr);
+        return verify_v2_query(in, rq, creds, out, aerr);
     out->kind = OC_AUTH_ANONYMOUS;
     return unsigned_payload(in, out, aerr);
+}
+
+int oc_auth_verify(const struct oc_auth_input *in, const struct oc_cred_source *creds,
+                   struct oc_auth_result *out, struct oc_auth_error *aerr)
+{
+    const char *authz = header(in, "authorization");
+    struct rawq rq;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (aerr) {
+        aerr->code = NULL;
+        aerr->status = 0;
+        aerr->message[0] = '\0';
+    }
+    if (rawq_parse(in->query, &rq) != OC_OK) {
+        rawq_free(&rq);
+        return deny(aerr, "InternalError", 500, "We encountered an internal error. "
+                    "Please try again.");
+    }
+    rc = dispatch(in, &rq, authz, creds, out, aerr);
+    rawq_free(&rq);
+    return rc;
 }

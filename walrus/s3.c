@@ -208,8 +208,7 @@ static const char *const s3_unsupported[] = {
     "accelerate", "analytics", "attributes", "cors", "encryption", "intelligent-tiering",
     "inventory", "legal-hold", "lifecycle", "logging", "metrics", "notification",
     "object-lock", "ownershipControls", "policy", "policyStatus", "publicAccessBlock",
-    "replication", "requestPayment", "restore", "retention", "select", "tagging",
-    "torrent", "website",
+    "replication", "requestPayment", "restore", "retention", "select", "torrent", "website",
 };
 
 int wal_s3_op_select(const char *method, const struct wal_s3_route *rt,
@@ -241,6 +240,15 @@ int wal_s3_op_select(const char *method, const struct wal_s3_route *rt,
     if (oc_query_has(q, "versioning") && (!get || rt->key)) {
         *code = WAL_S3E_NOT_IMPLEMENTED;
         return OC_EINVAL;
+    }
+    /* Tags are not stored; reading them answers "none" (aws s3 cp asks). */
+    if (oc_query_has(q, "tagging")) {
+        if (!get) {
+            *code = WAL_S3E_NOT_IMPLEMENTED;
+            return OC_EINVAL;
+        }
+        *op = rt->key ? WAL_S3_OP_GET_OBJECT_TAGGING : WAL_S3_OP_GET_BUCKET_TAGGING;
+        return OC_OK;
     }
     if (!rt->key) {
         if (get) {
@@ -344,6 +352,8 @@ const char *wal_s3_op_name(enum wal_s3_op op)
         [WAL_S3_OP_LIST_PARTS] = "ListParts",
         [WAL_S3_OP_COMPLETE_UPLOAD] = "CompleteMultipartUpload",
         [WAL_S3_OP_ABORT_UPLOAD] = "AbortMultipartUpload",
+        [WAL_S3_OP_GET_OBJECT_TAGGING] = "GetObjectTagging",
+        [WAL_S3_OP_GET_BUCKET_TAGGING] = "GetBucketTagging",
     };
 
     if ((unsigned)op >= sizeof(names) / sizeof(names[0]) || !names[op])
@@ -783,6 +793,8 @@ static int s3_bucket_perm(enum wal_s3_op op)
         return WAL_S3_WRITE_ACP;            /* owner only */
     case WAL_S3_OP_GET_BUCKET_ACL:
         return WAL_S3_READ_ACP;
+    case WAL_S3_OP_GET_BUCKET_TAGGING:
+        return WAL_S3_WRITE_ACP;            /* owner only */
     case WAL_S3_OP_DELETE_OBJECTS:
     case WAL_S3_OP_PUT_OBJECT:
     case WAL_S3_OP_COPY_OBJECT:
@@ -834,8 +846,29 @@ static void s3_dispatch_begin(struct wal_s3_req *q)
     case WAL_S3_OP_LIST_PARTS: wal_s3_list_parts(q); break;
     case WAL_S3_OP_COMPLETE_UPLOAD: wal_s3_complete_upload_begin(q); break;
     case WAL_S3_OP_ABORT_UPLOAD: wal_s3_abort_upload(q); break;
+    case WAL_S3_OP_GET_OBJECT_TAGGING:
+    case WAL_S3_OP_GET_BUCKET_TAGGING: wal_s3_get_tagging(q); break;
     case WAL_S3_OP_NONE: wal_s3_fail(q, WAL_S3E_INTERNAL, NULL); break;
     }
+}
+
+/*
+ * The path given to signature verification.  SigV2 signs a bucket as
+ * "/bucket/" even when the request line says "/bucket" (botocore and boto
+ * do this for path-style requests), so that form is what the SigV2
+ * canonical resource must see.  SigV4 signs the path exactly as sent.
+ */
+static const char *s3_auth_path(const struct wal_s3_req *q)
+{
+    const struct oc_http_req *r = q->r;
+    const char *authz = oc_http_header(r, "authorization");
+    size_t len = strlen(r->path);
+    int v2 = (authz && strncmp(authz, "AWS ", 4) == 0) || strstr(r->query, "AWSAccessKeyId=");
+
+    if (!v2 || q->rt.vhost || !q->rt.bucket || q->rt.key || len < 2 || r->path[len - 1] == '/' ||
+        strchr(r->path + 1, '/'))
+        return r->path;
+    return oc_arena_printf(r->arena, "%s/", r->path);
 }
 
 static void s3_on_request(struct oc_http_req *r, void *ctx)
@@ -871,7 +904,7 @@ static void s3_on_request(struct oc_http_req *r, void *ctx)
         return;
     }
     in.method = r->method;
-    in.path = r->path;
+    in.path = s3_auth_path(q);
     in.query = r->query;
     in.headers = r->headers;
     in.nheaders = r->nheaders;

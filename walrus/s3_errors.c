@@ -58,6 +58,7 @@ static const struct wal_s3_errdef s3_errors[WAL_S3E__COUNT] = {
     { WAL_S3E_MISSING_BODY, "MissingRequestBodyError", 400, "Request Body is empty" },
     { WAL_S3E_NO_SUCH_BUCKET, "NoSuchBucket", 404, "The specified bucket does not exist" },
     { WAL_S3E_NO_SUCH_KEY, "NoSuchKey", 404, "The specified key does not exist." },
+    { WAL_S3E_NO_SUCH_TAG_SET, "NoSuchTagSet", 404, "The TagSet does not exist" },
     { WAL_S3E_NO_SUCH_UPLOAD, "NoSuchUpload", 404,
       "The specified upload does not exist. The upload ID may be invalid, or the upload may "
       "have been aborted or completed." },

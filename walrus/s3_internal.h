@@ -68,6 +68,7 @@ enum wal_s3_error {
     WAL_S3E_MISSING_BODY,
     WAL_S3E_NO_SUCH_BUCKET,
     WAL_S3E_NO_SUCH_KEY,
+    WAL_S3E_NO_SUCH_TAG_SET,
     WAL_S3E_NO_SUCH_UPLOAD,
     WAL_S3E_NO_SUCH_VERSION,
     WAL_S3E_NOT_IMPLEMENTED,
@@ -138,6 +139,8 @@ enum wal_s3_op {
     WAL_S3_OP_LIST_PARTS,
     WAL_S3_OP_COMPLETE_UPLOAD,
     WAL_S3_OP_ABORT_UPLOAD,
+    WAL_S3_OP_GET_OBJECT_TAGGING,
+    WAL_S3_OP_GET_BUCKET_TAGGING,
 };
 
 /* Picks the operation from method, route and sub-resources.  Returns OC_OK
@@ -327,6 +330,7 @@ void wal_s3_put_object_end(struct wal_s3_req *q);
 void wal_s3_copy_object_begin(struct wal_s3_req *q);
 void wal_s3_copy_object_end(struct wal_s3_req *q);
 void wal_s3_get_object(struct wal_s3_req *q);
+void wal_s3_get_tagging(struct wal_s3_req *q);
 void wal_s3_delete_object(struct wal_s3_req *q);
 void wal_s3_create_upload(struct wal_s3_req *q);
 void wal_s3_upload_part_begin(struct wal_s3_req *q);

@@ -224,6 +224,12 @@ void wal_s3_get_object(struct wal_s3_req *q)
         wal_s3_fail(q, WAL_S3E_ACCESS_DENIED, NULL);
         return;
     }
+    if (pn && strchr(m.etag, '-')) {
+        /* Part 1 of a multipart object is not the whole object. */
+        close(fd);
+        wal_s3_fail(q, WAL_S3E_NOT_IMPLEMENTED, "GET by partNumber is not supported.");
+        return;
+    }
     cond = wal_s3_conditions(oc_http_header(q->r, "if-match"),
                              oc_http_header(q->r, "if-none-match"),
                              oc_http_header(q->r, "if-modified-since"),
@@ -261,6 +267,36 @@ void wal_s3_get_object(struct wal_s3_req *q)
     }
     if (rc != OC_OK)
         oc_error("s3 %s: cannot queue the object response", q->r->request_id);
+}
+
+/* ---- Get{Object,Bucket}Tagging: tags are not stored, so there are none ---- */
+
+void wal_s3_get_tagging(struct wal_s3_req *q)
+{
+    struct oc_err err = { 0 };
+    struct oc_xmlw *w;
+    struct wal_meta m;
+    int rc;
+
+    if (!q->rt.key) {
+        wal_s3_fail(q, WAL_S3E_NO_SUCH_TAG_SET, NULL);
+        return;
+    }
+    rc = wal_object_head(q->s3->store, q->r->arena, q->rt.bucket, q->rt.key, &m, &err);
+    if (rc) {
+        wal_s3_fail_store(q, rc, &err, WAL_S3E_NO_SUCH_KEY);
+        return;
+    }
+    if (!wal_s3_object_allows(q, &m, WAL_S3_READ)) {
+        wal_s3_fail(q, WAL_S3E_ACCESS_DENIED, NULL);
+        return;
+    }
+    w = oc_xmlw_new("Tagging", WAL_S3_NS);
+    if (w) {
+        oc_xmlw_start(w, "TagSet");
+        oc_xmlw_end(w);
+    }
+    wal_s3_respond_xml(q, 200, w);
 }
 
 /* ---- DeleteObject ---- */

@@ -12,6 +12,7 @@
 #
 # Environment: CRASH_ROUNDS (default 4), CRASH_SEED, SKIP_CRASH=1, SKIP_JS=1.
 set -u
+export PYTHONDONTWRITEBYTECODE=1
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 out=$(mktemp -d /tmp/overcast-it-run.XXXXXX)

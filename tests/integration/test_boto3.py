@@ -663,3 +663,101 @@ def test_signed_payload_hash_mismatch(s3env, bucket):
     assert st == 200, resp[:300]
     assert s3env.client().get_object(Bucket=bucket, Key="unsigned")["Body"].read() == \
         b"unsigned body"
+
+
+# ---------------------------------------------------------------- storage behaviour
+
+def test_overwrite_is_atomic_for_readers(s3env, bucket):
+    """Readers racing an overwriter always see one whole version."""
+    c = s3env.client()
+    versions = [data(4 * MiB + i, 240 + i) for i in range(3)]
+    digests = {hashlib.sha256(v).hexdigest(): i for i, v in enumerate(versions)}
+    c.put_object(Bucket=bucket, Key="hot", Body=versions[0])
+    stop = time.time() + 6
+    seen, bad = [], []
+
+    def writer():
+        n = 0
+        while time.time() < stop:
+            n += 1
+            s3env.client().put_object(Bucket=bucket, Key="hot", Body=versions[n % 3])
+        return n
+
+    def reader():
+        rc = s3env.client()
+        while time.time() < stop:
+            g = rc.get_object(Bucket=bucket, Key="hot")
+            body = g["Body"].read()
+            d = hashlib.sha256(body).hexdigest()
+            if d not in digests:
+                bad.append((len(body), g["ContentLength"], g["ETag"]))
+            else:
+                seen.append(digests[d])
+                if g["ETag"] != etag(versions[digests[d]]):
+                    bad.append(("etag of another version", g["ETag"]))
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        w = ex.submit(writer)
+        rs = [ex.submit(reader) for _ in range(3)]
+        writes = w.result()
+        for r in rs:
+            r.result()
+    assert not bad, bad[:5]
+    assert writes >= 3 and len(set(seen)) >= 2, (writes, set(seen))
+
+
+def _rss_kib(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_memory_does_not_grow_with_object_size(s3env, bucket, tmp_path):
+    """A 384 MiB PUT and GET must stream: the daemon's peak RSS stays far below it."""
+    pid = s3env.walrus.proc.pid
+    size = 384 * MiB
+    src = make_file(tmp_path, "huge.bin", size, 250)
+    c = s3env.client()
+    put = c.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "huge"})
+    status, _, body = curl("-T", src, put, timeout=600)
+    assert status == 200, body[:300]
+    get = c.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "huge"})
+    out = str(tmp_path / "huge.back")
+    status, _, _ = curl(get, data_out=out, timeout=600)
+    assert status == 200
+    assert sha256_file(out) == sha256_file(src)
+    peak = _rss_kib(pid, "VmHWM")
+    assert peak < 160 * 1024, "peak RSS %d KiB after a %d MiB PUT+GET" % (peak, size // MiB)
+    c.delete_object(Bucket=bucket, Key="huge")
+
+
+def test_oversized_requests_are_refused_not_fatal(s3env, bucket):
+    """Header, URL and body limits answer with an error; the daemon lives on."""
+    conn = http.client.HTTPConnection("127.0.0.1", s3env.port, timeout=30)
+    try:
+        conn.request("GET", "/%s/k" % bucket, headers={"X-Big": "a" * (1 << 20)})
+        r = conn.getresponse()
+        r.read()
+        assert 400 <= r.status < 500, r.status
+    except (ConnectionError, http.client.HTTPException):
+        pass    # closing the connection is an acceptable refusal too
+    finally:
+        conn.close()
+    conn = http.client.HTTPConnection("127.0.0.1", s3env.port, timeout=30)
+    try:
+        conn.request("GET", "/%s/%s" % (bucket, "k" * (1 << 20)))
+        r = conn.getresponse()
+        r.read()
+        assert 400 <= r.status < 500, r.status
+    except (ConnectionError, http.client.HTTPException):
+        pass
+    finally:
+        conn.close()
+    # A key longer than S3's 1024-byte limit.
+    with pytest.raises(ClientError) as e:
+        s3env.client().put_object(Bucket=bucket, Key="k" * 1025, Body=b"x")
+    assert boto_code(e) == "KeyTooLongError" and boto_status(e) == 400
+    # Still serving.
+    s3env.client().put_object(Bucket=bucket, Key="after", Body=b"alive")
+    assert s3env.client().get_object(Bucket=bucket, Key="after")["Body"].read() == b"alive"

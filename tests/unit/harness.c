@@ -69,5 +69,8 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     printf("%d passed, %d failed\n", passed, failed);
+    /* LeakSanitizer may end the process from an exit handler before stdio
+     * is flushed: flush now so the closing line is never lost. */
+    fflush(stdout);
     return failed ? 1 : 0;
 }

@@ -298,7 +298,10 @@ OC_TEST(s3_op_select)
               WAL_S3_OP_GET_OBJECT);
 
     CHECK_INT(err_of("GET", "b", NULL, "cors"), WAL_S3E_NOT_IMPLEMENTED);
-    CHECK_INT(err_of("GET", "b", "k", "tagging"), WAL_S3E_NOT_IMPLEMENTED);
+    CHECK_INT(op_of("GET", "b", "k", "tagging", 0), WAL_S3_OP_GET_OBJECT_TAGGING);
+    CHECK_INT(op_of("GET", "b", NULL, "tagging", 0), WAL_S3_OP_GET_BUCKET_TAGGING);
+    CHECK_INT(err_of("PUT", "b", "k", "tagging"), WAL_S3E_NOT_IMPLEMENTED);
+    CHECK_INT(err_of("DELETE", "b", NULL, "tagging"), WAL_S3E_NOT_IMPLEMENTED);
     CHECK_INT(err_of("PUT", "b", NULL, "lifecycle"), WAL_S3E_NOT_IMPLEMENTED);
     CHECK_INT(err_of("PUT", "b", NULL, "versioning"), WAL_S3E_NOT_IMPLEMENTED);
     CHECK_INT(err_of("POST", "b", NULL, ""), WAL_S3E_NOT_IMPLEMENTED);
