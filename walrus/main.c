@@ -212,7 +212,7 @@ int main(int argc, char **argv)
         ;
     oc_info("signal %d: stopping", sig);
     {
-        unsigned left = wal_s3_quiesce(s3, 10000);
+        unsigned left = wal_s3_quiesce(s3, 5000);
 
         if (left)
             oc_warn("%u requests still in flight at shutdown", left);

@@ -517,24 +517,20 @@ const char *wal_s3_request_acl(struct wal_s3_req *q, const char *def)
 /* ------------------------------------------------------------------ */
 /* asynchronous completion */
 
+/*
+ * Requests are counted from on_request to on_done (s3->inflight), so
+ * wal_s3_quiesce() also waits for suspended ones whose commit or worker
+ * has not answered yet.
+ */
 void wal_s3_async_begin(struct wal_s3_req *q)
 {
-    pthread_mutex_lock(&q->s3->lock);
-    q->s3->inflight++;
-    pthread_mutex_unlock(&q->s3->lock);
     oc_http_suspend(q->r);
 }
 
 void wal_s3_async_end(struct wal_s3_req *q)
 {
-    struct wal_s3 *s3 = q->s3;
-
     /* After resume the request (and q, in its arena) may be gone. */
     oc_http_resume(q->r);
-    pthread_mutex_lock(&s3->lock);
-    if (--s3->inflight == 0)
-        pthread_cond_broadcast(&s3->idle);
-    pthread_mutex_unlock(&s3->lock);
 }
 
 struct s3_job {
@@ -889,6 +885,10 @@ static void s3_on_request(struct oc_http_req *r, void *ctx)
     s3_common_headers(r);
     pthread_mutex_lock(&s3->lock);
     stopping = s3->stopping;
+    if (!stopping) {
+        s3->inflight++;
+        q->counted = 1;
+    }
     pthread_mutex_unlock(&s3->lock);
     if (stopping) {
         wal_s3_fail(q, WAL_S3E_SLOW_DOWN, "The server is shutting down.");
@@ -1015,6 +1015,14 @@ static void s3_on_done(struct oc_http_req *r, void *ctx, int ok)
     oc_buf_free(&q->body.mem);
     if (!ok)
         oc_debug("s3 %s: %s %s did not complete", r->request_id, r->method, r->path);
+    if (q->counted) {
+        struct wal_s3 *s3 = q->s3;
+
+        pthread_mutex_lock(&s3->lock);
+        if (--s3->inflight == 0)
+            pthread_cond_broadcast(&s3->idle);
+        pthread_mutex_unlock(&s3->lock);
+    }
 }
 
 static void s3_on_error(struct oc_http_req *r, void *ctx, int status, const char *aws_code,

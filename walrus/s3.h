@@ -44,9 +44,10 @@ void wal_s3_http_handler(struct wal_s3 *s3, struct oc_http_handler *out);
  * aws-chunked framing). */
 uint64_t wal_s3_max_body(const struct wal_s3 *s3);
 /*
- * Refuses new requests (503 SlowDown) and waits up to timeout_ms for
- * asynchronous work (commits, copies, completions) to answer.  Returns the
- * number of operations still in flight (0 when quiet).
+ * Refuses new requests (503 SlowDown) and waits up to timeout_ms for the
+ * requests already started (including suspended ones waiting for a commit,
+ * a copy or a completion) to finish.  Returns the number of requests still
+ * in flight (0 when quiet).
  */
 unsigned wal_s3_quiesce(struct wal_s3 *s3, unsigned timeout_ms);
 

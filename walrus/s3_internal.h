@@ -239,7 +239,7 @@ struct wal_s3 {
     uint64_t max_object_size;
     pthread_mutex_t lock;          /* guards inflight and stopping */
     pthread_cond_t idle;
-    unsigned inflight;
+    unsigned inflight;             /* requests between on_request and on_done */
     int stopping;
 };
 
@@ -268,6 +268,7 @@ struct wal_s3_req {
     struct wal_bucket bucket;        /* loaded for bucket and object operations */
     int have_bucket;
     int is_head;
+    int counted;                     /* included in s3->inflight */
     struct wal_s3_body body;
     /* PUT object / part / complete */
     struct wal_meta meta;

@@ -3,9 +3,10 @@
  *
  * Metadata lives in SQLite ($dir/walrus.db); object bytes live in files under
  * $dir/objects/ named by a random id, never by the client's key.  A PUT
- * streams into $dir/tmp/<id>, hashing as it goes; commit makes the bytes
- * durable (fsync), renames the file into objects/, and only then commits the
- * metadata row.  An object is visible exactly when its row exists, so an
+ * streams into a temporary file (an O_TMPFILE in $dir/tmp/, tmp/<id> where
+ * that is unsupported, or a replaced file recycled from $dir/free/), hashing
+ * as it goes; commit moves the file into objects/, makes it durable (syncfs),
+ * and only then commits the metadata row.  An object is visible exactly when its row exists, so an
  * overwrite is atomic for readers and a crash leaves the old object or the
  * new one.  Files with no row (a crash between rename and commit) and
  * everything in tmp/ are removed at open.

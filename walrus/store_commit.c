@@ -1,13 +1,14 @@
 /*
  * store_commit.c - streaming PUT files and the group committer.
  *
- * A PUT writes into an unnamed O_TMPFILE in tmp/ (or tmp/<id> where the
- * filesystem lacks O_TMPFILE), hashing as it goes.  Commits are queued; one
+ * A PUT writes into a file recycled from free/ (see wal_file_retire), or
+ * else an unnamed O_TMPFILE in tmp/ (tmp/<id> where the filesystem lacks
+ * O_TMPFILE), hashing as it goes.  Commits are queued; one
  * committer thread takes every queued commit at once and:
  *   1. links (or renames) each batch file to objects/xx/<id>;
  *   2. calls syncfs() once, which makes the data and the new names durable;
  *   3. runs one SQLite transaction applying every row of the batch;
- *   4. unlinks files of replaced or deleted objects and parts;
+ *   4. recycles or unlinks files of replaced or deleted objects and parts;
  *   5. calls every callback.
  * One syncfs suffices for data and names together because nothing refers to
  * a file before its row commits, and recovery deletes files with no row.
@@ -31,6 +32,8 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "walrus/store_priv.h"
+
+#define PUT_FLUSH_CHUNK (8u * 1024 * 1024)
 
 enum job_kind { JOB_PUT, JOB_PART, JOB_DELETE, JOB_COMPLETE };
 
@@ -76,7 +79,9 @@ int wal_put_open(struct wal_store *s, struct wal_put **out, struct oc_err *err)
         return oc_err_set(err, OC_ENOMEM, "out of memory");
     p->s = s;
     oc_random_hex(p->id, WAL_ID_LEN / 2);
-    if (s->use_tmpfile)
+    if (wal_pool_take(s, p->src, &p->fd) == 0)
+        p->recycled = 1;
+    else if (s->use_tmpfile)
         p->fd = openat(s->tmpfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     else
         p->fd = openat(s->tmpfd, p->id, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
@@ -132,6 +137,16 @@ int wal_put_write(struct wal_put *p, const void *data, size_t len, struct oc_err
     if (p->sha256)
         oc_digest_update(p->sha256, data, len);
     p->size += len;
+    /*
+     * Start writeback of what is written so far so that the disk works while
+     * we hash the rest and the commit's syncfs has little left to wait for.
+     * A hint only: a failure here shows up again at syncfs, which is checked.
+     */
+    if (p->size - p->flushed >= PUT_FLUSH_CHUNK) {
+        (void)sync_file_range(p->fd, (off64_t)p->flushed, (off64_t)(p->size - p->flushed),
+                              SYNC_FILE_RANGE_WRITE);
+        p->flushed = p->size;
+    }
     return OC_OK;
 }
 
@@ -160,15 +175,17 @@ void wal_put_digests(struct wal_put *p, uint8_t md5[16], uint8_t sha256[32])
         memcpy(sha256, p->sha256_out, sizeof(p->sha256_out));
 }
 
-/* Frees p; unlink_tmp removes tmp/<id> when the file was never moved. */
-static void put_free(struct wal_put *p, int unlink_tmp)
+/* Frees p; unused says the file never reached objects/ and must be disposed of. */
+static void put_free(struct wal_put *p, int unused)
 {
     if (!p)
         return;
     if (p->fd >= 0)
         close(p->fd);
-    if (unlink_tmp && !p->s->use_tmpfile && unlinkat(p->s->tmpfd, p->id, 0) != 0 &&
-        errno != ENOENT)
+    if (unused && p->recycled)
+        wal_pool_return(p->s, p->src);
+    else if (unused && !p->s->use_tmpfile && unlinkat(p->s->tmpfd, p->id, 0) != 0 &&
+             errno != ENOENT)
         oc_warn("walrus: unlink tmp/%s: %s", p->id, strerror(errno));
     oc_digest_free(p->md5);
     oc_digest_free(p->sha256);
@@ -457,7 +474,15 @@ static void batch_link(struct wal_store *s, struct wal_job *j)
     int rc;
 
     wal_rel_path(j->p->id, rel);
-    if (s->use_tmpfile) {
+    if (j->p->recycled) {
+        /* The old contents may run past the new end. */
+        if (ftruncate(j->p->fd, (off_t)j->p->size) != 0) {
+            j->rc = oc_err_set(&j->err, OC_EIO, "truncate free/%s: %s", j->p->src,
+                               strerror(errno));
+            return;
+        }
+        rc = renameat(s->freefd, j->p->src, s->objfd, rel);
+    } else if (s->use_tmpfile) {
         char proc[64];
 
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d", j->p->fd);
@@ -740,7 +765,7 @@ static void batch_run(struct wal_store *s, struct wal_job *batch)
         batch = j->next;
         if (j->rc == OC_OK) {
             for (size_t i = 0; i < j->ngone; i++)
-                wal_file_unlink(s, j->gone[i]);
+                wal_file_retire(s, j->gone[i]);
         } else if (j->linked) {
             wal_file_unlink(s, j->p->id);
         }

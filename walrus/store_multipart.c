@@ -222,7 +222,7 @@ int wal_upload_abort(struct wal_store *s, const char *upload_id, struct oc_err *
         goto rollback;
     pthread_mutex_unlock(&s->wlock);
     for (size_t i = 0; i < nids; i++)
-        wal_file_unlink(s, ids[i]);
+        wal_file_retire(s, ids[i]);
     free(ids);
     return OC_OK;
 
@@ -636,6 +636,7 @@ static int complete_once(struct wal_store *s, struct oc_arena *a, const char *up
         memcpy(ids[i], used[i]->id, sizeof(ids[i]));
     }
     memcpy(meta->id, p->id, sizeof(meta->id));
+    p->size = total;
     meta->size = total;
     meta->mtime_ms = wal_now_ms();
     cj.upload_id = upload_id;

@@ -41,6 +41,7 @@ struct wal_store {
     char *dir;
     int objfd;                 /* objects/ */
     int tmpfd;                 /* tmp/ */
+    int freefd;                /* free/: replaced files kept for reuse */
     int lockfd;                /* flock: one process per store */
     int use_tmpfile;           /* O_TMPFILE + linkat instead of tmp/<id> */
 
@@ -50,6 +51,10 @@ struct wal_store {
 
     pthread_mutex_t wlock;     /* guards wdb */
     struct oc_db *wdb;
+
+    pthread_mutex_t plock;     /* guards the recycle pool (names in free/) */
+    char (*pool)[WAL_ID_LEN + 1];
+    size_t npool;
 
     pthread_mutex_t qlock;     /* guards the commit queue */
     pthread_cond_t qcond;
@@ -65,8 +70,11 @@ struct wal_put {
     int failed;                /* a write failed: commit refuses */
     int no_sha256;
     int finalized;
+    int recycled;              /* fd is free/<src>, rewritten from offset 0 */
+    char src[WAL_ID_LEN + 1];
     char id[WAL_ID_LEN + 1];
     uint64_t size;
+    uint64_t flushed;          /* writeback started up to here */
     struct oc_digest *md5, *sha256;
     uint8_t md5_out[16], sha256_out[32];
 };
@@ -85,6 +93,21 @@ char *wal_col_dup(struct oc_arena *a, sqlite3_stmt *st, int col);
 void wal_col_copy(char *dst, size_t cap, sqlite3_stmt *st, int col);
 /* Removes objects/xx/<id>; errors other than ENOENT are logged. */
 void wal_file_unlink(struct wal_store *s, const char *id);
+/*
+ * Disposes of the file of a replaced or deleted object or part after the
+ * commit that dropped its row: small files nobody holds open go to free/
+ * for reuse by a later PUT, the rest are unlinked.
+ */
+void wal_file_retire(struct wal_store *s, const char *id);
+/* Takes a file from free/ for rewriting; 0 and sets src when one was there. */
+int wal_pool_take(struct wal_store *s, char src[WAL_ID_LEN + 1], int *fd);
+/* Returns a taken file unused (an aborted PUT). */
+void wal_pool_return(struct wal_store *s, const char *src);
+
+/* Files larger than this are unlinked, not recycled: their inode is cheap next
+ * to their bytes, and free/ should not hoard disk space. */
+#define WAL_RECYCLE_MAX_SIZE (1024 * 1024)
+#define WAL_RECYCLE_MAX_FILES 1024
 /* Strips one pair of surrounding quotes: returns start, sets *len. */
 const char *wal_etag_bare(const char *etag, size_t *len);
 

@@ -484,7 +484,6 @@ def main():
     all_violations = []
     totals = {"acked_checked": 0, "saw_inflight": 0}
     try:
-        import boto3  # noqa: F401
         env.client().create_bucket(Bucket=BUCKET)
         if args.self_test:
             all_violations += self_test(env, rng)

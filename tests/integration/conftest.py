@@ -25,9 +25,8 @@ def _require_tools():
     for exe in (wh.AWS, wh.S3CMD, wh.CURL):
         if not os.access(exe, os.X_OK):
             missing.append(exe)
-    try:
-        import boto3  # noqa: F401
-    except ImportError:
+    import importlib.util
+    if importlib.util.find_spec("boto3") is None:
         missing.append("python3-boto3 (run with /usr/bin/python3)")
     if missing:
         pytest.exit("required tools missing: %s" % ", ".join(missing), returncode=3)
