@@ -255,6 +255,24 @@ static int http_has_body(const struct oc_http_req *r)
     return r->content_length > 0 || oc_http_header(r, "transfer-encoding") != NULL;
 }
 
+/*
+ * Whether to refuse a request before reading its body.  Only when the
+ * client is waiting for "100 Continue" (it has sent nothing yet) or the
+ * declared body is too big to be worth draining; otherwise the body is
+ * drained so the client can read the error (a client that is still writing
+ * when the server closes gets EPIPE/ECONNRESET instead of the answer).
+ */
+#define HTTP_DRAIN_MAX (64ULL * 1024 * 1024)
+
+static int http_answer_early(const struct oc_http_req *r)
+{
+    const char *expect = oc_http_header(r, "expect");
+
+    if (expect && strcasecmp(expect, "100-continue") == 0)
+        return 1;
+    return r->content_length > 0 && (uint64_t)r->content_length > HTTP_DRAIN_MAX;
+}
+
 static void http_server_error(struct oc_http_req *r, int status, const char *code,
                               const char *msg)
 {
@@ -323,10 +341,14 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
     if (!p->started) {
         http_begin(r, conn, method);
         if (oc_http_responded(r) && http_has_body(r)) {
-            /* Answer before the body: MHD then skips "100 Continue" and the
-             * body (and closes the connection, having not read it). */
-            if (http_queue(r) == MHD_YES)
-                return MHD_YES;
+            if (http_answer_early(r)) {
+                /* MHD skips "100 Continue" and the body, and closes the
+                 * connection after the answer. */
+                if (http_queue(r) == MHD_YES)
+                    return MHD_YES;
+            }
+            /* Read and drop the body, then answer: a client still sending
+             * would otherwise see a reset instead of our error. */
             p->discarding = 1;
         }
         /* A bodiless request is answered on MHD's next call: queueing it
@@ -341,7 +363,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         if (r->body_received > srv->cfg.max_body_bytes)
             return MHD_NO;   /* unbounded body: drop the connection */
         if (p->discarding)
-            return MHD_YES;
+            return r->body_received > HTTP_DRAIN_MAX ? MHD_NO : MHD_YES;
         if (srv->h.on_body)
             srv->h.on_body(r, upload_data, n, srv->h.ctx);
         if (oc_http_responded(r))
