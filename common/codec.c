@@ -2,8 +2,10 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,12 +134,11 @@ int oc_uri_encode(const char *in, size_t len, int keep_slash, struct oc_buf *out
     return OC_OK;
 }
 
-int oc_url_decode(const char *in, size_t len, int plus_is_space, struct oc_buf *out)
+int oc_url_decode_raw(const char *in, size_t len, int plus_is_space, char *out,
+                      size_t *outlen)
 {
-    int rc = oc_buf_reserve(out, len);
+    size_t o = 0;
 
-    if (rc)
-        return rc;
     for (size_t i = 0; i < len; i++) {
         char c = in[i];
 
@@ -157,10 +158,54 @@ int oc_url_decode(const char *in, size_t len, int plus_is_space, struct oc_buf *
         }
         if (c == '\0')
             return OC_EINVAL;
-        out->data[out->len++] = c;
+        out[o++] = c;
     }
-    out->data[out->len] = '\0';
+    out[o] = '\0';
+    *outlen = o;
     return OC_OK;
+}
+
+int oc_url_decode(const char *in, size_t len, int plus_is_space, struct oc_buf *out)
+{
+    size_t n = 0;
+    int rc = oc_buf_reserve(out, len);
+
+    if (rc)
+        return rc;
+    rc = oc_url_decode_raw(in, len, plus_is_space, out->data + out->len, &n);
+    if (rc) {
+        out->data[out->len] = '\0';
+        return rc;
+    }
+    out->len += n;
+    return OC_OK;
+}
+
+/*
+ * OpenSSL 3 looks algorithms up by name ("fetches") on every use of the
+ * legacy EVP_sha256()-style handles, which costs more than hashing a short
+ * string.  Fetch each algorithm once for the process and reuse it.
+ */
+static EVP_MD *md_md5, *md_sha1, *md_sha256;
+static EVP_MAC *mac_hmac;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch_algorithms(void)
+{
+    md_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+    md_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+    md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    mac_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!md_md5 || !md_sha1 || !md_sha256 || !mac_hmac) {
+        fprintf(stderr, "overcast: OpenSSL lacks MD5, SHA-1, SHA-256 or HMAC\n");
+        abort();
+    }
+}
+
+static const EVP_MD *md_get(enum oc_digest_kind kind)
+{
+    pthread_once(&fetch_once, fetch_algorithms);
+    return kind == OC_DIGEST_MD5 ? md_md5 : kind == OC_DIGEST_SHA1 ? md_sha1 : md_sha256;
 }
 
 static void digest_once(const EVP_MD *md, const void *data, size_t len, uint8_t *out)
@@ -175,12 +220,12 @@ static void digest_once(const EVP_MD *md, const void *data, size_t len, uint8_t 
 
 void oc_md5(const void *data, size_t len, uint8_t out[OC_MD5_LEN])
 {
-    digest_once(EVP_md5(), data, len, out);
+    digest_once(md_get(OC_DIGEST_MD5), data, len, out);
 }
 
 void oc_sha256(const void *data, size_t len, uint8_t out[OC_SHA256_LEN])
 {
-    digest_once(EVP_sha256(), data, len, out);
+    digest_once(md_get(OC_DIGEST_SHA256), data, len, out);
 }
 
 void oc_sha256_hex(const void *data, size_t len, char out[2 * OC_SHA256_LEN + 1])
@@ -191,22 +236,44 @@ void oc_sha256_hex(const void *data, size_t len, char out[2 * OC_SHA256_LEN + 1]
     oc_hex_encode(d, sizeof(d), out);
 }
 
+/*
+ * HMAC through EVP_MAC with the pre-fetched algorithms.  Each thread keeps
+ * one context per digest, so a MAC costs an init, an update and a final,
+ * with no allocation and no name lookups.
+ */
+static void hmac_once(enum oc_digest_kind kind, const void *key, size_t klen,
+                      const void *data, size_t dlen, uint8_t *out, size_t outlen)
+{
+    static __thread EVP_MAC_CTX *ctx_sha1, *ctx_sha256;
+    EVP_MAC_CTX **ctxp = kind == OC_DIGEST_SHA1 ? &ctx_sha1 : &ctx_sha256;
+    size_t n = 0;
+
+    md_get(kind);
+    if (!*ctxp) {
+        OSSL_PARAM params[2];
+
+        *ctxp = EVP_MAC_CTX_new(mac_hmac);
+        params[0] = OSSL_PARAM_construct_utf8_string(
+            "digest", (char *)(kind == OC_DIGEST_SHA1 ? "SHA1" : "SHA256"), 0);
+        params[1] = OSSL_PARAM_construct_end();
+        if (!*ctxp || !EVP_MAC_CTX_set_params(*ctxp, params))
+            abort();
+    }
+    if (!EVP_MAC_init(*ctxp, key, klen, NULL) || !EVP_MAC_update(*ctxp, data, dlen) ||
+        !EVP_MAC_final(*ctxp, out, &n, outlen) || n != outlen)
+        abort();
+}
+
 void oc_hmac_sha256(const void *key, size_t klen, const void *data, size_t dlen,
                     uint8_t out[OC_SHA256_LEN])
 {
-    unsigned int n = 0;
-
-    if (!HMAC(EVP_sha256(), key, (int)klen, data, dlen, out, &n))
-        abort();
+    hmac_once(OC_DIGEST_SHA256, key, klen, data, dlen, out, OC_SHA256_LEN);
 }
 
 void oc_hmac_sha1(const void *key, size_t klen, const void *data, size_t dlen,
                   uint8_t out[OC_SHA1_LEN])
 {
-    unsigned int n = 0;
-
-    if (!HMAC(EVP_sha1(), key, (int)klen, data, dlen, out, &n))
-        abort();
+    hmac_once(OC_DIGEST_SHA1, key, klen, data, dlen, out, OC_SHA1_LEN);
 }
 
 struct oc_digest {
@@ -215,8 +282,7 @@ struct oc_digest {
 
 struct oc_digest *oc_digest_new(enum oc_digest_kind kind)
 {
-    const EVP_MD *md = kind == OC_DIGEST_MD5 ? EVP_md5()
-                       : kind == OC_DIGEST_SHA1 ? EVP_sha1() : EVP_sha256();
+    const EVP_MD *md = md_get(kind);
     struct oc_digest *d = malloc(sizeof(*d));
 
     if (!d)

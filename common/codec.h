@@ -31,6 +31,9 @@ int oc_uri_encode(const char *in, size_t len, int keep_slash, struct oc_buf *out
  * out receives a NUL-terminated string.
  */
 int oc_url_decode(const char *in, size_t len, int plus_is_space, struct oc_buf *out) OC_WUR;
+/* The same into caller memory of at least len + 1 bytes; *outlen excludes the NUL. */
+int oc_url_decode_raw(const char *in, size_t len, int plus_is_space, char *out,
+                      size_t *outlen) OC_WUR;
 
 #define OC_MD5_LEN 16
 #define OC_SHA1_LEN 20

@@ -10,6 +10,7 @@
 #define DB_CACHE_MAX 128
 
 struct db_cached {
+    const char *key;       /* the caller's pointer: SQL is nearly always a literal */
     char *sql;
     sqlite3_stmt *stmt;
 };
@@ -136,6 +137,15 @@ sqlite3_stmt *oc_db_prepare(struct oc_db *db, const char *sql, struct oc_err *er
 {
     sqlite3_stmt *st;
 
+    /* Pointer match first (string literals), text match as the fallback. */
+    for (size_t i = 0; i < db->ncache; i++) {
+        if (db->cache[i].key == sql) {
+            st = db->cache[i].stmt;
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return st;
+        }
+    }
     for (size_t i = 0; i < db->ncache; i++) {
         if (strcmp(db->cache[i].sql, sql) == 0) {
             st = db->cache[i].stmt;
@@ -162,6 +172,7 @@ sqlite3_stmt *oc_db_prepare(struct oc_db *db, const char *sql, struct oc_err *er
         return NULL;
     }
     db->cache[db->ncache].stmt = st;
+    db->cache[db->ncache].key = sql;
     db->ncache++;
     return st;
 }

@@ -24,7 +24,9 @@ int oc_db_open(const char *path, const struct oc_migration *migs, size_t nmigs,
                struct oc_db **out, struct oc_err *err) OC_WUR;
 void oc_db_close(struct oc_db *db);
 sqlite3 *oc_db_handle(struct oc_db *db);
-/* Cached prepared statement, reset and with bindings cleared. */
+/* Cached prepared statement, reset and with bindings cleared.  sql must have
+ * static storage (a literal): the cache matches on its address before its
+ * text, so a freed and reused buffer would find the wrong statement. */
 sqlite3_stmt *oc_db_prepare(struct oc_db *db, const char *sql, struct oc_err *err);
 int oc_db_exec(struct oc_db *db, const char *sql, struct oc_err *err) OC_WUR;
 int oc_db_begin(struct oc_db *db, struct oc_err *err) OC_WUR;     /* BEGIN IMMEDIATE */

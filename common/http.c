@@ -48,8 +48,9 @@ struct oc_http_priv {
     struct http_resp_header *hdrs;
     /* Suspension handshake between the MHD thread and a completer thread. */
     pthread_mutex_t lock;
-    int want_suspend;
-    int suspended;
+    int want_suspend;             /* the handler will answer from elsewhere */
+    int suspended;                /* MHD_suspend_connection was called */
+    int resumed;                  /* the completer called oc_http_resume */
 };
 
 struct oc_http_server {
@@ -220,8 +221,10 @@ void oc_http_resume(struct oc_http_req *r)
 {
     struct oc_http_priv *p = r->priv;
 
+    /* After this unlock the completer must not touch r again: the MHD
+     * thread may complete and free the request at once. */
     pthread_mutex_lock(&p->lock);
-    p->want_suspend = 0;
+    p->resumed = 1;
     if (p->suspended) {
         p->suspended = 0;
         MHD_resume_connection(p->conn);
@@ -375,8 +378,13 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         p->ended = 1;
         if (srv->h.on_end)
             srv->h.on_end(r, srv->h.ctx);
+        /*
+         * Suspend until oc_http_resume(), even when the answer is already
+         * there: the completer still holds r until resume returns, so the
+         * request must not complete (and be freed) before then.
+         */
         pthread_mutex_lock(&p->lock);
-        if (!p->resp && p->want_suspend) {
+        if (p->want_suspend && !p->resumed) {
             p->suspended = 1;
             MHD_suspend_connection(conn);
             pthread_mutex_unlock(&p->lock);
@@ -384,9 +392,16 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         }
         pthread_mutex_unlock(&p->lock);
     }
-    if (!oc_http_responded(r)) {
-        if (p->want_suspend)
+    if (p->want_suspend) {
+        int resumed;
+
+        pthread_mutex_lock(&p->lock);
+        resumed = p->resumed;
+        pthread_mutex_unlock(&p->lock);
+        if (!resumed)
             return MHD_YES;   /* spurious wake-up; the completer will resume us */
+    }
+    if (!oc_http_responded(r)) {
         oc_error("handler gave no response to %s %s", r->method, r->path);
         http_server_error(r, 500, "InternalError", "We encountered an internal error.");
     }
@@ -438,8 +453,11 @@ int oc_http_start(const struct oc_http_config *cfg, const struct oc_http_handler
         srv->cfg.threads = cores > 0 ? (unsigned)cores : 1;
     if (!srv->cfg.max_connections)
         srv->cfg.max_connections = 1024;
+    /* MHD zeroes the unused part of this pool for every request on a
+     * keep-alive connection, so it is not free: 32 KiB is MHD's own default
+     * and fits S3's 8 KiB header limit with room for the read buffer. */
     if (!srv->cfg.max_header_bytes)
-        srv->cfg.max_header_bytes = 64 * 1024;
+        srv->cfg.max_header_bytes = 32 * 1024;
     if (!srv->cfg.max_url_len)
         srv->cfg.max_url_len = 8 * 1024;
     if (!srv->cfg.max_body_bytes)

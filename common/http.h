@@ -69,7 +69,7 @@ struct oc_http_config {
     uint16_t port;               /* 0 = pick a free port (see oc_http_port) */
     unsigned threads;            /* 0 = number of online cores */
     unsigned max_connections;    /* 0 = 1024 */
-    size_t max_header_bytes;     /* per-connection memory for headers; 0 = 64 KiB */
+    size_t max_header_bytes;     /* per-connection memory for headers; 0 = 32 KiB */
     size_t max_url_len;          /* 0 = 8 KiB */
     uint64_t max_body_bytes;     /* 0 = 5 GiB */
     unsigned timeout_s;          /* idle connection timeout; 0 = 60 */

@@ -7,21 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
 #include "common/codec.h"
 
 static char *decode_part(struct oc_arena *a, const char *s, size_t n)
 {
-    struct oc_buf b = { 0 };
-    char *out;
+    char *out = oc_arena_alloc(a, n + 1);
+    size_t len;
 
-    if (oc_url_decode(s, n, 1, &b) != OC_OK) {
-        oc_buf_free(&b);
-        return NULL;
-    }
-    out = oc_arena_strndup(a, oc_buf_cstr(&b), b.len);
-    oc_buf_free(&b);
-    return out;
+    return oc_url_decode_raw(s, n, 1, out, &len) == OC_OK ? out : NULL;
 }
 
 int oc_query_parse(struct oc_arena *a, const char *raw, size_t len, struct oc_query *out,

@@ -653,6 +653,10 @@ int wal_s3_body_to_store(struct wal_s3_req *q, uint64_t limit)
         wal_s3_fail_store(q, rc, &err, WAL_S3E_INTERNAL);
         return -1;
     }
+    /* Only a signed payload hash needs SHA-256 of the body; skipping it
+     * otherwise leaves MD5 (for the ETag) as the one pass over the bytes. */
+    if (q->auth.payload != OC_PAYLOAD_SHA256)
+        wal_put_no_sha256(q->body.put);
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/codec.h"
@@ -188,6 +189,43 @@ static int s3_has_overrides(const struct wal_s3_req *q)
     return 0;
 }
 
+/*
+ * Small bodies are read and sent from memory: libmicrohttpd then writes the
+ * headers and body with one system call instead of a send and a sendfile,
+ * which is most of the cost of a small GET.  Larger ones go out with
+ * sendfile.  Either way a file shorter than its recorded size (damage made
+ * outside Overcast) is an InternalError, never a response that stalls.
+ */
+#define S3_SMALL_BODY (64 * 1024)
+
+static int s3_respond_bytes(struct wal_s3_req *q, int status, int fd, uint64_t off,
+                            uint64_t len, uint64_t size)
+{
+    struct stat st;
+
+    if (len <= S3_SMALL_BODY && strcmp(q->r->method, "HEAD") != 0) {
+        char *buf = len ? oc_arena_alloc(q->r->arena, (size_t)len) : NULL;
+        ssize_t n = len ? pread(fd, buf, (size_t)len, (off_t)off) : 0;
+
+        close(fd);
+        if (n < 0 || (uint64_t)n != len) {
+            oc_error("s3 %s: object %s/%s is shorter on disk than its %llu bytes",
+                     q->r->request_id, q->rt.bucket, q->rt.key, (unsigned long long)size);
+            wal_s3_fail(q, WAL_S3E_INTERNAL, NULL);
+            return OC_OK;
+        }
+        return oc_http_respond(q->r, status, NULL, buf, len);
+    }
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < size) {
+        close(fd);
+        oc_error("s3 %s: object %s/%s is shorter on disk than its %llu bytes",
+                 q->r->request_id, q->rt.bucket, q->rt.key, (unsigned long long)size);
+        wal_s3_fail(q, WAL_S3E_INTERNAL, NULL);
+        return OC_OK;
+    }
+    return oc_http_respond_fd(q->r, status, fd, off, len);
+}
+
 void wal_s3_get_object(struct wal_s3_req *q)
 {
     struct oc_err err = { 0 };
@@ -261,10 +299,12 @@ void wal_s3_get_object(struct wal_s3_req *q)
     if (rr == OC_RANGE_OK) {
         wal_s3_content_range(first, last, m.size, cr);
         oc_http_add_header(q->r, "Content-Range", cr);
-        rc = oc_http_respond_fd(q->r, 206, fd, first, last - first + 1);
     } else {
-        rc = oc_http_respond_fd(q->r, 200, fd, 0, m.size);
+        first = 0;
+        last = m.size ? m.size - 1 : 0;
     }
+    rc = s3_respond_bytes(q, rr == OC_RANGE_OK ? 206 : 200, fd, first,
+                          m.size ? last - first + 1 : 0, m.size);
     if (rc != OC_OK)
         oc_error("s3 %s: cannot queue the object response", q->r->request_id);
 }
