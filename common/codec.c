@@ -241,14 +241,44 @@ void oc_sha256_hex(const void *data, size_t len, char out[2 * OC_SHA256_LEN + 1]
  * one context per digest, so a MAC costs an init, an update and a final,
  * with no allocation and no name lookups.
  */
+struct hmac_tls {
+    EVP_MAC_CTX *sha1, *sha256;
+};
+static pthread_key_t hmac_key;
+
+static void hmac_tls_free(void *p)
+{
+    struct hmac_tls *t = p;
+
+    EVP_MAC_CTX_free(t->sha1);
+    EVP_MAC_CTX_free(t->sha256);
+    free(t);
+}
+
+static void hmac_key_create(void)
+{
+    if (pthread_key_create(&hmac_key, hmac_tls_free) != 0)
+        abort();
+}
+
 static void hmac_once(enum oc_digest_kind kind, const void *key, size_t klen,
                       const void *data, size_t dlen, uint8_t *out, size_t outlen)
 {
-    static __thread EVP_MAC_CTX *ctx_sha1, *ctx_sha256;
-    EVP_MAC_CTX **ctxp = kind == OC_DIGEST_SHA1 ? &ctx_sha1 : &ctx_sha256;
+    static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+    struct hmac_tls *t;
+    EVP_MAC_CTX **ctxp;
     size_t n = 0;
 
     md_get(kind);
+    pthread_once(&key_once, hmac_key_create);
+    t = pthread_getspecific(hmac_key);
+    if (!t) {
+        /* Freed by the key's destructor when the thread exits. */
+        t = calloc(1, sizeof(*t));
+        if (!t || pthread_setspecific(hmac_key, t) != 0)
+            abort();
+    }
+    ctxp = kind == OC_DIGEST_SHA1 ? &t->sha1 : &t->sha256;
     if (!*ctxp) {
         OSSL_PARAM params[2];
 

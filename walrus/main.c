@@ -8,6 +8,7 @@
  * defaults to $OVERCAST_HOME/etc/overcast.conf when it exists; keys:
  * WALRUS_PORT (8780), WALRUS_BIND (127.0.0.1), WALRUS_THREADS (cores),
  * WALRUS_DNS_DOMAIN (s3.localhost), WALRUS_MAX_OBJECT_SIZE (5 GiB),
+ * WALRUS_OBJECT_CACHE (metadata cache entries, 65536; 0 = off),
  * LOGLEVEL (INFO), REGION (us-east-1).  Command-line options win.
  *
  * SIGTERM and SIGINT stop it cleanly: new requests are refused, in-flight
@@ -97,7 +98,7 @@ int main(int argc, char **argv)
     struct wal_s3_config sc = { 0 };
     struct oc_err err = { 0 };
     enum oc_log_level level = OC_LOG_INFO;
-    long long v;
+    long long v, cache_entries = 0;
     sigset_t sigs;
     int sig = 0, c, rc = 1;
 
@@ -165,6 +166,11 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     sc.max_object_size = (uint64_t)v;
+    if (oc_config_get_int(conf, "WALRUS_OBJECT_CACHE", 65536, &cache_entries, &err) != OC_OK ||
+        cache_entries < 0) {
+        oc_error("WALRUS_OBJECT_CACHE: %s", err.msg[0] ? err.msg : "must not be negative");
+        goto cleanup;
+    }
     sc.dns_domain = oc_config_get(conf, "WALRUS_DNS_DOMAIN", WAL_S3_DEFAULT_DNS_DOMAIN);
     sc.region = oc_config_get(conf, "REGION", WAL_S3_DEFAULT_REGION);
 
@@ -185,6 +191,8 @@ int main(int argc, char **argv)
         oc_error("store %s: %s", walrus_dir, err.msg);
         goto cleanup;
     }
+    if (wal_store_set_cache_size(store, (size_t)cache_entries, &err) != OC_OK)
+        oc_warn("object metadata cache disabled: %s", err.msg);
     if (wal_s3_new(&sc, store, &source, &s3, &err) != OC_OK) {
         oc_error("%s", err.msg);
         goto cleanup;

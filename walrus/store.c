@@ -2,7 +2,7 @@
  * store.c - the Walrus store: opening (schema, crash recovery), the reader
  * connection pool, buckets, and object lookups.  Writes of object bytes and
  * the committer live in store_commit.c, listing in store_list.c, multipart
- * uploads in store_multipart.c.
+ * uploads in store_multipart.c, the in-memory row caches in store_cache.c.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -453,6 +453,39 @@ static int store_open_dir(const char *path, int *out, struct oc_err *err)
     return OC_OK;
 }
 
+static void bucket_from_row(sqlite3_stmt *st, struct wal_bucket *out);
+
+/* Every bucket row into the cache; nothing else writes them meanwhile. */
+static int store_load_buckets(struct wal_store *s, struct oc_err *err)
+{
+    sqlite3_stmt *st;
+    int rc, src;
+
+    rc = wal_bcache_new(s, err);
+    if (rc)
+        return rc;
+    st = oc_db_prepare(s->wdb, "SELECT name, owner, acl, location, created_ms FROM buckets",
+                       err);
+    if (!st)
+        return OC_EDB;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        struct wal_bucket b;
+        struct wal_bcache_ent *e;
+
+        bucket_from_row(st, &b);
+        e = wal_bcache_ent_new(&b);
+        if (!e) {
+            sqlite3_reset(st);
+            return oc_err_set(err, OC_ENOMEM, "out of memory");
+        }
+        wal_bcache_insert(s, e);
+    }
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE)
+        return oc_db_fail(s->wdb, err, "load buckets");
+    return OC_OK;
+}
+
 int wal_store_open(const char *dir, struct wal_store **out, struct oc_err *err)
 {
     struct wal_store *s = calloc(1, sizeof(*s));
@@ -536,7 +569,11 @@ int wal_store_open(const char *dir, struct wal_store **out, struct oc_err *err)
     if (rc)
         goto cleanup;
     store_probe_tmpfile(s);
-    rc = wal_committer_start(s, err);
+    rc = store_load_buckets(s, err);
+    if (rc == OC_OK)
+        rc = wal_ocache_new(s, WAL_CACHE_DEFAULT_OBJECTS, err);
+    if (rc == OC_OK)
+        rc = wal_committer_start(s, err);
 
 cleanup:
     oc_buf_free(&path);
@@ -548,11 +585,19 @@ cleanup:
     return OC_OK;
 }
 
+int wal_store_set_cache_size(struct wal_store *s, size_t objects, struct oc_err *err)
+{
+    wal_ocache_free(s);
+    return wal_ocache_new(s, objects, err);
+}
+
 void wal_store_close(struct wal_store *s)
 {
     if (!s)
         return;
     wal_committer_stop(s);
+    wal_ocache_free(s);
+    wal_bcache_free(s);
     for (size_t i = 0; i < s->nidle; i++)
         oc_db_close(s->ridle[i]);
     free(s->ridle);
@@ -579,11 +624,24 @@ void wal_store_close(struct wal_store *s)
 
 int wal_bucket_create(struct wal_store *s, const struct wal_bucket *b, struct oc_err *err)
 {
+    struct wal_bucket row;
+    struct wal_bcache_ent *ent;
     sqlite3_stmt *st;
     int rc = OC_OK, src;
 
     if (!b->name[0] || !b->owner[0])
         return oc_err_set(err, OC_EINVAL, "bucket name and owner are required");
+    /* The row exactly as stored (and as bucket_from_row would load it), for the cache. */
+    memset(&row, 0, sizeof(row));
+    memcpy(row.name, b->name, strnlen(b->name, sizeof(row.name) - 1));
+    memcpy(row.owner, b->owner, strnlen(b->owner, sizeof(row.owner) - 1));
+    memcpy(row.acl, b->acl[0] ? b->acl : "private",
+           strnlen(b->acl[0] ? b->acl : "private", sizeof(row.acl) - 1));
+    memcpy(row.location, b->location, strnlen(b->location, sizeof(row.location) - 1));
+    row.created_ms = b->created_ms ? b->created_ms : wal_now_ms();
+    ent = wal_bcache_ent_new(&row);
+    if (!ent)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
     pthread_mutex_lock(&s->wlock);
     st = oc_db_prepare(s->wdb,
                        "INSERT INTO buckets (name, owner, acl, location, created_ms)"
@@ -592,19 +650,24 @@ int wal_bucket_create(struct wal_store *s, const struct wal_bucket *b, struct oc
         rc = OC_EDB;
         goto cleanup;
     }
-    sqlite3_bind_text(st, 1, b->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, b->owner, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, b->acl[0] ? b->acl : "private", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, b->location, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, b->created_ms ? b->created_ms : wal_now_ms());
+    sqlite3_bind_text(st, 1, row.name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, row.owner, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, row.acl, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, row.location, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, row.created_ms);
     src = sqlite3_step(st);
     if ((src & 0xff) == SQLITE_CONSTRAINT)
         rc = oc_err_set(err, OC_EEXIST, "bucket %s already exists", b->name);
     else if (src != SQLITE_DONE)
         rc = oc_db_fail(s->wdb, err, "create bucket");
     sqlite3_reset(st);
+    if (rc == OC_OK) {
+        wal_bcache_insert(s, ent);
+        ent = NULL;
+    }
 cleanup:
     pthread_mutex_unlock(&s->wlock);
+    free(ent);
     return rc;
 }
 
@@ -621,29 +684,10 @@ static void bucket_from_row(sqlite3_stmt *st, struct wal_bucket *out)
 int wal_bucket_get(struct wal_store *s, const char *name, struct wal_bucket *out,
                    struct oc_err *err)
 {
-    struct oc_db *db = wal_reader_get(s, err);
-    sqlite3_stmt *st;
-    int rc = OC_OK, src;
-
-    if (!db)
-        return OC_EDB;
-    st = oc_db_prepare(db, "SELECT name, owner, acl, location, created_ms FROM buckets"
-                           " WHERE name = ?1", err);
-    if (!st) {
-        wal_reader_put(s, db);
-        return OC_EDB;
-    }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
-        bucket_from_row(st, out);
-    else if (src == SQLITE_DONE)
-        rc = oc_err_set(err, OC_ENOTFOUND, "no bucket %s", name);
-    else
-        rc = oc_db_fail(db, err, "get bucket");
-    sqlite3_reset(st);
-    wal_reader_put(s, db);
-    return rc;
+    /* Every row is cached (store_cache.c), so the cache's answer is final. */
+    if (wal_bcache_get(s, name, out) != OC_OK)
+        return oc_err_set(err, OC_ENOTFOUND, "no bucket %s", name);
+    return OC_OK;
 }
 
 /* Collects the file ids of rows matching a one-parameter query. */
@@ -748,7 +792,11 @@ int wal_bucket_delete(struct wal_store *s, const char *name, struct oc_err *err)
     rc = oc_db_commit(s->wdb, err);
     if (rc)
         goto rollback;
+    wal_bcache_remove(s, name);
     pthread_mutex_unlock(&s->wlock);
+    /* The bucket was empty, so its object entries can only say "absent":
+     * still true, but they would sit in memory until evicted. */
+    wal_ocache_purge_bucket(s, name);
     for (size_t i = 0; i < nids; i++)
         wal_file_retire(s, ids[i]);
     free(ids);
@@ -762,19 +810,17 @@ unlock:
     return rc;
 }
 
-/* Runs one UPDATE under the write lock; OC_ENOTFOUND when it touched no row. */
+/* Runs one UPDATE; the caller holds the write lock.  OC_ENOTFOUND when it
+ * touched no row. */
 static int store_update(struct wal_store *s, const char *sql, const char *a1, const char *a2,
                         const char *a3, const char *what, struct oc_err *err)
 {
     sqlite3_stmt *st;
     int rc = OC_OK, src;
 
-    pthread_mutex_lock(&s->wlock);
     st = oc_db_prepare(s->wdb, sql, err);
-    if (!st) {
-        pthread_mutex_unlock(&s->wlock);
+    if (!st)
         return OC_EDB;
-    }
     sqlite3_bind_text(st, 1, a1, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, a2, -1, SQLITE_STATIC);
     if (a3)
@@ -785,17 +831,23 @@ static int store_update(struct wal_store *s, const char *sql, const char *a1, co
     else if (sqlite3_changes(oc_db_handle(s->wdb)) == 0)
         rc = oc_err_set(err, OC_ENOTFOUND, "%s: not found", what);
     sqlite3_reset(st);
-    pthread_mutex_unlock(&s->wlock);
     return rc;
 }
 
 int wal_bucket_set_acl(struct wal_store *s, const char *name, const char *acl,
                        struct oc_err *err)
 {
+    int rc;
+
     if (!acl || !*acl || strlen(acl) >= sizeof(((struct wal_bucket *)0)->acl))
         return oc_err_set(err, OC_EINVAL, "bad canned ACL");
-    return store_update(s, "UPDATE buckets SET acl = ?2 WHERE name = ?1", name, acl, NULL,
-                        "set bucket acl", err);
+    pthread_mutex_lock(&s->wlock);
+    rc = store_update(s, "UPDATE buckets SET acl = ?2 WHERE name = ?1", name, acl, NULL,
+                      "set bucket acl", err);
+    if (rc == OC_OK)
+        wal_bcache_set_acl(s, name, acl);
+    pthread_mutex_unlock(&s->wlock);
+    return rc;
 }
 
 int wal_bucket_list(struct wal_store *s, const char *owner,
@@ -880,37 +932,56 @@ static int object_lookup(struct oc_db *db, struct oc_arena *a,
     return rc;
 }
 
-int wal_object_head(struct wal_store *s, struct oc_arena *a, const char *bucket,
-                    const char *key, struct wal_meta *out, struct oc_err *err)
+/* The object's row from the cache, else from SQLite (then offered to the cache). */
+static int object_get(struct wal_store *s, struct oc_arena *a, const char *bucket,
+                      const char *key, struct wal_meta *out, struct oc_err *err)
 {
-    struct oc_db *db = wal_reader_get(s, err);
+    struct wal_cache_ticket t;
+    struct oc_db *db;
     int rc;
 
+    switch (wal_ocache_get(s, a, bucket, key, out, &t)) {
+    case WAL_CACHE_HIT:
+        return OC_OK;
+    case WAL_CACHE_ABSENT:
+        return oc_err_set(err, OC_ENOTFOUND, "no object %s/%s", bucket, key);
+    case WAL_CACHE_MISS:
+        break;
+    }
+    db = wal_reader_get(s, err);
     if (!db)
         return OC_EDB;
     rc = object_lookup(db, a, bucket, key, out, err);
     wal_reader_put(s, db);
+    if (rc == OC_OK)
+        wal_ocache_fill(s, &t, bucket, key, out);
+    else if (rc == OC_ENOTFOUND)
+        wal_ocache_fill(s, &t, bucket, key, NULL);
     return rc;
+}
+
+int wal_object_head(struct wal_store *s, struct oc_arena *a, const char *bucket,
+                    const char *key, struct wal_meta *out, struct oc_err *err)
+{
+    return object_get(s, a, bucket, key, out, err);
 }
 
 int wal_object_open(struct wal_store *s, struct oc_arena *a, const char *bucket,
                     const char *key, struct wal_meta *out, int *fd, struct oc_err *err)
 {
-    struct oc_db *db = wal_reader_get(s, err);
     int rc = OC_OK;
 
-    if (!db)
-        return OC_EDB;
     /*
      * The row and the file are read without a lock: an overwrite may commit
-     * and unlink the file between the two.  Then the row has moved on, so
-     * look again.  Once open, the fd keeps the old bytes readable.
+     * and retire the file between the two.  Then the row has moved on (the
+     * committer updates the cache before it retires the file), so look
+     * again.  Once open, the fd keeps the old bytes readable.
      */
     for (int attempt = 0;; attempt++) {
         char rel[WAL_REL_LEN];
-        int f;
+        int f, e;
 
-        rc = object_lookup(db, a, bucket, key, out, err);
+        rc = object_get(s, a, bucket, key, out, err);
         if (rc)
             break;
         wal_rel_path(out->id, rel);
@@ -919,21 +990,31 @@ int wal_object_open(struct wal_store *s, struct oc_arena *a, const char *bucket,
             *fd = f;
             break;
         }
-        if (errno != ENOENT || attempt == 100) {
+        e = errno;
+        if (e != ENOENT || attempt == 100) {
             rc = oc_err_set(err, OC_EIO, "open objects/%s for %s/%s: %s", rel, bucket, key,
-                            strerror(errno));
+                            strerror(e));
             break;
         }
+        /* Should the cache ever name a vanished file, the retry must reach SQLite. */
+        wal_ocache_forget(s, bucket, key, out->id);
     }
-    wal_reader_put(s, db);
     return rc;
 }
 
 int wal_object_set_acl(struct wal_store *s, const char *bucket, const char *key,
                        const char *acl, struct oc_err *err)
 {
+    int rc;
+
     if (!acl || !*acl || strlen(acl) >= sizeof(((struct wal_meta *)0)->acl))
         return oc_err_set(err, OC_EINVAL, "bad canned ACL");
-    return store_update(s, "UPDATE objects SET acl = ?3 WHERE bucket = ?1 AND key = ?2",
-                        bucket, key, acl, "set object acl", err);
+    pthread_mutex_lock(&s->wlock);
+    /* The UPDATE commits on its own; the next lookup reloads the row. */
+    wal_ocache_write_begin(s, bucket, key);
+    rc = store_update(s, "UPDATE objects SET acl = ?3 WHERE bucket = ?1 AND key = ?2",
+                      bucket, key, acl, "set object acl", err);
+    wal_ocache_write_end(s, bucket, key, WAL_CACHE_DROP, NULL);
+    pthread_mutex_unlock(&s->wlock);
+    return rc;
 }

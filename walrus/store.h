@@ -36,6 +36,10 @@ struct wal_store;
 
 int wal_store_open(const char *dir, struct wal_store **out, struct oc_err *err) OC_WUR;
 void wal_store_close(struct wal_store *s);
+/* Object rows kept in memory so that lookups skip SQLite (default 65536;
+ * 0 = none; on failure, none).  Call right after wal_store_open, before any
+ * other use of s. */
+int wal_store_set_cache_size(struct wal_store *s, size_t objects, struct oc_err *err) OC_WUR;
 
 /* ---- buckets ---- */
 struct wal_bucket {

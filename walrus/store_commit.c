@@ -7,7 +7,8 @@
  * committer thread takes every queued commit at once and:
  *   1. links (or renames) each batch file to objects/xx/<id>;
  *   2. calls syncfs() once, which makes the data and the new names durable;
- *   3. runs one SQLite transaction applying every row of the batch;
+ *   3. runs one SQLite transaction applying every row of the batch, and
+ *      brings the object cache (store_cache.c) up to date with it;
  *   4. recycles or unlinks files of replaced or deleted objects and parts;
  *   5. calls every callback.
  * One syncfs suffices for data and names together because nothing refers to
@@ -63,6 +64,7 @@ struct wal_job {
     void *arg;
     int rc;
     struct oc_err err;
+    int cache_open;                /* wal_ocache_write_begin called for bucket/key */
 
     /* Files to unlink once the batch has committed. */
     char (*gone)[WAL_ID_LEN + 1];
@@ -717,11 +719,55 @@ static int batch_apply(struct wal_store *s, struct wal_job *batch, struct oc_err
         if (j->rc)
             j->ngone = 0;
     }
+    /* From the COMMIT until batch_cache_end, these keys are read from SQLite. */
+    for (struct wal_job *j = batch; j && rc == OC_OK; j = j->next) {
+        if (j->rc == OC_OK && j->kind != JOB_PART) {
+            wal_ocache_write_begin(s, j->bucket, j->key);
+            j->cache_open = 1;
+        }
+    }
     if (rc == OC_OK)
         rc = oc_db_commit(s->wdb, err);
     if (rc)
         oc_db_rollback(s->wdb);
     return rc;
+}
+
+/* Records in the object cache what the batch committed (in batch order, so
+ * the last write of a key wins, as in SQLite); committed 0 forgets the keys. */
+static void batch_cache_end(struct wal_store *s, struct wal_job *batch, int committed)
+{
+    for (struct wal_job *j = batch; j; j = j->next) {
+        struct wal_meta m;
+
+        if (!j->cache_open)
+            continue;
+        j->cache_open = 0;
+        if (!committed || j->rc) {
+            wal_ocache_write_end(s, j->bucket, j->key, WAL_CACHE_DROP, NULL);
+        } else if (j->kind == JOB_DELETE) {
+            wal_ocache_write_end(s, j->bucket, j->key, WAL_CACHE_SET_ABSENT, NULL);
+        } else {
+            /* The row as apply_object_row wrote it. */
+            memset(&m, 0, sizeof(m));
+            m.bucket = j->bucket;
+            m.key = j->key;
+            memcpy(m.id, j->id, sizeof(m.id));
+            m.size = j->size;
+            memcpy(m.etag, j->etag, sizeof(m.etag));
+            m.mtime_ms = j->mtime_ms;
+            memcpy(m.owner, j->owner, sizeof(m.owner));
+            memcpy(m.acl, j->acl, sizeof(m.acl));
+            m.content_type = j->hdr[WAL_HDR_CONTENT_TYPE];
+            m.content_encoding = j->hdr[WAL_HDR_CONTENT_ENCODING];
+            m.content_disposition = j->hdr[WAL_HDR_CONTENT_DISPOSITION];
+            m.content_language = j->hdr[WAL_HDR_CONTENT_LANGUAGE];
+            m.cache_control = j->hdr[WAL_HDR_CACHE_CONTROL];
+            m.expires = j->hdr[WAL_HDR_EXPIRES];
+            m.user_meta = j->hdr[WAL_HDR_USER_META];
+            wal_ocache_write_end(s, j->bucket, j->key, WAL_CACHE_SET_ROW, &m);
+        }
+    }
 }
 
 static void batch_run(struct wal_store *s, struct wal_job *batch)
@@ -747,6 +793,9 @@ static void batch_run(struct wal_store *s, struct wal_job *batch)
 
     pthread_mutex_lock(&s->wlock);
     rc = batch_apply(s, batch, &berr);
+    /* Before any replaced file is retired: a reader holding its old id
+     * must find the file gone only once the cache names the new one. */
+    batch_cache_end(s, batch, rc == OC_OK);
     pthread_mutex_unlock(&s->wlock);
     if (rc) {
         oc_error("walrus: commit of %s failed: %s", "a batch", berr.msg);

@@ -7,6 +7,13 @@
  * the committer thread and by the few direct writes (buckets, ACLs, upload
  * create/abort); a pool of reader connections so that readers on MHD's
  * threads never queue behind a writer (WAL lets them read a snapshot).
+ *
+ * Caches (store_cache.c): bucket rows and recently used object rows live in
+ * memory so that GET and HEAD skip SQLite.  Every writer of those rows keeps
+ * them exact: buckets are updated after their commit under s->wlock; object
+ * writers call wal_ocache_write_begin() just before their commit and
+ * wal_ocache_write_end() right after it, still under s->wlock, and before
+ * any replaced file is retired or any callback runs.
  */
 #ifndef WAL_STORE_PRIV_H
 #define WAL_STORE_PRIV_H
@@ -36,6 +43,9 @@ enum {
 #define WAL_REL_LEN (3 + WAL_ID_LEN + 1)
 
 struct wal_job;
+struct wal_bcache;
+struct wal_ocache;
+struct wal_ocshard;
 
 struct wal_store {
     char *dir;
@@ -62,6 +72,9 @@ struct wal_store {
     int stopping;
     int committer_started;
     pthread_t committer;
+
+    struct wal_bcache *bcache; /* every bucket row */
+    struct wal_ocache *ocache; /* recent object rows; NULL when disabled */
 };
 
 struct wal_put {
@@ -143,5 +156,56 @@ struct wal_complete_job {
 };
 void wal_complete_commit_async(struct wal_put *p, const struct wal_complete_job *cj,
                                wal_commit_cb cb, void *arg);
+
+/* ---- store_cache.c ---- */
+#define WAL_CACHE_DEFAULT_OBJECTS 65536
+
+int wal_bcache_new(struct wal_store *s, struct oc_err *err) OC_WUR;
+void wal_bcache_free(struct wal_store *s);
+/* Allocated ahead of the write that creates the bucket, so that recording a
+ * committed row cannot fail; wal_bcache_insert takes ownership (free() it
+ * if unused). */
+struct wal_bcache_ent *wal_bcache_ent_new(const struct wal_bucket *b);
+void wal_bcache_insert(struct wal_store *s, struct wal_bcache_ent *e);
+/* OC_OK or OC_ENOTFOUND; sets no error text. */
+int wal_bcache_get(struct wal_store *s, const char *name, struct wal_bucket *out) OC_WUR;
+void wal_bcache_set_acl(struct wal_store *s, const char *name, const char *acl);
+void wal_bcache_remove(struct wal_store *s, const char *name);
+
+/* objects = 0 leaves s->ocache NULL: every lookup goes to SQLite. */
+int wal_ocache_new(struct wal_store *s, size_t objects, struct oc_err *err) OC_WUR;
+void wal_ocache_free(struct wal_store *s);
+
+enum wal_cache_res { WAL_CACHE_HIT, WAL_CACHE_ABSENT, WAL_CACHE_MISS };
+/* What a miss needs to offer the row it then reads from SQLite. */
+struct wal_cache_ticket {
+    struct wal_ocshard *shard;     /* NULL: do not offer */
+    uint64_t seq, hash;
+};
+/* HIT fills out (strings in a); ABSENT means the key has no row; MISS fills t. */
+enum wal_cache_res wal_ocache_get(struct wal_store *s, struct oc_arena *a, const char *bucket,
+                                  const char *key, struct wal_meta *out,
+                                  struct wal_cache_ticket *t);
+/* Offers what SQLite returned after a miss (m NULL: no row).  Ignored when a
+ * commit on the shard began or ended since the miss. */
+void wal_ocache_fill(struct wal_store *s, const struct wal_cache_ticket *t, const char *bucket,
+                     const char *key, const struct wal_meta *m);
+
+enum wal_cache_set {
+    WAL_CACHE_DROP,            /* forget the key (commit failed, or row unknown) */
+    WAL_CACHE_SET_ABSENT,      /* the commit deleted the row */
+    WAL_CACHE_SET_ROW,         /* the commit wrote m */
+};
+/* Bracket every commit that writes or deletes an object row, under s->wlock:
+ * begin before the COMMIT, end after it (whatever its outcome), before the
+ * replaced file is retired.  Calls for one key must pair up. */
+void wal_ocache_write_begin(struct wal_store *s, const char *bucket, const char *key);
+void wal_ocache_write_end(struct wal_store *s, const char *bucket, const char *key,
+                          enum wal_cache_set how, const struct wal_meta *m);
+/* Drops the key's entry if it names file id (which turned out to be gone). */
+void wal_ocache_forget(struct wal_store *s, const char *bucket, const char *key,
+                       const char *id);
+/* Drops every entry of a deleted bucket (they are absent-entries; memory only). */
+void wal_ocache_purge_bucket(struct wal_store *s, const char *bucket);
 
 #endif
