@@ -412,6 +412,30 @@ static struct ocent **shard_link(struct wal_ocshard *sh, uint64_t h, const char 
     return l;
 }
 
+/* A key's lengths, hash and shard, computed once per cache call. */
+struct ockey {
+    const char *bucket, *key;
+    size_t bl, kl;
+    uint64_t h;
+    struct wal_ocshard *sh;
+};
+
+static void ockey_of(const struct wal_ocache *c, const char *bucket, const char *key,
+                     struct ockey *k)
+{
+    k->bucket = bucket;
+    k->key = key;
+    k->bl = strlen(bucket);
+    k->kl = strlen(key);
+    k->h = ocache_hash(c, bucket, k->bl, key, k->kl);
+    k->sh = ocache_shard(c, k->h);
+}
+
+static struct ocent **ockey_link(const struct ockey *k)
+{
+    return shard_link(k->sh, k->h, k->bucket, k->bl, k->key, k->kl);
+}
+
 static void ring_insert(struct wal_ocshard *sh, struct ocent *e)
 {
     /* Just behind the hand: the last entry it will reach. */
@@ -563,21 +587,18 @@ enum wal_cache_res wal_ocache_get(struct wal_store *s, struct oc_arena *a, const
                                   struct wal_cache_ticket *t)
 {
     struct wal_ocache *c = s->ocache;
-    size_t bl, kl;
     struct wal_ocshard *sh;
     struct ocent *e;
     enum wal_cache_res res;
-    uint64_t h;
+    struct ockey k;
 
     t->shard = NULL;
     if (!c)
         return WAL_CACHE_MISS;
-    bl = strlen(bucket);
-    kl = strlen(key);
-    h = ocache_hash(c, bucket, bl, key, kl);
-    sh = ocache_shard(c, h);
+    ockey_of(c, bucket, key, &k);
+    sh = k.sh;
     pthread_rwlock_rdlock(&sh->lock);
-    e = *shard_link(sh, h, bucket, bl, key, kl);
+    e = *ockey_link(&k);
     if (e) {
         /* Other hits may hold the lock too; skip the store when set so a
          * hot entry's line is not written on every hit. */
@@ -595,7 +616,7 @@ enum wal_cache_res wal_ocache_get(struct wal_store *s, struct oc_arena *a, const
         if (!sh->writers) {
             t->shard = sh;
             t->seq = sh->seq;
-            t->hash = h;
+            t->hash = k.h;
         }
         res = WAL_CACHE_MISS;
     }
@@ -633,19 +654,16 @@ void wal_ocache_fill(struct wal_store *s, const struct wal_cache_ticket *t, cons
 void wal_ocache_write_begin(struct wal_store *s, const char *bucket, const char *key)
 {
     struct wal_ocache *c = s->ocache;
-    size_t bl, kl;
     struct wal_ocshard *sh;
     struct ocent **l;
-    uint64_t h;
+    struct ockey k;
 
     if (!c)
         return;
-    bl = strlen(bucket);
-    kl = strlen(key);
-    h = ocache_hash(c, bucket, bl, key, kl);
-    sh = ocache_shard(c, h);
+    ockey_of(c, bucket, key, &k);
+    sh = k.sh;
     pthread_rwlock_wrlock(&sh->lock);
-    l = shard_link(sh, h, bucket, bl, key, kl);
+    l = ockey_link(&k);
     if (*l)
         shard_remove(sh, l);
     sh->writers++;
@@ -659,20 +677,17 @@ void wal_ocache_write_end(struct wal_store *s, const char *bucket, const char *k
     struct wal_ocache *c = s->ocache;
     struct ocent *e = NULL, **l;
     struct wal_ocshard *sh;
-    size_t bl, kl;
-    uint64_t h;
+    struct ockey k;
 
     if (!c)
         return;
-    bl = strlen(bucket);
-    kl = strlen(key);
-    h = ocache_hash(c, bucket, bl, key, kl);
-    sh = ocache_shard(c, h);
+    ockey_of(c, bucket, key, &k);
+    sh = k.sh;
     if (how != WAL_CACHE_DROP)
-        e = ent_new(sh, h, bucket, bl, key, kl, how == WAL_CACHE_SET_ROW ? m : NULL);
+        e = ent_new(sh, k.h, bucket, k.bl, key, k.kl, how == WAL_CACHE_SET_ROW ? m : NULL);
     pthread_rwlock_wrlock(&sh->lock);
     /* Present when an earlier job of the same batch wrote the key. */
-    l = shard_link(sh, h, bucket, bl, key, kl);
+    l = ockey_link(&k);
     if (*l)
         shard_remove(sh, l);
     if (e)
@@ -687,17 +702,14 @@ void wal_ocache_forget(struct wal_store *s, const char *bucket, const char *key,
     struct wal_ocache *c = s->ocache;
     struct wal_ocshard *sh;
     struct ocent **l;
-    size_t bl, kl;
-    uint64_t h;
+    struct ockey k;
 
     if (!c)
         return;
-    bl = strlen(bucket);
-    kl = strlen(key);
-    h = ocache_hash(c, bucket, bl, key, kl);
-    sh = ocache_shard(c, h);
+    ockey_of(c, bucket, key, &k);
+    sh = k.sh;
     pthread_rwlock_wrlock(&sh->lock);
-    l = shard_link(sh, h, bucket, bl, key, kl);
+    l = ockey_link(&k);
     if (*l && !(*l)->absent && strcmp((*l)->m.id, id) == 0)
         shard_remove(sh, l);
     pthread_rwlock_unlock(&sh->lock);
