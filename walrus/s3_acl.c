@@ -108,19 +108,10 @@ void wal_s3_get_acl(struct wal_s3_req *q)
     struct oc_buf out = { 0 };
     const char *acl, *owner;
     struct wal_meta m;
-    struct oc_err err = { 0 };
-    int rc;
 
     if (q->rt.key) {
-        rc = wal_object_head(q->s3->store, q->r->arena, q->rt.bucket, q->rt.key, &m, &err);
-        if (rc) {
-            wal_s3_fail_store(q, rc, &err, WAL_S3E_NO_SUCH_KEY);
+        if (wal_s3_object_load(q, WAL_S3_READ_ACP, &m))
             return;
-        }
-        if (!wal_s3_object_allows(q, &m, WAL_S3_READ_ACP)) {
-            wal_s3_fail(q, WAL_S3E_ACCESS_DENIED, NULL);
-            return;
-        }
         acl = m.acl;
         owner = m.owner;
     } else {
@@ -158,20 +149,11 @@ static void s3_acl_apply(struct wal_s3_req *q, const char *canned)
 void wal_s3_put_acl_begin(struct wal_s3_req *q)
 {
     struct wal_meta m;
-    struct oc_err err = { 0 };
     const char *canned;
-    int rc;
 
     if (q->rt.key) {
-        rc = wal_object_head(q->s3->store, q->r->arena, q->rt.bucket, q->rt.key, &m, &err);
-        if (rc) {
-            wal_s3_fail_store(q, rc, &err, WAL_S3E_NO_SUCH_KEY);
+        if (wal_s3_object_load(q, WAL_S3_WRITE_ACP, &m))
             return;
-        }
-        if (!wal_s3_object_allows(q, &m, WAL_S3_WRITE_ACP)) {
-            wal_s3_fail(q, WAL_S3E_ACCESS_DENIED, NULL);
-            return;
-        }
     }
     for (size_t i = 0; i < q->r->nheaders; i++)
         if (strncmp(q->r->headers[i].name, "x-amz-grant-", 12) == 0) {

@@ -305,6 +305,9 @@ void wal_s3_write_owner(struct oc_xmlw *w, const struct wal_s3_req *q, const cha
 int wal_s3_bucket_allows(const struct wal_s3_req *q, enum wal_s3_perm perm);
 int wal_s3_object_allows(const struct wal_s3_req *q, const struct wal_meta *m,
                          enum wal_s3_perm perm);
+/* Loads the request's object into m and checks perm; on failure answers
+ * (NoSuchKey, AccessDenied, ...) and returns -1. */
+int wal_s3_object_load(struct wal_s3_req *q, enum wal_s3_perm perm, struct wal_meta *m);
 /* Installs a body sink: decoded bytes to a new store writer or to memory. */
 int wal_s3_body_to_store(struct wal_s3_req *q, uint64_t limit);
 void wal_s3_body_to_memory(struct wal_s3_req *q, uint64_t limit);

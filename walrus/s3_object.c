@@ -309,28 +309,35 @@ void wal_s3_get_object(struct wal_s3_req *q)
         oc_error("s3 %s: cannot queue the object response", q->r->request_id);
 }
 
+int wal_s3_object_load(struct wal_s3_req *q, enum wal_s3_perm perm, struct wal_meta *m)
+{
+    struct oc_err err = { 0 };
+    int rc = wal_object_head(q->s3->store, q->r->arena, q->rt.bucket, q->rt.key, m, &err);
+
+    if (rc) {
+        wal_s3_fail_store(q, rc, &err, WAL_S3E_NO_SUCH_KEY);
+        return -1;
+    }
+    if (!wal_s3_object_allows(q, m, perm)) {
+        wal_s3_fail(q, WAL_S3E_ACCESS_DENIED, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- Get{Object,Bucket}Tagging: tags are not stored, so there are none ---- */
 
 void wal_s3_get_tagging(struct wal_s3_req *q)
 {
-    struct oc_err err = { 0 };
     struct oc_xmlw *w;
     struct wal_meta m;
-    int rc;
 
     if (!q->rt.key) {
         wal_s3_fail(q, WAL_S3E_NO_SUCH_TAG_SET, NULL);
         return;
     }
-    rc = wal_object_head(q->s3->store, q->r->arena, q->rt.bucket, q->rt.key, &m, &err);
-    if (rc) {
-        wal_s3_fail_store(q, rc, &err, WAL_S3E_NO_SUCH_KEY);
+    if (wal_s3_object_load(q, WAL_S3_READ, &m))
         return;
-    }
-    if (!wal_s3_object_allows(q, &m, WAL_S3_READ)) {
-        wal_s3_fail(q, WAL_S3E_ACCESS_DENIED, NULL);
-        return;
-    }
     w = oc_xmlw_new("Tagging", WAL_S3_NS);
     if (w) {
         oc_xmlw_start(w, "TagSet");
