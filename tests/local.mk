@@ -10,5 +10,7 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test_chunked.c \
 	tests/unit/test_auth.c \
 	tests/unit/test_store.c \
+	tests/unit/test_store_cache.c \
+	tests/unit/store_fixtures.c tests/unit/store_fixtures.h \
 	tests/unit/test_s3.c
 tests_unit_unit_tests_LDADD = walrus/libwalrus.a $(OC_COMMON_LIBS)
