@@ -306,29 +306,47 @@ static int parse_iso8601(const char *s, time_t *out)
  * Shared steps
  * ------------------------------------------------------------------- */
 
-static int lookup(const struct oc_cred_source *creds, const char *akid, size_t len,
-                  struct oc_principal *who, struct oc_auth_error *aerr)
+/* A credential-source failure in AWS's words.  AWS answers an inactive key
+ * exactly as an unknown one. */
+static int cred_failed(int rc, struct oc_auth_error *aerr)
 {
-    struct oc_err err = { 0 };
-    char *id;
-    int rc;
-
-    if (!creds || !creds->lookup || len == 0 || len > 128)
-        return deny(aerr, "InvalidAccessKeyId", 403, MSG_NO_KEY);
-    id = strndup(akid, len);
-    if (!id)
-        return deny(aerr, "InternalError", 500, "We encountered an internal error. "
-                    "Please try again.");
-    rc = creds->lookup(creds->ctx, id, who, &err);
-    free(id);
     if (rc == OC_ENOTFOUND)
         return deny(aerr, "InvalidAccessKeyId", 403, MSG_NO_KEY);
-    if (rc != OC_OK)
-        return deny(aerr, "InternalError", 500, "We encountered an internal error. "
-                    "Please try again.");
-    /* AWS answers an inactive key exactly as an unknown one. */
+    return deny(aerr, "InternalError", 500, "We encountered an internal error. "
+                "Please try again.");
+}
+
+/* Copies a span into buf (cap bytes); 0 when it does not fit. */
+static int span_copy(char *buf, size_t cap, const char *p, size_t len)
+{
+    if (len == 0 || len >= cap)
+        return 0;
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    return 1;
+}
+
+/* The SigV4 signing key of the credential's scope and the principal. */
+static int v4_key(const struct oc_cred_source *creds, const struct oc_sigv4_credential *c,
+                  struct oc_principal *who, uint8_t key[32], struct oc_auth_error *aerr)
+{
+    char akid[129], date[16], region[64], service[64];
+    struct oc_err err = { 0 };
+    int rc;
+
+    if (!span_copy(akid, sizeof(akid), c->access_key.p, c->access_key.len))
+        return deny(aerr, "InvalidAccessKeyId", 403, MSG_NO_KEY);
+    if (!span_copy(date, sizeof(date), c->date.p, c->date.len) ||
+        !span_copy(region, sizeof(region), c->region.p, c->region.len) ||
+        !span_copy(service, sizeof(service), c->service.p, c->service.len))
+        return deny(aerr, "AuthorizationHeaderMalformed", 400, "The authorization header is "
+                    "malformed; the credential scope is invalid.");
+    rc = oc_cred_sigv4_key(creds, akid, date, region, service, key, who, &err);
+    OPENSSL_cleanse(who->secret_key, sizeof(who->secret_key));
+    if (rc)
+        return cred_failed(rc, aerr);
     if (!who->active) {
-        OPENSSL_cleanse(who->secret_key, sizeof(who->secret_key));
+        OPENSSL_cleanse(key, 32);
         return deny(aerr, "InvalidAccessKeyId", 403, MSG_NO_KEY);
     }
     return OC_OK;
@@ -448,11 +466,10 @@ static int signed_payload_hash(const struct oc_auth_input *in, const char **hash
 }
 
 /* Computes the SigV4 signature of the request and compares it. */
-static int v4_check(const struct oc_auth_input *in, const struct oc_principal *who,
-                    const struct oc_sigv4_credential *cred, const char *amz_date,
-                    struct oc_sigv4_span sh, const char *payload_hash, int presigned,
-                    const char *given_sig, size_t given_len, uint8_t key[32],
-                    struct oc_auth_error *aerr)
+static int v4_check(const struct oc_auth_input *in, const struct oc_sigv4_credential *cred,
+                    const char *amz_date, struct oc_sigv4_span sh, const char *payload_hash,
+                    int presigned, const char *given_sig, size_t given_len,
+                    const uint8_t key[32], struct oc_auth_error *aerr)
 {
     struct oc_buf canon = { 0 }, sts = { 0 };
     struct oc_sigv4_req req = {
@@ -475,9 +492,6 @@ static int v4_check(const struct oc_auth_input *in, const struct oc_principal *w
                         "Please try again.");
         return deny(aerr, "InvalidURI", 400, "Couldn't parse the specified URI: %s", err.msg);
     }
-    oc_sigv4_signing_key(who->secret_key, strlen(who->secret_key), cred->date.p,
-                         cred->date.len, cred->region.p, cred->region.len, cred->service.p,
-                         cred->service.len, key);
     oc_sigv4_hmac_hex(key, sts.data, sts.len, sig);
     oc_buf_free(&canon);
     oc_buf_free(&sts);
@@ -551,13 +565,12 @@ static int verify_v4_header(const struct oc_auth_input *in, const char *authz,
     if (is_s3(in) && unsigned_amz_header(in, az.signed_headers.p, az.signed_headers.len))
         return deny(aerr, "AccessDenied", 403, "There were headers present in the request "
                     "which were not signed");
-    rc = lookup(creds, az.cred.access_key.p, az.cred.access_key.len, &who, aerr);
+    rc = v4_key(creds, &az.cred, &who, key, aerr);
     if (rc)
         return rc;
-    rc = v4_check(in, &who, &az.cred, amz_date, az.signed_headers, hash, 0, az.signature.p,
+    rc = v4_check(in, &az.cred, amz_date, az.signed_headers, hash, 0, az.signature.p,
                   az.signature.len, key, aerr);
     if (rc) {
-        OPENSSL_cleanse(who.secret_key, sizeof(who.secret_key));
         OPENSSL_cleanse(key, sizeof(key));
         return rc;
     }
@@ -704,16 +717,13 @@ static int verify_v4_query(const struct oc_auth_input *in, const struct rawq *rq
                                                             : OC_SIGV4_EMPTY_SHA256;
         mode = OC_PAYLOAD_SHA256;
     }
-    rc = lookup(creds, cred.access_key.p, cred.access_key.len, &who, aerr);
+    rc = v4_key(creds, &cred, &who, key, aerr);
     if (rc)
         goto cleanup;
-    rc = v4_check(in, &who, &cred, v[QP_DATE], sh, hash, 1,
-                  v[QP_SIG], strlen(v[QP_SIG]), key, aerr);
+    rc = v4_check(in, &cred, v[QP_DATE], sh, hash, 1, v[QP_SIG], strlen(v[QP_SIG]), key, aerr);
     OPENSSL_cleanse(key, sizeof(key));
-    if (rc) {
-        OPENSSL_cleanse(who.secret_key, sizeof(who.secret_key));
+    if (rc)
         goto cleanup;
-    }
     out->kind = OC_AUTH_SIGV4_QUERY;
     set_who(out, &who);
     set_payload(out, mode, hash);
@@ -725,13 +735,31 @@ cleanup:
  * SigV2
  * ------------------------------------------------------------------- */
 
-static int v2_compare(const char *secret, enum oc_sigv2_hmac alg, const struct oc_buf *sts,
-                      const char *given, size_t glen, struct oc_auth_error *aerr)
+/* Asks the source for HMAC(secret, string-to-sign) of key akid (len bytes)
+ * and compares its base64 with the signature given; fills who. */
+static int v2_compare(const struct oc_cred_source *creds, const char *akid, size_t len,
+                      enum oc_sigv2_hmac alg, const struct oc_buf *sts, const char *given,
+                      size_t glen, struct oc_principal *who, struct oc_auth_error *aerr)
 {
     struct oc_buf sig = { 0 };
-    int ok;
+    struct oc_err err = { 0 };
+    uint8_t mac[32];
+    size_t maclen = 0;
+    char id[129];
+    int rc, ok;
 
-    if (oc_sigv2_sign(secret, alg, oc_buf_cstr((struct oc_buf *)sts), sts->len, &sig)) {
+    if (!span_copy(id, sizeof(id), akid, len))
+        return deny(aerr, "InvalidAccessKeyId", 403, MSG_NO_KEY);
+    rc = oc_cred_sigv2_sign(creds, id, alg == OC_SIGV2_HMAC_SHA256 ? OC_CRED_HMAC_SHA256
+                                                                   : OC_CRED_HMAC_SHA1,
+                            sts->data ? (const char *)sts->data : "", sts->len, mac, &maclen,
+                            who, &err);
+    OPENSSL_cleanse(who->secret_key, sizeof(who->secret_key));
+    if (rc)
+        return cred_failed(rc, aerr);
+    if (!who->active)
+        return deny(aerr, "InvalidAccessKeyId", 403, MSG_NO_KEY);
+    if (oc_base64_encode(mac, maclen, &sig)) {
         oc_buf_free(&sig);
         return deny(aerr, "InternalError", 500, "We encountered an internal error. "
                     "Please try again.");
@@ -764,21 +792,16 @@ static int verify_v2_header(const struct oc_auth_input *in, const char *authz,
     rc = unsigned_payload(in, out, aerr);
     if (rc)
         return rc;
-    rc = lookup(creds, az.access_key, az.access_key_len, &who, aerr);
-    if (rc)
-        return rc;
     rc = oc_sigv2_s3_string_to_sign(in->method, in->path, in->query, in->vhost_bucket,
                                     in->headers, in->nheaders, NULL, &sts, &err);
     if (rc)
         rc = deny(aerr, "InvalidURI", 400, "Couldn't parse the specified URI: %s", err.msg);
     else
-        rc = v2_compare(who.secret_key, OC_SIGV2_HMAC_SHA1, &sts, az.signature,
-                        az.signature_len, aerr);
+        rc = v2_compare(creds, az.access_key, az.access_key_len, OC_SIGV2_HMAC_SHA1, &sts,
+                        az.signature, az.signature_len, &who, aerr);
     oc_buf_free(&sts);
-    if (rc) {
-        OPENSSL_cleanse(who.secret_key, sizeof(who.secret_key));
+    if (rc)
         return rc;
-    }
     out->kind = OC_AUTH_SIGV2_HEADER;
     set_who(out, &who);
     return OC_OK;
@@ -824,9 +847,6 @@ static int verify_v2_query(const struct oc_auth_input *in, const struct rawq *rq
     rc = unsigned_payload(in, out, aerr);
     if (rc)
         goto cleanup;
-    rc = lookup(creds, akid->value, strlen(akid->value), &who, aerr);
-    if (rc)
-        goto cleanup;
     /* The signature is base64: a raw '+' in it is a plus, not a space. */
     if (oc_url_decode(signature->raw, signature->raw_len, 0, &sig) != OC_OK) {
         rc = deny(aerr, "SignatureDoesNotMatch", 403, MSG_SIG_MISMATCH);
@@ -837,8 +857,8 @@ static int verify_v2_query(const struct oc_auth_input *in, const struct rawq *rq
     if (rc)
         rc = deny(aerr, "InvalidURI", 400, "Couldn't parse the specified URI: %s", err.msg);
     else
-        rc = v2_compare(who.secret_key, OC_SIGV2_HMAC_SHA1, &sts, oc_buf_cstr(&sig), sig.len,
-                        aerr);
+        rc = v2_compare(creds, akid->value, strlen(akid->value), OC_SIGV2_HMAC_SHA1, &sts,
+                        oc_buf_cstr(&sig), sig.len, &who, aerr);
     if (rc == OC_OK) {
         out->kind = OC_AUTH_SIGV2_QUERY;
         set_who(out, &who);
@@ -897,9 +917,6 @@ static int verify_v2_ec2(const struct oc_auth_input *in, const struct oc_cred_so
         return deny(aerr, "RequestExpired", 400, "Request has expired. %s date is %.40s",
                     ts ? "Timestamp" : "Expires", ts ? ts : ex);
     akid = oc_query_get(q, "AWSAccessKeyId");
-    rc = lookup(creds, akid, strlen(akid), &who, aerr);
-    if (rc)
-        return rc;
     rc = oc_sigv2_ec2_string_to_sign(in->method, header(in, "host"), in->path, q->items, q->n,
                                      &sts, &err);
     /* The form decoder turned '+' into ' '; base64 has no spaces. */
@@ -913,13 +930,12 @@ static int verify_v2_ec2(const struct oc_auth_input *in, const struct oc_cred_so
         rc = deny(aerr, "InternalError", 500, "We encountered an internal error. "
                   "Please try again.");
     else
-        rc = v2_compare(who.secret_key, alg, &sts, oc_buf_cstr(&sig), sig.len, aerr);
+        rc = v2_compare(creds, akid, strlen(akid), alg, &sts, oc_buf_cstr(&sig), sig.len,
+                        &who, aerr);
     oc_buf_free(&sts);
     oc_buf_free(&sig);
-    if (rc) {
-        OPENSSL_cleanse(who.secret_key, sizeof(who.secret_key));
+    if (rc)
         return rc;
-    }
     out->kind = OC_AUTH_SIGV2_EC2;
     out->payload = OC_PAYLOAD_UNCHECKED;
     set_who(out, &who);

@@ -2,19 +2,15 @@
  * creds.h - identities and the narrow lookup interface servers use to find
  * a secret by access key id.
  *
- * struct oc_cred_source is all a server knows: one function that maps an
- * access key id to a principal (account, user, secret).  Today Walrus uses
- * the SQLite store below; when the CLC owns identity, Walrus plugs in a
- * source that asks the CLC instead, and nothing else changes.
- *
- * The store keeps accounts (12-digit id, unique name), users (name unique in
- * the account) and access keys (20-char id, 40-char secret).  Secrets are
- * kept encrypted with AES-256-GCM under a 32-byte host key file created with
- * mode 0600 on first use; they are never logged.
+ * struct oc_cred_source is all a server knows.  The store itself (accounts,
+ * users, keys, sealed secrets) belongs to the CLC (clc/identity.h); Walrus
+ * and the other components ask the CLC through common/cred_remote.h and
+ * never hold a secret that is not their own.
  */
 #ifndef OC_CREDS_H
 #define OC_CREDS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "common/err.h"
 
@@ -33,40 +29,40 @@ struct oc_principal {
     int active;        /* key status Active */
 };
 
+/*
+ * What a server needs to check signatures.  lookup is required; the two
+ * signing callbacks are optional: a source that holds secrets (the CLC's own
+ * store) leaves them NULL and oc_cred_sigv4_key()/oc_cred_sigv2_sign()
+ * derive from the secret lookup returned; a source that has no secrets
+ * (Walrus asking the CLC) implements them and returns principals with an
+ * empty secret_key.
+ */
+enum oc_cred_hmac { OC_CRED_HMAC_SHA1, OC_CRED_HMAC_SHA256 };
+
 struct oc_cred_source {
     /* Returns OC_OK and fills out, OC_ENOTFOUND for an unknown key. Thread-safe. */
     int (*lookup)(void *ctx, const char *access_key_id, struct oc_principal *out,
                   struct oc_err *err);
+    /* SigV4 signing key for (date YYYYMMDD, region, service) and the
+     * principal; OC_ENOTFOUND for an unknown key. */
+    int (*sigv4_key)(void *ctx, const char *access_key_id, const char *date,
+                     const char *region, const char *service, uint8_t key[32],
+                     struct oc_principal *who, struct oc_err *err);
+    /* SigV2: raw HMAC of data under the secret (20 bytes SHA1, 32 SHA256),
+     * written to mac with its length in *maclen, and the principal. */
+    int (*sigv2_sign)(void *ctx, const char *access_key_id, enum oc_cred_hmac alg,
+                      const char *data, size_t len, uint8_t mac[32], size_t *maclen,
+                      struct oc_principal *who, struct oc_err *err);
     void *ctx;
 };
 
-struct oc_credstore;
-
-/* Opens or creates the store at db_path with the host key at key_path. */
-int oc_credstore_open(const char *db_path, const char *key_path,
-                      struct oc_credstore **out, struct oc_err *err) OC_WUR;
-void oc_credstore_free(struct oc_credstore *s);
-/* A source backed by this store (valid while the store lives). */
-struct oc_cred_source oc_credstore_source(struct oc_credstore *s);
-
-int oc_credstore_account_create(struct oc_credstore *s, const char *name,
-                                char account_id[OC_ACCOUNT_ID_LEN + 1], struct oc_err *err) OC_WUR;
-int oc_credstore_account_find(struct oc_credstore *s, const char *name,
-                              char account_id[OC_ACCOUNT_ID_LEN + 1], struct oc_err *err) OC_WUR;
-int oc_credstore_user_create(struct oc_credstore *s, const char *account_id,
-                             const char *user_name, struct oc_err *err) OC_WUR;
-/* Creates a key for the user; key id and secret are written out. */
-int oc_credstore_key_create(struct oc_credstore *s, const char *account_id,
-                            const char *user_name, struct oc_principal *out,
-                            struct oc_err *err) OC_WUR;
-int oc_credstore_key_set_active(struct oc_credstore *s, const char *access_key_id,
-                                int active, struct oc_err *err) OC_WUR;
-int oc_credstore_lookup(struct oc_credstore *s, const char *access_key_id,
-                        struct oc_principal *out, struct oc_err *err) OC_WUR;
-
-/* Iteration for listings: fn returns non-zero to stop. */
-int oc_credstore_foreach_key(struct oc_credstore *s,
-                             int (*fn)(void *arg, const struct oc_principal *p),
-                             void *arg, struct oc_err *err) OC_WUR;
+/* The two operations auth.c needs, through the callbacks when the source
+ * has them, else derived locally from lookup's secret (which is wiped). */
+int oc_cred_sigv4_key(const struct oc_cred_source *src, const char *access_key_id,
+                      const char *date, const char *region, const char *service,
+                      uint8_t key[32], struct oc_principal *who, struct oc_err *err) OC_WUR;
+int oc_cred_sigv2_sign(const struct oc_cred_source *src, const char *access_key_id,
+                       enum oc_cred_hmac alg, const char *data, size_t len, uint8_t mac[32],
+                       size_t *maclen, struct oc_principal *who, struct oc_err *err) OC_WUR;
 
 #endif

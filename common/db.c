@@ -3,6 +3,7 @@
  */
 #include "common/db.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,10 +160,21 @@ sqlite3_stmt *oc_db_prepare(struct oc_db *db, const char *sql, struct oc_err *er
         return NULL;
     }
     if (db->ncache == DB_CACHE_MAX) {
-        /* Evict the oldest entry; caches this large mean a caller builds SQL dynamically. */
-        sqlite3_finalize(db->cache[0].stmt);
-        free(db->cache[0].sql);
-        memmove(&db->cache[0], &db->cache[1], sizeof(db->cache[0]) * (DB_CACHE_MAX - 1));
+        /* Evict the oldest entry that is not being stepped (a caller may be
+         * iterating one statement while preparing another); caches this
+         * large mean a caller builds SQL dynamically. */
+        size_t v = 0;
+
+        while (v < db->ncache && sqlite3_stmt_busy(db->cache[v].stmt))
+            v++;
+        if (v == db->ncache) {
+            sqlite3_finalize(st);
+            oc_err_set(err, OC_EINTERNAL, "too many statements in use at once");
+            return NULL;
+        }
+        sqlite3_finalize(db->cache[v].stmt);
+        free(db->cache[v].sql);
+        memmove(&db->cache[v], &db->cache[v + 1], sizeof(db->cache[0]) * (db->ncache - v - 1));
         db->ncache--;
     }
     db->cache[db->ncache].sql = strdup(sql);
@@ -190,4 +202,88 @@ int oc_db_commit(struct oc_db *db, struct oc_err *err)
 void oc_db_rollback(struct oc_db *db)
 {
     sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---- connection pool ---- */
+
+struct oc_dbpool {
+    char *path;
+    pthread_mutex_t lock;
+    struct oc_db **idle;
+    size_t nidle, cap;
+};
+
+int oc_dbpool_new(const char *path, const struct oc_migration *migs, size_t nmigs,
+                  struct oc_dbpool **out, struct oc_err *err)
+{
+    struct oc_dbpool *p = calloc(1, sizeof(*p));
+    struct oc_db *first = NULL;
+    int rc;
+
+    if (!p || !(p->path = strdup(path))) {
+        free(p);
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    /* The first connection applies the migrations; later ones only open. */
+    rc = oc_db_open(path, migs, nmigs, &first, err);
+    if (rc) {
+        oc_dbpool_free(p);
+        return rc;
+    }
+    oc_dbpool_put(p, first);
+    *out = p;
+    return OC_OK;
+}
+
+void oc_dbpool_free(struct oc_dbpool *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nidle; i++)
+        oc_db_close(p->idle[i]);
+    free(p->idle);
+    free(p->path);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+struct oc_db *oc_dbpool_get(struct oc_dbpool *p, struct oc_err *err)
+{
+    struct oc_db *db = NULL;
+
+    pthread_mutex_lock(&p->lock);
+    if (p->nidle)
+        db = p->idle[--p->nidle];
+    pthread_mutex_unlock(&p->lock);
+    if (db)
+        return db;
+    if (oc_db_open(p->path, NULL, 0, &db, err) != OC_OK)
+        return NULL;
+    return db;
+}
+
+void oc_dbpool_put(struct oc_dbpool *p, struct oc_db *db)
+{
+    if (!db)
+        return;
+    /* A transaction left open would hold the write lock or pin an old
+     * snapshot of the WAL for the next user. */
+    if (!sqlite3_get_autocommit(db->h))
+        oc_db_rollback(db);
+    pthread_mutex_lock(&p->lock);
+    if (p->nidle == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 8;
+        struct oc_db **n = realloc(p->idle, cap * sizeof(*n));
+
+        if (!n) {
+            pthread_mutex_unlock(&p->lock);
+            oc_db_close(db);
+            return;
+        }
+        p->idle = n;
+        p->cap = cap;
+    }
+    p->idle[p->nidle++] = db;
+    pthread_mutex_unlock(&p->lock);
 }

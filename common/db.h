@@ -35,4 +35,17 @@ void oc_db_rollback(struct oc_db *db);
 /* Turns a SQLite result into OC_EDB with the message in err. */
 int oc_db_fail(struct oc_db *db, struct oc_err *err, const char *what);
 
+/*
+ * A pool of connections to one database for servers whose requests run on
+ * many threads: a request takes a connection, uses it alone and gives it
+ * back (an open transaction is rolled back).  The pool grows to the number
+ * of requests in flight.  oc_dbpool_new applies the migrations once.
+ */
+struct oc_dbpool;
+int oc_dbpool_new(const char *path, const struct oc_migration *migs, size_t nmigs,
+                  struct oc_dbpool **out, struct oc_err *err) OC_WUR;
+void oc_dbpool_free(struct oc_dbpool *p);
+struct oc_db *oc_dbpool_get(struct oc_dbpool *p, struct oc_err *err);
+void oc_dbpool_put(struct oc_dbpool *p, struct oc_db *db);
+
 #endif

@@ -17,4 +17,6 @@ common_libovercast_common_a_SOURCES = \
 	common/sigv4.c common/sigv4.h \
 	common/sigv2.c common/sigv2.h \
 	common/auth.c common/auth.h \
-	common/chunked.c common/chunked.h
+	common/chunked.c common/chunked.h \
+	common/httpc.c common/httpc.h \
+	common/cred_remote.c common/cred_remote.h

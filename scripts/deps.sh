@@ -7,7 +7,7 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libxml2-dev libsqlite3-dev
       libvirt-dev zlib1g-dev sqlite3 curl ca-certificates)
 if [ "${1:-}" = "--test" ]; then
-    pkgs+=(clang libclang-rt-14-dev awscli python3-boto3 python3-pytest python3-requests
+    pkgs+=(clang libclang-rt-14-dev awscli python3-boto3 python3-boto python3-pytest python3-requests
            s3cmd wrk nginx-light)
     command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 fi

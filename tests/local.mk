@@ -4,7 +4,12 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/harness.c tests/unit/harness.h \
 	tests/unit/test_basics.c \
 	tests/unit/test_http.c \
-	tests/unit/test_creds.c \
+	tests/unit/test_identity.c \
+	tests/unit/test_httpc.c \
+	tests/unit/test_clc_filter.c \
+	tests/unit/test_keypairs.c \
+	tests/unit/test_secgroups.c \
+	tests/unit/test_manifest.c \
 	tests/unit/test_sigv4.c \
 	tests/unit/test_sigv2.c \
 	tests/unit/test_chunked.c \
@@ -13,4 +18,4 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test_store_cache.c \
 	tests/unit/store_fixtures.c tests/unit/store_fixtures.h \
 	tests/unit/test_s3.c
-tests_unit_unit_tests_LDADD = walrus/libwalrus.a $(OC_COMMON_LIBS)
+tests_unit_unit_tests_LDADD = clc/libclc.a euca-compat/libeuca.a walrus/libwalrus.a $(OC_COMMON_LIBS)

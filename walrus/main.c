@@ -3,13 +3,15 @@
  *
  *   overcast-walrus [--config FILE] [--home DIR] [--port N] [--bind ADDR]
  *
- * OVERCAST_HOME (default /var/lib/overcast, or --home) holds walrus/ (the
- * store) and identity/ (the credential store).  The configuration file
+ * OVERCAST_HOME (default /var/lib/overcast, or --home) holds walrus/: the
+ * store, and clc-credentials, Walrus's own key for asking the CLC to check
+ * signatures (written by `overcast-clc bootstrap`).  The configuration file
  * defaults to $OVERCAST_HOME/etc/overcast.conf when it exists; keys:
  * WALRUS_PORT (8780), WALRUS_BIND (127.0.0.1), WALRUS_THREADS (cores),
  * WALRUS_DNS_DOMAIN (s3.localhost), WALRUS_MAX_OBJECT_SIZE (5 GiB),
  * WALRUS_OBJECT_CACHE (metadata cache entries, 65536; 0 = off),
- * LOGLEVEL (INFO), REGION (us-east-1).  Command-line options win.
+ * LOGLEVEL (INFO), REGION (us-east-1), CLC_URL (http://127.0.0.1:8773).
+ * Command-line options win.
  *
  * SIGTERM and SIGINT stop it cleanly: new requests are refused, in-flight
  * commits answer, then the HTTP server and the store close.
@@ -24,7 +26,8 @@
 #include <unistd.h>
 
 #include "common/config.h"
-#include "common/creds.h"
+#include "common/cred_remote.h"
+#include "common/httpc.h"
 #include "common/fsutil.h"
 #include "common/http.h"
 #include "common/log.h"
@@ -85,10 +88,10 @@ int main(int argc, char **argv)
     };
     const char *config_path = NULL, *home = getenv("OVERCAST_HOME"), *port_arg = NULL;
     const char *bind_arg = NULL, *lvl;
-    char *walrus_dir = NULL, *ident_dir = NULL, *ident_db = NULL, *ident_key = NULL;
+    char *walrus_dir = NULL, *cred_file = NULL, *ak = NULL, *sk = NULL;
     char *default_conf = NULL;
     struct oc_config *conf = NULL;
-    struct oc_credstore *creds = NULL;
+    struct oc_cred_remote *creds = NULL;
     struct oc_cred_source source;
     struct wal_store *store = NULL;
     struct wal_s3 *s3 = NULL;
@@ -175,18 +178,21 @@ int main(int argc, char **argv)
     sc.region = oc_config_get(conf, "REGION", WAL_S3_DEFAULT_REGION);
 
     walrus_dir = path_join(home, "walrus");
-    ident_dir = path_join(home, "identity");
-    ident_db = path_join(ident_dir, "identity.db");
-    ident_key = path_join(ident_dir, "secret.key");
-    if (oc_mkdirs(walrus_dir, 0700, &err) != OC_OK || oc_mkdirs(ident_dir, 0700, &err) != OC_OK) {
+    cred_file = path_join(walrus_dir, "clc-credentials");
+    if (oc_mkdirs(walrus_dir, 0700, &err) != OC_OK) {
         oc_error("%s", err.msg);
         goto cleanup;
     }
-    if (oc_credstore_open(ident_db, ident_key, &creds, &err) != OC_OK) {
-        oc_error("identity store %s: %s", ident_db, err.msg);
+    if (oc_httpc_load_creds(cred_file, &ak, &sk, &err) != OC_OK) {
+        oc_error("%s (run `overcast-clc --home %s bootstrap` first)", err.msg, home);
         goto cleanup;
     }
-    source = oc_credstore_source(creds);
+    if (oc_cred_remote_new(oc_config_get(conf, "CLC_URL", "http://127.0.0.1:8773"), ak, sk,
+                           &creds, &err) != OC_OK) {
+        oc_error("CLC_URL: %s", err.msg);
+        goto cleanup;
+    }
+    source = oc_cred_remote_source(creds);
     if (wal_store_open(walrus_dir, &store, &err) != OC_OK) {
         oc_error("store %s: %s", walrus_dir, err.msg);
         goto cleanup;
@@ -230,13 +236,16 @@ cleanup:
     oc_http_stop(srv);
     wal_store_close(store);
     wal_s3_free(s3);
-    oc_credstore_free(creds);
+    oc_cred_remote_free(creds);
     oc_config_free(conf);
     free(default_conf);
     free(walrus_dir);
-    free(ident_dir);
-    free(ident_db);
-    free(ident_key);
+    free(cred_file);
+    free(ak);
+    if (sk) {
+        memset(sk, 0, strlen(sk));
+        free(sk);
+    }
     if (rc == 0)
         oc_info("stopped");
     return rc;

@@ -3,7 +3,8 @@
 # (issue 2, "Benchmark").  Not a pass/fail test: it prints figures and ratios.
 #
 # In one run, on loopback only, it starts:
-#   overcast-walrus   the server under test (its own temporary home)
+#   overcast-walrus   the server under test (its own temporary home), with
+#                     overcast-clc beside it for signature checks
 #   s3rver            npm s3rver, baseline for PUT (and GET), own directory
 #   nginx             static files (open_file_cache, sendfile, no access log):
 #                     baseline for GET of the same bytes
@@ -22,7 +23,7 @@
 # worker).  PIN=0 runs everything unpinned (wrk 2 threads, nginx 2 workers).
 #
 # Environment: OVERCAST_BUILD (build dir with walrus/overcast-walrus and
-# euca-compat/overcast-admin; default: the source tree, then
+# clc/overcast-clc; default: the source tree, then
 # /tmp/build-tests), DURATION (wrk seconds per run, default 10), CONNS
 # (wrk connections for small requests, default 32), PIN (1/0).
 # Everything it starts is killed by PID on exit.
@@ -48,7 +49,7 @@ for d in ${OVERCAST_BUILD:-} "$src" /tmp/build-tests; do
 done
 [ -n "$build" ] || die "overcast-walrus not built (set OVERCAST_BUILD)"
 walrus=$build/walrus/overcast-walrus
-admin=$build/euca-compat/overcast-admin
+clc=$build/clc/overcast-clc
 if ldd "$walrus" | grep -q 'libasan\|libubsan'; then
     echo "WARNING: $walrus is a sanitizer build; figures will be low" >&2
 fi
@@ -161,16 +162,23 @@ wait_port "$s3rver_port" $! s3rver
 s3rver_ep=http://127.0.0.1:$s3rver_port
 S3RVER_KEY=S3RVER      # s3rver's built-in credentials
 
+# ---- overcast-clc (Walrus checks signatures through it; keys cached 30 s)
+"$clc" --home "$work/home" bootstrap > "$work/bootstrap.log" 2>&1 || die "bootstrap failed"
+clc_port=$(free_port)
+"${srv_pin[@]}" "$clc" --home "$work/home" --port "$clc_port" --bind 127.0.0.1 \
+    > "$work/clc.log" 2>&1 &
+pids+=($!)
+wait_port "$clc_port" $! clc
+
 # ---- overcast-walrus
-"$admin" --home "$work/home" bootstrap > "$work/bootstrap.log" 2>&1 || die "bootstrap failed"
 eval "$(grep -E '^(export )?AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY)=' "$work/home/admin/eucarc" \
         | sed 's/^export //')"
 ak=$AWS_ACCESS_KEY_ID
 sk=$AWS_SECRET_ACCESS_KEY
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 walrus_port=$(free_port)
-"${srv_pin[@]}" "$walrus" --home "$work/home" --port "$walrus_port" --bind 127.0.0.1 \
-    > "$work/walrus.log" 2>&1 &
+OVERCAST_CLC_URL=http://127.0.0.1:$clc_port "${srv_pin[@]}" "$walrus" --home "$work/home" \
+    --port "$walrus_port" --bind 127.0.0.1 > "$work/walrus.log" 2>&1 &
 walrus_pid=$!
 pids+=($walrus_pid)
 wait_port "$walrus_port" $walrus_pid walrus

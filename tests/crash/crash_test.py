@@ -515,7 +515,7 @@ def main():
         all_violations.append("test aborted: %s" % traceback.format_exc())
     finally:
         try:
-            env.walrus.stop()
+            env.shutdown()
         except wh.HarnessError as e:
             all_violations.append(str(e))
     if all_violations:

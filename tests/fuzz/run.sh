@@ -15,7 +15,7 @@ mkdir -p "$out"
 command -v clang >/dev/null || { echo "FAIL: clang is not installed (apt-get install clang libclang-rt-14-dev)"; exit 1; }
 
 # Everything but the daemons' main() files.
-srcs=$(ls "$top"/common/*.c "$top"/walrus/*.c 2>/dev/null | grep -v '/main\.c$')
+srcs=$(ls "$top"/common/*.c "$top"/walrus/*.c "$top"/clc/*.c "$top"/euca-compat/*.c 2>/dev/null | grep -v -e '/main\.c$' -e '/admin\.c$')
 cflags="-g -O1 -std=gnu11 -D_GNU_SOURCE -I$top $(pkg-config --cflags libxml-2.0 libmicrohttpd libcurl)"
 libs="$(pkg-config --libs libmicrohttpd libcurl libcrypto libxml-2.0 sqlite3) -lz -lpthread"
 

@@ -1,9 +1,10 @@
-"""pytest fixtures: one overcast-walrus for the whole session.
+"""pytest fixtures: one overcast-clc and one overcast-walrus for the session.
 
-The session fixture `s3env` makes a temporary OVERCAST_HOME, bootstraps the
-admin credentials with overcast-admin, creates a second account and user
-(for cross-account tests), starts overcast-walrus on a free loopback port and
-yields a walrus_harness.Env.  At the end it stops the daemon with SIGTERM; if
+The session fixture `s3env` (also available as `cloud`) makes a temporary
+OVERCAST_HOME, runs `overcast-clc bootstrap`, starts the CLC, creates a
+second and a third account through its IAM API with overcast-admin, starts
+overcast-walrus (authenticating through the CLC) and yields a
+walrus_harness.Env.  At the end it stops the daemon with SIGTERM; if
 any test failed, or the daemon died, its log is printed.
 """
 
@@ -51,32 +52,41 @@ def s3env():
     try:
         env = wh.start_env(tmp)
     except wh.HarnessError as e:
-        pytest.exit("cannot start overcast-walrus: %s" % e, returncode=3)
+        pytest.exit("cannot start the CLC and Walrus: %s" % e, returncode=3)
     yield env
-    died = not env.walrus.alive()
+    died = not env.walrus.alive() or not env.clc.alive()
     rc = None
     try:
-        rc = env.walrus.stop()
+        rc = env.shutdown()
     except wh.HarnessError as e:
         sys.stderr.write("%s\n" % e)
         died = True
     if died or _failed or os.environ.get("OVERCAST_SHOW_LOG"):
+        wh.print_log(env.clc)
         wh.print_log(env.walrus)
         sys.stderr.write("overcast-walrus exit status after SIGTERM: %s%s\n"
-                         % (rc, " (it had died during the tests)" if died else ""))
+                         % (rc, " (a daemon had died during the tests)" if died else ""))
     if os.environ.get("OVERCAST_KEEP_TMP") or _failed:
         sys.stderr.write("test home kept in %s\n" % tmp)
     else:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def cloud(s3env):
+    """The same session: CLC (EC2, IAM) and Walrus (S3) on loopback."""
+    return s3env
+
+
 @pytest.fixture(autouse=True)
 def _check_alive(request):
     yield
-    if "s3env" in request.fixturenames:
+    if "s3env" in request.fixturenames or "cloud" in request.fixturenames:
         env = request.getfixturevalue("s3env")
         assert env.walrus.alive(), "overcast-walrus died during this test:\n" + \
             env.walrus.log_tail(4000)
+        assert env.clc.alive(), "overcast-clc died during this test:\n" + \
+            env.clc.log_tail(4000)
 
 
 def unique(prefix="b"):

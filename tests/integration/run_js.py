@@ -35,7 +35,7 @@ def main():
     try:
         env = wh.start_env(tmp)
     except wh.HarnessError as e:
-        print("FATAL: cannot start overcast-walrus: %s" % e, file=sys.stderr)
+        print("FATAL: cannot start the CLC and Walrus: %s" % e, file=sys.stderr)
         return 3
     rc = 1
     try:
@@ -49,7 +49,7 @@ def main():
     finally:
         alive = env.walrus.alive()
         try:
-            env.walrus.stop()
+            env.shutdown()
         except wh.HarnessError as e:
             print(e, file=sys.stderr)
             rc = rc or 1

@@ -21,6 +21,7 @@ AWS = "/usr/bin/aws"      # awscli v2 from Debian, not the pyenv shim on PATH
 S3CMD = "/usr/bin/s3cmd"
 CURL = "/usr/bin/curl"
 REGION = "us-east-1"
+TEST_ZONE = "zone-a"    # the availability zone start_env registers
 
 
 class HarnessError(Exception):
@@ -84,30 +85,21 @@ def parse_shell_vars(path):
 class Admin:
     """overcast-admin wrapper."""
 
-    def __init__(self, build, home):
+    def __init__(self, build, home, url=None):
         self.exe = os.path.join(build, "euca-compat", "overcast-admin")
         self.home = home
+        self.url = url
         if not os.access(self.exe, os.X_OK):
             raise HarnessError("overcast-admin not found at %s" % self.exe)
 
     def run(self, *args):
-        cmd = [self.exe, "--home", self.home] + list(args)
+        cmd = [self.exe, "--home", self.home] + (["--url", self.url] if self.url else []) \
+            + list(args)
         p = subprocess.run(cmd, capture_output=True, text=True, env=clean_env(), timeout=60)
         if p.returncode != 0:
             raise HarnessError("%s failed (%d): %s%s" % (" ".join(cmd), p.returncode,
                                                          p.stdout, p.stderr))
         return p.stdout.strip()
-
-    def bootstrap(self):
-        self.run("bootstrap")
-        eucarc = os.path.join(self.home, "admin", "eucarc")
-        if not os.path.exists(eucarc):
-            raise HarnessError("bootstrap did not write %s" % eucarc)
-        v = parse_shell_vars(eucarc)
-        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            if not v.get(k):
-                raise HarnessError("eucarc lacks %s: %r" % (k, v))
-        return v
 
     def new_account_user(self, account, user):
         acct_id = self.run("create-account", account).split()[-1]
@@ -124,17 +116,20 @@ class Admin:
         return out[-2], out[-1]
 
 
-class Walrus:
-    """One overcast-walrus process on 127.0.0.1 with its own home."""
+class Daemon:
+    """One Overcast daemon on 127.0.0.1 with its own home (walrus, clc, ...)."""
+
+    NAME = None      # e.g. "overcast-walrus"
+    SUBDIR = None    # build subdirectory holding the executable
 
     def __init__(self, home, port=None, build=None, env=None):
         self.build = build or build_dir()
-        self.exe = os.path.join(self.build, "walrus", "overcast-walrus")
+        self.exe = os.path.join(self.build, self.SUBDIR, self.NAME)
         self.home = home
         self.port = port or free_port()
         self.extra_env = env or {}
         self.proc = None
-        self.logpath = os.path.join(home, "walrus-test.log")
+        self.logpath = os.path.join(home, "%s-test.log" % self.SUBDIR)
         self.starts = 0
 
     @property
@@ -153,16 +148,16 @@ class Walrus:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise HarnessError("overcast-walrus exited with %s during start-up:\n%s"
-                                   % (self.proc.returncode, self.log_tail()))
+                raise HarnessError("%s exited with %s during start-up:\n%s"
+                                   % (self.NAME, self.proc.returncode, self.log_tail()))
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return
             except OSError:
                 time.sleep(0.05)
         self.kill()
-        raise HarnessError("overcast-walrus not listening on %d after %ds:\n%s"
-                           % (self.port, timeout, self.log_tail()))
+        raise HarnessError("%s not listening on %d after %ds:\n%s"
+                           % (self.NAME, self.port, timeout, self.log_tail()))
 
     def stop(self, timeout=15):
         """SIGTERM, then SIGKILL if it does not exit. Returns the exit code."""
@@ -176,7 +171,7 @@ class Walrus:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-                raise HarnessError("overcast-walrus ignored SIGTERM for %ds" % timeout)
+                raise HarnessError("%s ignored SIGTERM for %ds" % (self.NAME, timeout))
         return p.returncode
 
     def kill(self):
@@ -200,6 +195,52 @@ class Walrus:
             return "(no log)"
 
 
+class Walrus(Daemon):
+    NAME = "overcast-walrus"
+    SUBDIR = "walrus"
+
+    def __init__(self, home, port=None, build=None, env=None, clc=None):
+        env = dict(env or {})
+        if clc is not None:
+            env.setdefault("OVERCAST_CLC_URL", clc.endpoint)
+        Daemon.__init__(self, home, port, build, env)
+        if clc is None:
+            self.logpath = os.path.join(home, "walrus-test.log")
+
+
+class Clc(Daemon):
+    NAME = "overcast-clc"
+    SUBDIR = "clc"
+
+    def command(self, *args):
+        """overcast-clc --home H ARGS (bootstrap, register-cluster, ...)."""
+        p = subprocess.run([self.exe, "--home", self.home] + [str(a) for a in args],
+                           capture_output=True, text=True, env=clean_env(self.extra_env),
+                           timeout=60)
+        if p.returncode != 0:
+            raise HarnessError("overcast-clc %s failed (%d): %s%s"
+                               % (" ".join(map(str, args)), p.returncode, p.stdout, p.stderr))
+        return p.stdout
+
+    def register_cluster(self, zone, host="127.0.0.1", port=8774):
+        return self.command("register-cluster", zone, host, port)
+
+    def bootstrap(self):
+        p = subprocess.run([self.exe, "--home", self.home, "bootstrap"], capture_output=True,
+                           text=True, env=clean_env(self.extra_env), timeout=60)
+        if p.returncode != 0:
+            raise HarnessError("overcast-clc bootstrap failed (%d): %s%s"
+                               % (p.returncode, p.stdout, p.stderr))
+        eucarc = os.path.join(self.home, "admin", "eucarc")
+        if not os.path.exists(eucarc):
+            raise HarnessError("bootstrap did not write %s" % eucarc)
+        v = parse_shell_vars(eucarc)
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            if not v.get(k):
+                raise HarnessError("eucarc lacks %s: %r" % (k, v))
+        return v
+
+
 class Env:
     """Everything a test needs: endpoint, principals, config files, tools."""
 
@@ -221,13 +262,96 @@ class Env:
                     "[user2]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n"
                     "[badsecret]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n"
                     "[badkey]\naws_access_key_id = AKIANOSUCHKEY0000000\n"
-                    "aws_secret_access_key = %s\n"
+                    "aws_secret_access_key = %s\n\n"
                     % (self.ak1, self.sk1, self.ak2, self.sk2, self.ak1,
                        "x" * 40, "y" * 40))
+        self.clc = None
+        self.ak3 = self.sk3 = self.acct3 = None
         with open(self.aws_config, "w") as f:
-            for prof in ("default", "profile user2", "profile badsecret", "profile badkey"):
+            for prof in ("default", "profile user2", "profile user3", "profile badsecret",
+                         "profile badkey"):
                 f.write("[%s]\nregion = %s\noutput = json\ns3 =\n"
                         "  addressing_style = path\n\n" % (prof, REGION))
+
+    def add_user3(self, ak3, sk3, acct3):
+        self.ak3, self.sk3, self.acct3 = ak3, sk3, acct3
+        with open(self.aws_creds, "a") as f:
+            f.write("[user3]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n"
+                    % (ak3, sk3))
+
+    def keys(self, who):
+        return {1: (self.ak1, self.sk1), 2: (self.ak2, self.sk2),
+                3: (self.ak3, self.sk3)}[who]
+
+    def shutdown(self):
+        """Stops Walrus then the CLC; returns Walrus's exit code."""
+        rc = None
+        try:
+            rc = self.walrus.stop()
+        finally:
+            if self.clc is not None:
+                self.clc.stop()
+        return rc
+
+    # ---- the CLC: EC2 and IAM ----
+    @property
+    def ec2_endpoint(self):
+        return self.clc.endpoint
+
+    def _boto3(self, service, who, endpoint, **kw):
+        import boto3
+        from botocore.config import Config
+        ak, sk = self.keys(who)
+        cfg = kw.pop("config", None) or Config(
+            retries={"max_attempts": 1, "mode": "standard"},
+            connect_timeout=10, read_timeout=120)
+        return boto3.session.Session().client(
+            service, endpoint_url=endpoint, region_name=REGION,
+            aws_access_key_id=kw.pop("access_key", ak),
+            aws_secret_access_key=kw.pop("secret_key", sk), config=cfg, **kw)
+
+    def ec2(self, who=1, **kw):
+        return self._boto3("ec2", who, kw.pop("endpoint_url", self.clc.endpoint), **kw)
+
+    def iam(self, who=1, **kw):
+        return self._boto3("iam", who, kw.pop("endpoint_url",
+                                              self.clc.endpoint + "/services/Euare"), **kw)
+
+    def boto2_ec2(self, who=1, **kw):
+        """A boto2 EC2 connection signing with Query SigV2 (HmacSHA256), as
+        euca2ools-era boto did.  boto 2.49 defaults EC2 to SigV4, whose
+        service name it guesses from the host name (useless for
+        127.0.0.1), so the SigV2 handler ('ec2' capability) is asked for."""
+        import boto
+        import boto.ec2
+        from boto.ec2.regioninfo import RegionInfo
+        ak, sk = self.keys(who)
+        region = RegionInfo(name=REGION, endpoint="127.0.0.1")
+
+        class SigV2EC2Connection(boto.ec2.connection.EC2Connection):
+            def _required_auth_capability(self):
+                return ["ec2"]
+
+        return SigV2EC2Connection(
+            aws_access_key_id=kw.pop("access_key", ak),
+            aws_secret_access_key=kw.pop("secret_key", sk), is_secure=False,
+            region=region, port=self.clc.port, path=kw.pop("path", "/services/compute"),
+            **kw)
+
+    def ec2cli(self, *args, profile="default", check=True, timeout=120, endpoint=None):
+        """aws --endpoint-url <CLC> ...; use endpoint= for /services/Euare."""
+        cmd = [AWS, "--endpoint-url", endpoint or self.clc.endpoint, "--profile", profile,
+               "--no-cli-pager"] + [str(a) for a in args]
+        p = subprocess.run(cmd, capture_output=True, text=True, env=self.aws_env(),
+                           timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError("aws %s failed (%d):\nstdout: %s\nstderr: %s"
+                                 % (" ".join(map(str, args)), p.returncode, p.stdout,
+                                    p.stderr))
+        return p
+
+    def iamcli(self, *args, **kw):
+        return self.ec2cli(*args, endpoint=self.clc.endpoint + "/services/Euare", **kw)
 
     # ---- boto3 ----
     def client(self, who=1, **kw):
@@ -312,19 +436,34 @@ def curl(*args, data_out=None, timeout=120):
 
 
 def start_env(tmp, walrus_env=None):
-    """Bootstrap a home in tmp, create the second account, start walrus."""
+    """Bootstrap a home in tmp, start the CLC, create the second and third
+    accounts through it, start Walrus authenticating through the CLC."""
     build = build_dir()
     home = os.path.join(tmp, "home")
     os.makedirs(home, exist_ok=True)
-    admin = Admin(build, home)
-    rc = admin.bootstrap()
-    creds1 = (rc["AWS_ACCESS_KEY_ID"], rc["AWS_SECRET_ACCESS_KEY"])
-    acct2, ak2, sk2 = admin.new_account_user("testacct2", "user2")
-    w = Walrus(home, build=build, env=walrus_env)
-    w.start()
-    return Env(tmp, w, admin, creds1, (ak2, sk2), rc.get("EC2_ACCOUNT_NUMBER"), acct2)
+    # The CLC reads image objects from Walrus: tell it where Walrus will be.
+    wport = free_port()
+    clc = Clc(home, build=build, env={"OVERCAST_WALRUS_URL": "http://127.0.0.1:%d" % wport})
+    rc = clc.bootstrap()
+    # One zone, as the all-in-one cloud has (no CC answers there yet).
+    clc.register_cluster(TEST_ZONE)
+    clc.start()
+    try:
+        admin = Admin(build, home, url=clc.endpoint + "/services/Euare")
+        creds1 = (rc["AWS_ACCESS_KEY_ID"], rc["AWS_SECRET_ACCESS_KEY"])
+        acct2, ak2, sk2 = admin.new_account_user("testacct2", "user2")
+        acct3, ak3, sk3 = admin.new_account_user("testacct3", "user3")
+        w = Walrus(home, port=wport, build=build, env=walrus_env, clc=clc)
+        w.start()
+    except Exception:
+        clc.stop()
+        raise
+    env = Env(tmp, w, admin, creds1, (ak2, sk2), rc.get("EC2_ACCOUNT_NUMBER"), acct2)
+    env.clc = clc
+    env.add_user3(ak3, sk3, acct3)
+    return env
 
 
 def print_log(w, out=sys.stderr):
-    out.write("\n----- overcast-walrus log (%s) -----\n%s\n----- end of log -----\n"
-              % (w.logpath, w.log_tail()))
+    out.write("\n----- %s log (%s) -----\n%s\n----- end of log -----\n"
+              % (w.NAME, w.logpath, w.log_tail()))

@@ -1,0 +1,203 @@
+/*
+ * bootstrap.c - the admin account, the component users and the credential
+ * files they read (see bootstrap.h).
+ */
+#include "clc/bootstrap.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "clc/api.h"
+#include "clc/identity.h"
+#include "common/buf.h"
+#include "common/fsutil.h"
+
+/* Component users and where each one's key goes (relative to the home). */
+static const struct {
+    const char *user;
+    const char *dir;
+    const char *file;
+} components[] = {
+    /* Walrus, CC and NC call the CLC with these; the CLC itself uses its
+     * own to read image manifests from Walrus. */
+    { "walrus", "walrus", "clc-credentials" },
+    { "clc", "clc", "component-credentials" },
+    { "cc", "cc", "clc-credentials" },
+    { "nc", "nc", "clc-credentials" },
+};
+
+static int write_file(const char *dir, const char *name, struct oc_buf *b, struct oc_err *err)
+{
+    char *path = NULL;
+    int rc = oc_mkdirs(dir, 0700, err);
+
+    if (rc)
+        return rc;
+    if (asprintf(&path, "%s/%s", dir, name) < 0)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    rc = oc_write_file_atomic(path, b->data ? (const char *)b->data : "", b->len, 0600, err);
+    free(path);
+    return rc;
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char *path = NULL;
+    struct stat st;
+    int ok;
+
+    if (asprintf(&path, "%s/%s", dir, name) < 0)
+        return 0;
+    ok = stat(path, &st) == 0;
+    free(path);
+    return ok;
+}
+
+/* A user (created when missing) with a fresh key. */
+static int new_key(struct clc *c, struct oc_db *db, const struct clc_account *a,
+                   const char *user, struct clc_access_key *k, char *secret,
+                   struct oc_err *err)
+{
+    struct clc_user u;
+    int rc = clc_user_find(db, a->id, user, &u, NULL);
+
+    if (rc == OC_ENOTFOUND || rc != OC_OK)
+        rc = clc_user_create(db, a->id, user, "/", &u, err);
+    if (rc)
+        return rc;
+    return clc_key_create(clc_identity(c), db, a->id, user, k, secret, err);
+}
+
+static int admin_files(const char *home, const struct oc_config *conf,
+                       const struct clc_account *a, const struct clc_access_key *k,
+                       const char *secret, struct oc_err *err)
+{
+    struct oc_buf eucarc = { 0 }, cfg = { 0 }, cred = { 0 };
+    const char *region = oc_config_get(conf, "REGION", "us-east-1");
+    const char *host = oc_config_get(conf, "CLC_PUBLIC_HOST", "127.0.0.1");
+    const char *clc_port = oc_config_get(conf, "CLC_PORT", "8773");
+    const char *s3_port = oc_config_get(conf, "WALRUS_PORT", "8780");
+    char *dir = NULL;
+    int rc;
+
+    rc = oc_buf_printf(&eucarc,
+                       "# Overcast credentials for %s/admin: source this file.\n"
+                       "export EC2_URL=http://%s:%s/services/compute\n"
+                       "export EUARE_URL=http://%s:%s/services/Euare\n"
+                       "export AWS_IAM_URL=http://%s:%s/services/Euare\n"
+                       "export S3_URL=http://%s:%s\n"
+                       "export EC2_ACCESS_KEY=%s\n"
+                       "export EC2_SECRET_KEY=%s\n"
+                       "export AWS_ACCESS_KEY_ID=%s\n"
+                       "export AWS_SECRET_ACCESS_KEY=%s\n"
+                       "export AWS_DEFAULT_REGION=%s\n"
+                       "export EC2_ACCOUNT_NUMBER=%s\n"
+                       "export EC2_USER_ID=%s\n"
+                       "# aws --endpoint-url \"$EC2_URL\" ec2 describe-regions\n"
+                       "# aws --endpoint-url \"$S3_URL\" s3 ls\n",
+                       a->name, host, clc_port, host, clc_port, host, clc_port, host, s3_port,
+                       k->id, secret, k->id, secret, region, a->id, a->id) |
+         oc_buf_printf(&cfg,
+                       "[profile overcast]\n"
+                       "region = %s\n"
+                       "s3 =\n"
+                       "    addressing_style = path\n",
+                       region) |
+         oc_buf_printf(&cred, "[overcast]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+                       k->id, secret);
+    if (rc || asprintf(&dir, "%s/admin", home) < 0) {
+        rc = oc_err_set(err, OC_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    rc = write_file(dir, "eucarc", &eucarc, err);
+    if (rc == OC_OK)
+        rc = write_file(dir, "aws-config", &cfg, err);
+    if (rc == OC_OK)
+        rc = write_file(dir, "aws-credentials", &cred, err);
+cleanup:
+    if (eucarc.data)
+        OPENSSL_cleanse(eucarc.data, eucarc.len);
+    if (cred.data)
+        OPENSSL_cleanse(cred.data, cred.len);
+    oc_buf_free(&eucarc);
+    oc_buf_free(&cfg);
+    oc_buf_free(&cred);
+    free(dir);
+    return rc;
+}
+
+static int component_file(const char *home, const char *sub, const char *file,
+                          const struct clc_access_key *k, const char *secret,
+                          struct oc_err *err)
+{
+    struct oc_buf b = { 0 };
+    char *dir = NULL;
+    int rc;
+
+    if (oc_buf_printf(&b, "# %s's key for calling the CLC (user %s of eucalyptus)\n"
+                          "AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n",
+                      sub, k->user_name, k->id, secret) ||
+        asprintf(&dir, "%s/%s", home, sub) < 0) {
+        oc_buf_free(&b);
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    }
+    rc = write_file(dir, file, &b, err);
+    OPENSSL_cleanse(b.data, b.len);
+    oc_buf_free(&b);
+    free(dir);
+    return rc;
+}
+
+int clc_bootstrap(struct clc *c, const char *home, const struct oc_config *conf,
+                  struct oc_err *err)
+{
+    struct oc_db *db = oc_dbpool_get(clc_pool(c), err);
+    struct clc_account a;
+    struct clc_access_key k;
+    char secret[OC_SECRET_KEY_LEN + 1];
+    char *dir = NULL;
+    int rc;
+
+    if (!db)
+        return OC_EDB;
+    rc = clc_account_find(db, OC_ADMIN_ACCOUNT, &a, NULL);
+    if (rc == OC_ENOTFOUND)
+        rc = clc_account_create(clc_identity(c), db, OC_ADMIN_ACCOUNT, &a, err);
+    if (rc)
+        goto cleanup;
+    if (asprintf(&dir, "%s/admin", home) < 0) {
+        rc = oc_err_set(err, OC_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    if (!exists(dir, "eucarc")) {
+        rc = new_key(c, db, &a, "admin", &k, secret, err);
+        if (rc == OC_OK)
+            rc = admin_files(home, conf, &a, &k, secret, err);
+        if (rc)
+            goto cleanup;
+    }
+    for (size_t i = 0; i < sizeof(components) / sizeof(components[0]); i++) {
+        free(dir);
+        if (asprintf(&dir, "%s/%s", home, components[i].dir) < 0) {
+            dir = NULL;
+            rc = oc_err_set(err, OC_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        if (exists(dir, components[i].file))
+            continue;
+        rc = new_key(c, db, &a, components[i].user, &k, secret, err);
+        if (rc == OC_OK)
+            rc = component_file(home, components[i].dir, components[i].file, &k, secret,
+                                err);
+        if (rc)
+            goto cleanup;
+    }
+cleanup:
+    OPENSSL_cleanse(secret, sizeof(secret));
+    free(dir);
+    oc_dbpool_put(clc_pool(c), db);
+    return rc;
+}

@@ -1,0 +1,699 @@
+/*
+ * keypairs.c - EC2 key pairs: CreateKeyPair, ImportKeyPair,
+ * DescribeKeyPairs, DeleteKeyPair (see keypairs.h for fingerprints).
+ *
+ * CreateKeyPair generates the key with OpenSSL and returns the private key
+ * once: RSA as a PKCS#1 PEM ("BEGIN RSA PRIVATE KEY", as EC2 does), ED25519
+ * in the OpenSSH private key format (as EC2 does).  Only the public half is
+ * stored.  Names are unique per account; every row belongs to one account
+ * and no other account can see or delete it.
+ */
+#include "clc/keypairs.h"
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clc/clc.h"
+#include "common/codec.h"
+#include "common/ids.h"
+
+#define MAX_PUBKEY_TEXT 16384
+
+/* ------------------------------------------------------------------ */
+/* OpenSSH wire format: uint32 length-prefixed strings and mpints */
+
+static int put_u32(struct oc_buf *b, uint32_t v)
+{
+    uint8_t x[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+
+    return oc_buf_append(b, x, 4);
+}
+
+static int put_string(struct oc_buf *b, const void *p, size_t n)
+{
+    return put_u32(b, (uint32_t)n) || oc_buf_append(b, p, n);
+}
+
+static int put_mpint(struct oc_buf *b, const BIGNUM *bn)
+{
+    int n = BN_num_bytes(bn);
+    uint8_t *tmp = malloc((size_t)n + 1);
+    int rc;
+
+    if (!tmp)
+        return OC_ENOMEM;
+    tmp[0] = 0;
+    BN_bn2bin(bn, tmp + 1);
+    /* A leading zero keeps a high first bit from reading as negative. */
+    rc = (n > 0 && (tmp[1] & 0x80)) ? put_string(b, tmp, (size_t)n + 1)
+                                    : put_string(b, tmp + 1, (size_t)n);
+    free(tmp);
+    return rc;
+}
+
+struct reader {
+    const uint8_t *p;
+    size_t left;
+};
+
+static int get_string(struct reader *r, const uint8_t **s, size_t *n)
+{
+    uint32_t len;
+
+    if (r->left < 4)
+        return -1;
+    len = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 | (uint32_t)r->p[2] << 8 | r->p[3];
+    if (len > r->left - 4)
+        return -1;
+    *s = r->p + 4;
+    *n = len;
+    r->p += 4 + len;
+    r->left -= 4 + len;
+    return 0;
+}
+
+/* The OpenSSH public key blob of pkey. */
+static int pubkey_blob(EVP_PKEY *pkey, struct oc_buf *out)
+{
+    if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519) {
+        uint8_t raw[32];
+        size_t n = sizeof(raw);
+
+        if (EVP_PKEY_get_raw_public_key(pkey, raw, &n) != 1 || n != 32)
+            return OC_EINTERNAL;
+        return put_string(out, "ssh-ed25519", 11) || put_string(out, raw, 32) ? OC_ENOMEM
+                                                                               : OC_OK;
+    } else {
+        BIGNUM *n = NULL, *e = NULL;
+        int rc = OC_EINTERNAL;
+
+        if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
+            EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1)
+            rc = put_string(out, "ssh-rsa", 7) || put_mpint(out, e) || put_mpint(out, n)
+                     ? OC_ENOMEM : OC_OK;
+        BN_free(n);
+        BN_free(e);
+        return rc;
+    }
+}
+
+int clc_pubkey_openssh(EVP_PKEY *pkey, struct oc_buf *out)
+{
+    struct oc_buf blob = { 0 };
+    int rc = pubkey_blob(pkey, &blob);
+
+    if (rc == OC_OK)
+        rc = oc_buf_puts(out, EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519 ? "ssh-ed25519 "
+                                                                              : "ssh-rsa ") ||
+                     oc_base64_encode((const uint8_t *)blob.data, blob.len, out) ? OC_ENOMEM : OC_OK;
+    oc_buf_free(&blob);
+    return rc;
+}
+
+static int colon_hex(const uint8_t *d, size_t n, struct oc_buf *out)
+{
+    for (size_t i = 0; i < n; i++)
+        if (oc_buf_printf(out, "%s%02x", i ? ":" : "", d[i]))
+            return OC_ENOMEM;
+    return OC_OK;
+}
+
+int clc_pubkey_fingerprint(EVP_PKEY *pkey, struct oc_buf *out)
+{
+    uint8_t md[32];
+
+    if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519) {
+        struct oc_buf blob = { 0 };
+        int rc = pubkey_blob(pkey, &blob);
+
+        if (rc == OC_OK) {
+            oc_sha256(blob.data, blob.len, md);
+            rc = oc_base64_encode(md, 32, out) ? OC_ENOMEM : OC_OK;
+        }
+        oc_buf_free(&blob);
+        return rc;
+    } else {
+        uint8_t *der = NULL;
+        int n = i2d_PUBKEY(pkey, &der);
+
+        if (n <= 0)
+            return OC_EINTERNAL;
+        oc_md5(der, (size_t)n, md);
+        OPENSSL_free(der);
+        return colon_hex(md, 16, out);
+    }
+}
+
+int clc_privkey_fingerprint(EVP_PKEY *pkey, struct oc_buf *out)
+{
+    PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(pkey);
+    uint8_t *der = NULL, md[20];
+    int n = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : -1;
+    int rc;
+
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    if (n <= 0)
+        return OC_EINTERNAL;
+    EVP_Digest(der, (size_t)n, md, NULL, EVP_sha1(), NULL);
+    OPENSSL_clear_free(der, (size_t)n);
+    rc = colon_hex(md, 20, out);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* parsing imported keys */
+
+static EVP_PKEY *rsa_from_ne(const uint8_t *e, size_t elen, const uint8_t *n, size_t nlen)
+{
+    BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_bin2bn(e, (int)elen, NULL);
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    EVP_PKEY *pkey = NULL;
+
+    if (bn && be && bld && ctx && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) &&
+        (params = OSSL_PARAM_BLD_to_param(bld)) && EVP_PKEY_fromdata_init(ctx) == 1 &&
+        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+        pkey = NULL;
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    EVP_PKEY_CTX_free(ctx);
+    BN_free(bn);
+    BN_free(be);
+    return pkey;
+}
+
+static int parse_openssh(const char *text, size_t len, struct clc_pubkey *out,
+                         struct oc_err *err)
+{
+    const char *sp = memchr(text, ' ', len), *b64, *end;
+    size_t tlen, blen;
+    uint8_t *blob;
+    long n;
+    struct reader rd;
+    const uint8_t *s1, *s2, *s3;
+    size_t n1, n2, n3;
+    int rc = OC_OK;
+
+    if (!sp)
+        return oc_err_set(err, OC_EINVAL, "not an OpenSSH public key");
+    tlen = (size_t)(sp - text);
+    b64 = sp + 1;
+    end = memchr(b64, ' ', len - (size_t)(b64 - text));
+    blen = end ? (size_t)(end - b64) : len - (size_t)(b64 - text);
+    while (blen && (b64[blen - 1] == '\n' || b64[blen - 1] == '\r'))
+        blen--;
+    blob = malloc(blen + 1);
+    if (!blob)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    n = oc_base64_decode(b64, blen, blob, blen + 1);
+    rd.p = blob;
+    rd.left = n > 0 ? (size_t)n : 0;
+    if (n <= 0 || get_string(&rd, &s1, &n1) || n1 != tlen || memcmp(s1, text, tlen) != 0) {
+        rc = oc_err_set(err, OC_EINVAL, "the key's type and body do not agree");
+    } else if (tlen == 7 && memcmp(text, "ssh-rsa", 7) == 0) {
+        if (get_string(&rd, &s2, &n2) || get_string(&rd, &s3, &n3) || rd.left ||
+            !(out->pkey = rsa_from_ne(s2, n2, s3, n3)))
+            rc = oc_err_set(err, OC_EINVAL, "malformed ssh-rsa key");
+        out->type = "rsa";
+    } else if (tlen == 11 && memcmp(text, "ssh-ed25519", 11) == 0) {
+        if (get_string(&rd, &s2, &n2) || n2 != 32 || rd.left ||
+            !(out->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, s2, 32)))
+            rc = oc_err_set(err, OC_EINVAL, "malformed ssh-ed25519 key");
+        out->type = "ed25519";
+    } else {
+        rc = oc_err_set(err, OC_EINVAL, "key type '%.*s' is not supported (ssh-rsa and "
+                        "ssh-ed25519 are)", (int)(tlen > 32 ? 32 : tlen), text);
+    }
+    free(blob);
+    return rc;
+}
+
+int clc_pubkey_parse(const char *text, size_t len, struct clc_pubkey *out, struct oc_err *err)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    while (len && (*text == ' ' || *text == '\n' || *text == '\r' || *text == '\t')) {
+        text++;
+        len--;
+    }
+    if (len == 0 || len > MAX_PUBKEY_TEXT)
+        return oc_err_set(err, OC_EINVAL, "the key is empty or too long");
+    if (len > 10 && memcmp(text, "-----BEGIN", 10) == 0) {
+        BIO *bio = BIO_new_mem_buf(text, (int)len);
+
+        out->pkey = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+        BIO_free(bio);
+        if (!out->pkey || EVP_PKEY_get_base_id(out->pkey) != EVP_PKEY_RSA) {
+            EVP_PKEY_free(out->pkey);
+            out->pkey = NULL;
+            return oc_err_set(err, OC_EINVAL, "not an RSA public key in PEM form");
+        }
+        out->type = "rsa";
+        rc = OC_OK;
+    } else {
+        rc = parse_openssh(text, len, out, err);
+    }
+    if (rc == OC_OK && strcmp(out->type, "rsa") == 0) {
+        int bits = EVP_PKEY_get_bits(out->pkey);
+
+        if (bits < 1024 || bits > 4096)
+            rc = oc_err_set(err, OC_EINVAL, "RSA keys must be 1024 to 4096 bits, not %d", bits);
+    }
+    if (rc) {
+        EVP_PKEY_free(out->pkey);
+        out->pkey = NULL;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* private key formats */
+
+static int rsa_private_pem(EVP_PKEY *pkey, struct oc_buf *out)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data;
+    long n;
+    int rc = OC_EINTERNAL;
+
+    if (bio && PEM_write_bio_PrivateKey_traditional(bio, pkey, NULL, NULL, 0, NULL, NULL)) {
+        n = BIO_get_mem_data(bio, &data);
+        rc = oc_buf_append(out, data, (size_t)n) ? OC_ENOMEM : OC_OK;
+        OPENSSL_cleanse(data, (size_t)n);
+    }
+    BIO_free(bio);
+    return rc;
+}
+
+/* The "openssh-key-v1" format, unencrypted, as ssh-keygen writes it. */
+static int ed25519_private_openssh(EVP_PKEY *pkey, struct oc_buf *out)
+{
+    struct oc_buf blob = { 0 }, priv = { 0 }, all = { 0 }, b64 = { 0 };
+    uint8_t seed[32], pub[32], both[64], check[4];
+    size_t sn = 32, pn = 32;
+    int rc = OC_ENOMEM;
+
+    if (EVP_PKEY_get_raw_private_key(pkey, seed, &sn) != 1 || sn != 32 ||
+        EVP_PKEY_get_raw_public_key(pkey, pub, &pn) != 1 || pn != 32)
+        return OC_EINTERNAL;
+    memcpy(both, seed, 32);
+    memcpy(both + 32, pub, 32);
+    oc_random_bytes(check, sizeof(check));
+    if (pubkey_blob(pkey, &blob) || oc_buf_append(&priv, check, 4) ||
+        oc_buf_append(&priv, check, 4) || put_string(&priv, "ssh-ed25519", 11) ||
+        put_string(&priv, pub, 32) || put_string(&priv, both, 64) || put_string(&priv, "", 0))
+        goto cleanup;
+    for (uint8_t pad = 1; priv.len % 8; pad++)
+        if (oc_buf_putc(&priv, (char)pad))
+            goto cleanup;
+    if (oc_buf_append(&all, "openssh-key-v1", 15) || put_string(&all, "none", 4) ||
+        put_string(&all, "none", 4) || put_string(&all, "", 0) || put_u32(&all, 1) ||
+        put_string(&all, blob.data, blob.len) || put_string(&all, priv.data, priv.len) ||
+        oc_base64_encode((const uint8_t *)all.data, all.len, &b64) ||
+        oc_buf_puts(out, "-----BEGIN OPENSSH PRIVATE KEY-----\n"))
+        goto cleanup;
+    for (size_t i = 0; i < b64.len; i += 70)
+        if (oc_buf_append(out, b64.data + i, b64.len - i < 70 ? b64.len - i : 70) ||
+            oc_buf_putc(out, '\n'))
+            goto cleanup;
+    rc = oc_buf_puts(out, "-----END OPENSSH PRIVATE KEY-----\n") ? OC_ENOMEM : OC_OK;
+cleanup:
+    OPENSSL_cleanse(seed, sizeof(seed));
+    OPENSSL_cleanse(both, sizeof(both));
+    if (priv.data)
+        OPENSSL_cleanse(priv.data, priv.len);
+    if (all.data)
+        OPENSSL_cleanse(all.data, all.len);
+    if (b64.data)
+        OPENSSL_cleanse(b64.data, b64.len);
+    oc_buf_free(&blob);
+    oc_buf_free(&priv);
+    oc_buf_free(&all);
+    oc_buf_free(&b64);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* storage */
+
+struct kp_row {
+    const char *id, *name, *type, *fingerprint, *public_key;
+    time_t created;
+};
+
+static int name_ok(struct clc_req *r, const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > 255)
+        return clc_error(r, "InvalidParameterValue", "Key pair names must be 1 to 255 "
+                         "characters");
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        if (*c < 0x20 || *c > 0x7e)
+            return clc_error(r, "InvalidParameterValue", "Key pair names may hold only "
+                             "printable ASCII characters");
+    return CLC_OK;
+}
+
+static char *col(struct clc_req *r, sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    return oc_arena_strdup(r->arena, t ? (const char *)t : "");
+}
+
+/* Inserts the key pair and its tags in one transaction, then answers. */
+static int kp_store(struct clc_req *r, const char *name, const char *type, const char *fp,
+                    const char *pub, const char *material)
+{
+    char id[32];
+    struct oc_err err = { 0 };
+    struct clc_tagset tags = { 0 };
+    sqlite3_stmt *st;
+    int rc;
+
+    oc_resource_id("key", id);
+    if (oc_db_begin(r->db, &err))
+        return clc_internal(r, &err);
+    st = oc_db_prepare(r->db, "INSERT INTO keypairs (id, account_id, name, key_type,"
+                              " fingerprint, public_key, created) VALUES (?,?,?,?,?,?,?)", &err);
+    if (!st) {
+        oc_db_rollback(r->db);
+        return clc_internal(r, &err);
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->who.account_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, fp, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, pub, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)r->now);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+        oc_db_rollback(r->db);
+        return clc_error(r, "InvalidKeyPair.Duplicate", "The keypair '%s' already exists.",
+                         name);
+    }
+    if (rc != SQLITE_DONE) {
+        oc_db_fail(r->db, &err, "insert key pair");
+        oc_db_rollback(r->db);
+        return clc_internal(r, &err);
+    }
+    if (clc_tags_from_spec(r, "key-pair", id)) {
+        oc_db_rollback(r->db);
+        return CLC_FAILED;
+    }
+    if (oc_db_commit(r->db, &err)) {
+        oc_db_rollback(r->db);
+        return clc_internal(r, &err);
+    }
+    if (clc_tags_load(r, id, &tags))
+        return CLC_FAILED;
+    clc_reply_begin(r);
+    oc_xmlw_elem(r->xml, "keyName", name);
+    oc_xmlw_elem(r->xml, "keyFingerprint", fp);
+    if (material)
+        oc_xmlw_elem(r->xml, "keyMaterial", material);
+    oc_xmlw_elem(r->xml, "keyPairId", id);
+    clc_tags_write(r, &tags);
+    return CLC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* actions */
+
+static int kp_create(struct clc_req *r)
+{
+    const char *name, *type = clc_param(r, "KeyType"), *fmt = clc_param(r, "KeyFormat");
+    struct oc_buf fp = { 0 }, pub = { 0 }, priv = { 0 };
+    EVP_PKEY *pkey = NULL;
+    int rc, ed;
+
+    if (clc_param_required(r, "KeyName", &name) || name_ok(r, name))
+        return CLC_FAILED;
+    if (!type || !*type)
+        type = "rsa";
+    if (strcmp(type, "rsa") != 0 && strcmp(type, "ed25519") != 0)
+        return clc_error(r, "InvalidParameterValue", "Value (%s) for parameter KeyType is "
+                         "invalid. Expected: 'rsa' or 'ed25519'.", type);
+    if (fmt && strcmp(fmt, "pem") != 0)
+        return clc_error(r, "InvalidParameterValue", "Value (%s) for parameter KeyFormat is "
+                         "invalid: only 'pem' is supported.", fmt);
+    if (clc_tags_check_spec(r, "key-pair") || clc_dry_run(r))
+        return CLC_FAILED;
+    ed = strcmp(type, "ed25519") == 0;
+    pkey = ed ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")
+              : EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    if (!pkey)
+        return clc_error(r, "InternalError", "An internal error has occurred");
+    rc = clc_pubkey_openssh(pkey, &pub);
+    if (rc == OC_OK)
+        rc = ed ? clc_pubkey_fingerprint(pkey, &fp) : clc_privkey_fingerprint(pkey, &fp);
+    if (rc == OC_OK)
+        rc = ed ? ed25519_private_openssh(pkey, &priv) : rsa_private_pem(pkey, &priv);
+    EVP_PKEY_free(pkey);
+    if (rc)
+        rc = clc_error(r, "InternalError", "An internal error has occurred");
+    else
+        rc = kp_store(r, name, type, oc_buf_cstr(&fp), oc_buf_cstr(&pub), oc_buf_cstr(&priv));
+    if (priv.data)
+        OPENSSL_cleanse(priv.data, priv.len);
+    oc_buf_free(&priv);
+    oc_buf_free(&pub);
+    oc_buf_free(&fp);
+    return rc;
+}
+
+static int kp_import(struct clc_req *r)
+{
+    const char *name, *material;
+    struct oc_buf fp = { 0 }, pub = { 0 };
+    struct clc_pubkey key;
+    struct oc_err err = { 0 };
+    uint8_t *text;
+    long n;
+    int rc;
+
+    if (clc_param_required(r, "KeyName", &name) || name_ok(r, name) ||
+        clc_param_required(r, "PublicKeyMaterial", &material))
+        return CLC_FAILED;
+    if (strlen(material) > MAX_PUBKEY_TEXT * 2)
+        return clc_error(r, "InvalidKey.Format", "Key is not in valid OpenSSH public key "
+                         "format");
+    /* Clients send the key file base64-encoded (awscli fileb://, boto). */
+    text = oc_arena_alloc(r->arena, strlen(material) + 1);
+    n = oc_base64_decode(material, strlen(material), text, strlen(material) + 1);
+    if (n <= 0 || clc_pubkey_parse((const char *)text, (size_t)n, &key, &err) != OC_OK)
+        return clc_error(r, "InvalidKey.Format", "Key is not in valid OpenSSH public key "
+                         "format%s%s", err.msg[0] ? ": " : "", err.msg);
+    if (clc_tags_check_spec(r, "key-pair") || clc_dry_run(r)) {
+        EVP_PKEY_free(key.pkey);
+        return CLC_FAILED;
+    }
+    rc = clc_pubkey_openssh(key.pkey, &pub);
+    if (rc == OC_OK)
+        rc = clc_pubkey_fingerprint(key.pkey, &fp);
+    rc = rc ? clc_error(r, "InternalError", "An internal error has occurred")
+            : kp_store(r, name, key.type, oc_buf_cstr(&fp), oc_buf_cstr(&pub), NULL);
+    EVP_PKEY_free(key.pkey);
+    oc_buf_free(&pub);
+    oc_buf_free(&fp);
+    return rc;
+}
+
+static const char *const kp_filter_names[] = {
+    "key-pair-id", "key-name", "fingerprint", "key-type", NULL,
+};
+
+static void kp_attr(void *row, const char *name, struct clc_values *vals)
+{
+    struct kp_row *k = row;
+
+    if (strcmp(name, "key-pair-id") == 0)
+        clc_values_add(vals, k->id);
+    else if (strcmp(name, "key-name") == 0)
+        clc_values_add(vals, k->name);
+    else if (strcmp(name, "fingerprint") == 0)
+        clc_values_add(vals, k->fingerprint);
+    else if (strcmp(name, "key-type") == 0)
+        clc_values_add(vals, k->type);
+}
+
+static int in_list(const char *s, const char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, list[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int kp_describe(struct clc_req *r)
+{
+    const char **names = NULL, **ids = NULL;
+    size_t nnames = 0, nids = 0, nrows = 0, cap = 0;
+    struct clc_filters *filters = NULL;
+    struct kp_row *rows = NULL;
+    struct oc_err err = { 0 };
+    sqlite3_stmt *st;
+    int with_pub, rc;
+
+    if (clc_param_list(r, "KeyName", &names, &nnames) ||
+        clc_param_list(r, "KeyPairId", &ids, &nids) ||
+        clc_param_bool(r, "IncludePublicKey", 0, &with_pub) ||
+        clc_filters_parse(r, kp_filter_names, &filters))
+        return CLC_FAILED;
+    st = oc_db_prepare(r->db, "SELECT id, name, key_type, fingerprint, public_key, created"
+                              " FROM keypairs WHERE account_id = ? ORDER BY name", &err);
+    if (!st)
+        return clc_internal(r, &err);
+    sqlite3_bind_text(st, 1, r->who.account_id, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (nrows == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct kp_row *n = oc_arena_calloc(r->arena, ncap, sizeof(*n));
+
+            if (nrows)
+                memcpy(n, rows, nrows * sizeof(*n));
+            rows = n;
+            cap = ncap;
+        }
+        rows[nrows].id = col(r, st, 0);
+        rows[nrows].name = col(r, st, 1);
+        rows[nrows].type = col(r, st, 2);
+        rows[nrows].fingerprint = col(r, st, 3);
+        rows[nrows].public_key = col(r, st, 4);
+        rows[nrows].created = (time_t)sqlite3_column_int64(st, 5);
+        nrows++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        oc_db_fail(r->db, &err, "list key pairs");
+        return clc_internal(r, &err);
+    }
+    /* Every key named must exist in the caller's account. */
+    for (size_t i = 0; i < nnames; i++) {
+        size_t j = 0;
+
+        while (j < nrows && strcmp(rows[j].name, names[i]) != 0)
+            j++;
+        if (j == nrows)
+            return clc_error(r, "InvalidKeyPair.NotFound", "The key pair '%s' does not exist",
+                             names[i]);
+    }
+    for (size_t i = 0; i < nids; i++) {
+        size_t j = 0;
+
+        while (j < nrows && strcmp(rows[j].id, ids[i]) != 0)
+            j++;
+        if (j == nrows)
+            return clc_error(r, "InvalidKeyPair.NotFound", "The key pair ID '%s' does not "
+                             "exist", ids[i]);
+    }
+    clc_reply_begin(r);
+    oc_xmlw_start(r->xml, "keySet");
+    for (size_t i = 0; i < nrows; i++) {
+        struct kp_row *k = &rows[i];
+        struct clc_tagset tags = { 0 };
+        char when[32];
+        struct tm tm;
+
+        if ((nnames || nids) && !in_list(k->name, names, nnames) && !in_list(k->id, ids, nids))
+            continue;
+        if (clc_tags_load(r, k->id, &tags))
+            return CLC_FAILED;
+        if (!clc_filters_match(filters, kp_attr, k, &tags))
+            continue;
+        gmtime_r(&k->created, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+        oc_xmlw_start(r->xml, "item");
+        oc_xmlw_elem(r->xml, "keyPairId", k->id);
+        oc_xmlw_elem(r->xml, "keyName", k->name);
+        oc_xmlw_elem(r->xml, "keyFingerprint", k->fingerprint);
+        oc_xmlw_elem(r->xml, "keyType", k->type);
+        clc_tags_write(r, &tags);
+        if (with_pub)
+            oc_xmlw_elem(r->xml, "publicKey", k->public_key);
+        oc_xmlw_elem(r->xml, "createTime", when);
+        oc_xmlw_end(r->xml);
+    }
+    oc_xmlw_end(r->xml);
+    return CLC_OK;
+}
+
+static int kp_delete(struct clc_req *r)
+{
+    const char *name = clc_param(r, "KeyName"), *id = clc_param(r, "KeyPairId");
+    struct oc_err err = { 0 };
+    sqlite3_stmt *st;
+    char *found = NULL;
+    int rc;
+
+    if ((!name || !*name) && (!id || !*id))
+        return clc_error(r, "MissingParameter", "The request must contain the parameter "
+                         "KeyName or KeyPairId");
+    st = oc_db_prepare(r->db, "SELECT id FROM keypairs WHERE account_id = ?1 AND"
+                              " (name = ?2 OR id = ?3)", &err);
+    if (!st)
+        return clc_internal(r, &err);
+    sqlite3_bind_text(st, 1, r->who.account_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name ? name : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, id ? id : "", -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        found = col(r, st, 0);
+    sqlite3_reset(st);
+    /* AWS answers an unknown name with success; an unknown id is an error. */
+    if (!found && id && *id && (!name || !*name))
+        return clc_error(r, "InvalidKeyPair.NotFound", "The key pair ID '%s' does not exist",
+                         id);
+    if (clc_dry_run(r))
+        return CLC_FAILED;
+    if (found) {
+        if (oc_db_begin(r->db, &err))
+            return clc_internal(r, &err);
+        st = oc_db_prepare(r->db, "DELETE FROM keypairs WHERE id = ?", &err);
+        if (!st) {
+            oc_db_rollback(r->db);
+            return clc_internal(r, &err);
+        }
+        sqlite3_bind_text(st, 1, found, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE || clc_tags_drop(r, found)) {
+            if (rc != SQLITE_DONE)
+                oc_db_fail(r->db, &err, "delete key pair");
+            oc_db_rollback(r->db);
+            return r->err_code ? CLC_FAILED : clc_internal(r, &err);
+        }
+        if (oc_db_commit(r->db, &err)) {
+            oc_db_rollback(r->db);
+            return clc_internal(r, &err);
+        }
+    }
+    clc_reply_begin(r);
+    oc_xmlw_elem(r->xml, "return", "true");
+    if (found)
+        oc_xmlw_elem(r->xml, "keyPairId", found);
+    return CLC_OK;
+}
+
+const struct clc_action clc_keypair_actions[] = {
+    { "CreateKeyPair", kp_create, 0 },
+    { "ImportKeyPair", kp_import, 0 },
+    { "DescribeKeyPairs", kp_describe, 0 },
+    { "DeleteKeyPair", kp_delete, 0 },
+    { NULL, NULL, 0 },
+};
