@@ -11,7 +11,7 @@
  *
  * Permissions: there are no IAM policies yet, so every user of an account
  * may manage that account's users, keys and certificates.  When policies
- * arrive, the check belongs in iam_scope().
+ * arrive, the check belongs in iam_scope_load().
  *
  * Accounts, users and keys live in clc/identity.c; this file validates
  * parameters, checks scope, keeps the limits IAM documents (two access keys
@@ -185,7 +185,7 @@ static int iam_bool_param(struct clc_req *r, const char *name, int def, int *out
  * The account this call works on: DelegateAccount (admin only, or the
  * caller's own account named explicitly), else the caller's.
  */
-static int iam_scope(struct clc_req *r, struct iam_scope *s)
+static int iam_scope_load(struct clc_req *r, struct iam_scope *s)
 {
     const char *delegate = clc_param(r, "DelegateAccount");
     struct oc_err err = { 0 };
@@ -438,7 +438,7 @@ static int iam_create_user(struct clc_req *r)
     path = clc_param(r, "Path");
     if (path && iam_check_path(r, "path", path, 0) != CLC_OK)
         return CLC_FAILED;
-    if (iam_scope(r, &s) != CLC_OK)
+    if (iam_scope_load(r, &s) != CLC_OK)
         return CLC_FAILED;
     rc = oc_db_begin(r->db, &err);
     if (rc)
@@ -465,7 +465,7 @@ static int iam_get_user(struct clc_req *r)
     struct clc_user u;
     const char *name;
 
-    if (iam_scope(r, &s) != CLC_OK || iam_user_param(r, &s, &name) != CLC_OK ||
+    if (iam_scope_load(r, &s) != CLC_OK || iam_user_param(r, &s, &name) != CLC_OK ||
         iam_user_load(r, &s, name, &u) != CLC_OK)
         return CLC_FAILED;
     iam_write_user(r, clc_reply_begin(r), "User", &u);
@@ -507,7 +507,7 @@ static int iam_list_users(struct clc_req *r)
 
     if (prefix && iam_check_path(r, "pathPrefix", prefix, 1) != CLC_OK)
         return CLC_FAILED;
-    if (iam_page_parse(r, &p) != CLC_OK || iam_scope(r, &s) != CLC_OK)
+    if (iam_page_parse(r, &p) != CLC_OK || iam_scope_load(r, &s) != CLC_OK)
         return CLC_FAILED;
     l.prefix = prefix;
     l.after = p.marker;
@@ -534,7 +534,7 @@ static int iam_delete_user(struct clc_req *r)
     int rc;
 
     if (clc_param_required(r, "UserName", &name) != CLC_OK ||
-        iam_check_user_name(r, "userName", name) != CLC_OK || iam_scope(r, &s) != CLC_OK ||
+        iam_check_user_name(r, "userName", name) != CLC_OK || iam_scope_load(r, &s) != CLC_OK ||
         iam_user_load(r, &s, name, &u) != CLC_OK)
         return CLC_FAILED;
     rc = oc_db_begin(r->db, &err);
@@ -587,7 +587,7 @@ static int iam_create_access_key(struct clc_req *r)
     const char *name;
     int rc;
 
-    if (iam_scope(r, &s) != CLC_OK || iam_user_param(r, &s, &name) != CLC_OK ||
+    if (iam_scope_load(r, &s) != CLC_OK || iam_user_param(r, &s, &name) != CLC_OK ||
         iam_user_load(r, &s, name, &u) != CLC_OK)
         return CLC_FAILED;
     /* The count and the insert in one IMMEDIATE transaction: two racing
@@ -634,7 +634,7 @@ static int iam_list_access_keys(struct clc_req *r)
     size_t shown = 0, i;
     int rc;
 
-    if (iam_page_parse(r, &p) != CLC_OK || iam_scope(r, &s) != CLC_OK ||
+    if (iam_page_parse(r, &p) != CLC_OK || iam_scope_load(r, &s) != CLC_OK ||
         iam_user_param(r, &s, &name) != CLC_OK || iam_user_load(r, &s, name, &u) != CLC_OK)
         return CLC_FAILED;
     rc = clc_key_foreach(r->db, s.acct.id, u.name, collect_key, &l, &err);
@@ -671,7 +671,7 @@ static int iam_key_load(struct clc_req *r, struct iam_scope *s, struct clc_acces
     int rc;
 
     if (clc_param_required(r, "AccessKeyId", &id) != CLC_OK ||
-        iam_check_id(r, "accessKeyId", id, 16, 128) != CLC_OK || iam_scope(r, s) != CLC_OK ||
+        iam_check_id(r, "accessKeyId", id, 16, 128) != CLC_OK || iam_scope_load(r, s) != CLC_OK ||
         iam_user_param(r, s, &name) != CLC_OK || iam_user_load(r, s, name, &u) != CLC_OK)
         return CLC_FAILED;
     rc = clc_key_find(r->db, id, k, &err);
@@ -836,7 +836,7 @@ static int iam_upload_signing_certificate(struct clc_req *r)
         return clc_error(r, "ValidationError", "1 validation error detected: Value at "
                          "'certificateBody' failed to satisfy constraint: Member must have "
                          "length less than or equal to %d", IAM_CERT_BODY_MAX);
-    if (iam_scope(r, &s) != CLC_OK || iam_user_param(r, &s, &name) != CLC_OK ||
+    if (iam_scope_load(r, &s) != CLC_OK || iam_user_param(r, &s, &name) != CLC_OK ||
         iam_user_load(r, &s, name, &u) != CLC_OK)
         return CLC_FAILED;
     c.pem = iam_cert_canonical(r, body);
@@ -905,7 +905,7 @@ static int iam_list_signing_certificates(struct clc_req *r)
     size_t shown = 0;
     int rc, more = 0;
 
-    if (iam_page_parse(r, &p) != CLC_OK || iam_scope(r, &s) != CLC_OK ||
+    if (iam_page_parse(r, &p) != CLC_OK || iam_scope_load(r, &s) != CLC_OK ||
         iam_user_param(r, &s, &name) != CLC_OK || iam_user_load(r, &s, name, &u) != CLC_OK)
         return CLC_FAILED;
     st = oc_db_prepare(r->db, "SELECT id, user_name, pem, active, created FROM signing_certs"
@@ -958,7 +958,7 @@ static int iam_cert_change(struct clc_req *r, int del)
 
     if (clc_param_required(r, "CertificateId", &id) != CLC_OK ||
         iam_check_id(r, "certificateId", id, 24, 128) != CLC_OK ||
-        (!del && iam_status_param(r, &active) != CLC_OK) || iam_scope(r, &s) != CLC_OK ||
+        (!del && iam_status_param(r, &active) != CLC_OK) || iam_scope_load(r, &s) != CLC_OK ||
         iam_user_param(r, &s, &name) != CLC_OK || iam_user_load(r, &s, name, &u) != CLC_OK)
         return CLC_FAILED;
     st = del ? oc_db_prepare(r->db, "DELETE FROM signing_certs WHERE id = ?1"
