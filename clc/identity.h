@@ -25,13 +25,13 @@ struct clc_identity;
 
 struct clc_account {
     char id[OC_ACCOUNT_ID_LEN + 1];
-    char name[64];
+    char name[65];
     time_t created;
 };
 
 struct clc_user {
     char account_id[OC_ACCOUNT_ID_LEN + 1];
-    char name[64];
+    char name[65];
     char user_id[24];            /* AIDA + 17 */
     char path[512];
     time_t created;
@@ -40,7 +40,7 @@ struct clc_user {
 struct clc_access_key {
     char id[OC_ACCESS_KEY_LEN + 1];
     char account_id[OC_ACCOUNT_ID_LEN + 1];
-    char user_name[64];
+    char user_name[65];
     int active;
     time_t created;
 };

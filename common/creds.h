@@ -22,7 +22,7 @@
 struct oc_principal {
     char account_id[OC_ACCOUNT_ID_LEN + 1];
     char account_name[64];
-    char user_name[64];
+    char user_name[65];      /* IAM allows 64 characters */
     char access_key_id[OC_ACCESS_KEY_LEN + 1];
     char secret_key[OC_SECRET_KEY_LEN + 1];
     int is_admin;      /* member of the eucalyptus account */
