@@ -184,6 +184,35 @@ void clc_identity_flush(struct clc_identity *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+/*
+ * Runs a one-row SELECT bound to up to two text parameters; fill() reads
+ * the row.  OC_ENOTFOUND (with the message given) when there is none.
+ */
+static int find_row(struct oc_db *db, const char *sql, const char *a1, const char *a2,
+                    void (*fill)(sqlite3_stmt *st, void *out), void *out,
+                    const char *what, const char *missing, struct oc_err *err)
+{
+    sqlite3_stmt *st = oc_db_prepare(db, sql, err);
+    int rc;
+
+    if (!st)
+        return OC_EDB;
+    sqlite3_bind_text(st, 1, a1, -1, SQLITE_STATIC);
+    if (a2)
+        sqlite3_bind_text(st, 2, a2, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        fill(st, out);
+        rc = OC_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = oc_err_set(err, OC_ENOTFOUND, "%s", missing);
+    } else {
+        rc = oc_db_fail(db, err, what);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
 /* ---- accounts ---- */
 
 static int account_name_ok(const char *name, struct oc_err *err)
@@ -202,8 +231,10 @@ static int account_name_ok(const char *name, struct oc_err *err)
     return OC_OK;
 }
 
-static void account_from_row(sqlite3_stmt *st, struct clc_account *a)
+static void account_from_row(sqlite3_stmt *st, void *out)
 {
+    struct clc_account *a = out;
+
     memset(a, 0, sizeof(*a));
     copy_col(a->id, sizeof(a->id), st, 0);
     copy_col(a->name, sizeof(a->name), st, 1);
@@ -269,24 +300,11 @@ int clc_account_create(struct clc_identity *s, struct oc_db *db, const char *nam
 int clc_account_find(struct oc_db *db, const char *id_or_name, struct clc_account *out,
                      struct oc_err *err)
 {
-    sqlite3_stmt *st = oc_db_prepare(db, "SELECT id, name, created FROM accounts"
-                                         " WHERE id = ?1 OR name = ?1", err);
-    int rc;
+    char missing[160];
 
-    if (!st)
-        return OC_EDB;
-    sqlite3_bind_text(st, 1, id_or_name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        account_from_row(st, out);
-        rc = OC_OK;
-    } else if (rc == SQLITE_DONE) {
-        rc = oc_err_set(err, OC_ENOTFOUND, "no account '%s'", id_or_name);
-    } else {
-        rc = oc_db_fail(db, err, "find account");
-    }
-    sqlite3_reset(st);
-    return rc;
+    snprintf(missing, sizeof(missing), "no account '%.100s'", id_or_name);
+    return find_row(db, "SELECT id, name, created FROM accounts WHERE id = ?1 OR name = ?1",
+                    id_or_name, NULL, account_from_row, out, "find account", missing, err);
 }
 
 int clc_account_foreach(struct oc_db *db, int (*fn)(void *arg, const struct clc_account *a),
@@ -419,8 +437,10 @@ static int user_name_ok(const char *name, struct oc_err *err)
     return OC_OK;
 }
 
-static void user_from_row(sqlite3_stmt *st, struct clc_user *u)
+static void user_from_row(sqlite3_stmt *st, void *out)
 {
+    struct clc_user *u = out;
+
     memset(u, 0, sizeof(*u));
     copy_col(u->account_id, sizeof(u->account_id), st, 0);
     copy_col(u->name, sizeof(u->name), st, 1);
@@ -467,25 +487,12 @@ int clc_user_create(struct oc_db *db, const char *account_id, const char *name,
 int clc_user_find(struct oc_db *db, const char *account_id, const char *name,
                   struct clc_user *out, struct oc_err *err)
 {
-    sqlite3_stmt *st = oc_db_prepare(db, "SELECT account_id, name, user_id, path, created"
-                                         " FROM users WHERE account_id = ? AND name = ?", err);
-    int rc;
+    char missing[160];
 
-    if (!st)
-        return OC_EDB;
-    sqlite3_bind_text(st, 1, account_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        user_from_row(st, out);
-        rc = OC_OK;
-    } else if (rc == SQLITE_DONE) {
-        rc = oc_err_set(err, OC_ENOTFOUND, "The user with name %s cannot be found.", name);
-    } else {
-        rc = oc_db_fail(db, err, "find user");
-    }
-    sqlite3_reset(st);
-    return rc;
+    snprintf(missing, sizeof(missing), "The user with name %.80s cannot be found.", name);
+    return find_row(db, "SELECT account_id, name, user_id, path, created FROM users"
+                        " WHERE account_id = ? AND name = ?", account_id, name, user_from_row,
+                    out, "find user", missing, err);
 }
 
 int clc_user_foreach(struct oc_db *db, const char *account_id,
@@ -536,8 +543,10 @@ int clc_user_delete(struct clc_identity *s, struct oc_db *db, const char *accoun
 
 /* ---- keys ---- */
 
-static void key_from_row(sqlite3_stmt *st, struct clc_access_key *k)
+static void key_from_row(sqlite3_stmt *st, void *out)
 {
+    struct clc_access_key *k = out;
+
     memset(k, 0, sizeof(*k));
     copy_col(k->id, sizeof(k->id), st, 0);
     copy_col(k->account_id, sizeof(k->account_id), st, 1);
@@ -584,25 +593,13 @@ int clc_key_create(struct clc_identity *s, struct oc_db *db, const char *account
 int clc_key_find(struct oc_db *db, const char *key_id, struct clc_access_key *out,
                  struct oc_err *err)
 {
-    sqlite3_stmt *st = oc_db_prepare(db, "SELECT id, account_id, user_name, active, created"
-                                         " FROM access_keys WHERE id = ?", err);
-    int rc;
+    char missing[160];
 
-    if (!st)
-        return OC_EDB;
-    sqlite3_bind_text(st, 1, key_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        key_from_row(st, out);
-        rc = OC_OK;
-    } else if (rc == SQLITE_DONE) {
-        rc = oc_err_set(err, OC_ENOTFOUND, "The Access Key with id %s cannot be found.",
-                        key_id);
-    } else {
-        rc = oc_db_fail(db, err, "find access key");
-    }
-    sqlite3_reset(st);
-    return rc;
+    snprintf(missing, sizeof(missing), "The Access Key with id %.80s cannot be found.",
+             key_id);
+    return find_row(db, "SELECT id, account_id, user_name, active, created FROM access_keys"
+                        " WHERE id = ?", key_id, NULL, key_from_row, out, "find access key",
+                    missing, err);
 }
 
 int clc_key_foreach(struct oc_db *db, const char *account_id, const char *user_name,

@@ -53,19 +53,6 @@ static void usage(FILE *f)
             "  register-cluster    record the cluster controller serving a zone\n");
 }
 
-static int parse_port(const char *s, uint16_t *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 0 || v > 65535)
-        return -1;
-    *out = (uint16_t)v;
-    return 0;
-}
-
 /* register-cluster ZONE HOST PORT | deregister-cluster ZONE on clc.db. */
 static int cluster_command(struct clc *clc, const char *cmd, char **args, struct oc_err *err)
 {
@@ -177,7 +164,7 @@ int main(int argc, char **argv)
 
     hc.bind_addr = bind_arg ? bind_arg : oc_config_get(conf, "CLC_BIND", DEFAULT_BIND);
     if (port_arg) {
-        if (parse_port(port_arg, &hc.port) != 0) {
+        if (oc_parse_port(port_arg, &hc.port) != 0) {
             oc_error("--port '%s' is not a port number", port_arg);
             goto cleanup;
         }

@@ -246,3 +246,16 @@ int oc_config_get_int(const struct oc_config *c, const char *key, long long def,
     *out = n;
     return OC_OK;
 }
+
+int oc_parse_port(const char *s, uint16_t *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > 65535)
+        return -1;
+    *out = (uint16_t)v;
+    return 0;
+}

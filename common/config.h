@@ -8,6 +8,7 @@
 #define OC_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "common/err.h"
 
 struct oc_config;
@@ -22,5 +23,8 @@ int oc_config_set(struct oc_config *c, const char *key, const char *value) OC_WU
 const char *oc_config_get(const struct oc_config *c, const char *key, const char *def);
 int oc_config_get_int(const struct oc_config *c, const char *key, long long def,
                       long long *out, struct oc_err *err) OC_WUR;
+
+/* A decimal TCP port 0..65535 (command-line --port); 0 or -1. */
+int oc_parse_port(const char *s, uint16_t *out);
 
 #endif

@@ -63,19 +63,6 @@ static char *path_join(const char *a, const char *b)
     return p;
 }
 
-static int parse_port(const char *s, uint16_t *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 0 || v > 65535)
-        return -1;
-    *out = (uint16_t)v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -145,7 +132,7 @@ int main(int argc, char **argv)
 
     hc.bind_addr = bind_arg ? bind_arg : oc_config_get(conf, "WALRUS_BIND", DEFAULT_BIND);
     if (port_arg) {
-        if (parse_port(port_arg, &hc.port) != 0) {
+        if (oc_parse_port(port_arg, &hc.port) != 0) {
             oc_error("--port '%s' is not a port number", port_arg);
             goto cleanup;
         }
