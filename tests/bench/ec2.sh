@@ -153,7 +153,7 @@ if n != want:
     sys.exit("expected %d <%s> in the answer, got %d:\n%s" % (want, tag, n, resp[:2000]))
 PY
 }
-check_replay "$work/dsg.lua" 21 groupId
+check_replay "$work/dsg.lua" 21 ownerId
 check_replay "$work/dimg.lua" 20 imageId
 
 run_wrk() {  # run_wrk NAME URL [LUA]: prints requests/s
