@@ -490,6 +490,22 @@ static int token_open(struct clc_req *r, const char *tok, const char **last)
     n = oc_base64_decode(std, padded, raw, padded);
     if (n < 1 + TOKEN_MAC_LEN || raw[0] != TOKEN_VERSION)
         return bad_token(r, tok);
+    /* Only the canonical spelling: the last character's unused low bits
+     * must be zero, or two texts would open to one token. */
+    {
+        struct oc_buf again = { 0 };
+        int same;
+
+        if (oc_base64_encode(raw, (size_t)n, &again) != OC_OK) {
+            oc_buf_free(&again);
+            return bad_token(r, tok);
+        }
+        base64_to_url(&again);
+        same = again.len == len && memcmp(again.data, tok, len) == 0;
+        oc_buf_free(&again);
+        if (!same)
+            return bad_token(r, tok);
+    }
     if (memchr(raw + 1, '\0', (size_t)n - 1 - TOKEN_MAC_LEN))
         return bad_token(r, tok);
     if (token_key(r, key))

@@ -14,10 +14,12 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,7 +173,13 @@ int clc_privkey_fingerprint(EVP_PKEY *pkey, struct oc_buf *out)
 }
 
 /* ------------------------------------------------------------------ */
-/* parsing imported keys */
+/* parsing imported keys
+ *
+ * AWS documents three forms for ImportKeyPair: the OpenSSH one-line form,
+ * base64-encoded DER, and the RFC 4716 SSH2 file.  PEM (SubjectPublicKeyInfo
+ * or PKCS#1 "RSA PUBLIC KEY", what `ssh-keygen -e -m PKCS8|PEM` writes) and
+ * binary DER are accepted too.  Only RSA and ED25519 keys are kept.
+ */
 
 static EVP_PKEY *rsa_from_ne(const uint8_t *e, size_t elen, const uint8_t *n, size_t nlen)
 {
@@ -194,87 +202,267 @@ static EVP_PKEY *rsa_from_ne(const uint8_t *e, size_t elen, const uint8_t *n, si
     return pkey;
 }
 
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+/* Base64 with any whitespace in it (wrapped lines); malloc'd bytes in *out. */
+static long b64_decode_loose(const char *in, size_t len, uint8_t **out)
+{
+    char *clean = malloc(len + 1);
+    size_t n = 0;
+    long got = -1;
+
+    *out = NULL;
+    if (!clean)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        if (!is_space(in[i]))
+            clean[n++] = in[i];
+    *out = malloc(n + 1);
+    if (*out && n > 0)
+        got = oc_base64_decode(clean, n, *out, n + 1);
+    free(clean);
+    if (got <= 0) {
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
+    return got;
+}
+
+/* An OpenSSH key blob: string type, then e and n (RSA) or the 32-byte key.
+ * want is the type named outside the blob (the OpenSSH line's first word)
+ * or NULL. */
+static int parse_blob(const uint8_t *blob, size_t len, const char *want, size_t wantlen,
+                      struct clc_pubkey *out, struct oc_err *err)
+{
+    struct reader rd = { blob, len };
+    const uint8_t *t, *s2, *s3;
+    size_t tlen, n2, n3;
+
+    if (get_string(&rd, &t, &tlen))
+        return oc_err_set(err, OC_EINVAL, "the key body is not an OpenSSH key blob");
+    if (want && (tlen != wantlen || memcmp(t, want, tlen) != 0))
+        return oc_err_set(err, OC_EINVAL, "the key's type and body do not agree");
+    if (tlen == 7 && memcmp(t, "ssh-rsa", 7) == 0) {
+        out->type = "rsa";
+        /* mpints are positive here: a set top bit would be a negative e or n */
+        if (get_string(&rd, &s2, &n2) || get_string(&rd, &s3, &n3) || rd.left || !n2 ||
+            !n3 || (s2[0] & 0x80) || (s3[0] & 0x80) ||
+            !(out->pkey = rsa_from_ne(s2, n2, s3, n3)))
+            return oc_err_set(err, OC_EINVAL, "malformed ssh-rsa key");
+        return OC_OK;
+    }
+    if (tlen == 11 && memcmp(t, "ssh-ed25519", 11) == 0) {
+        out->type = "ed25519";
+        if (get_string(&rd, &s2, &n2) || n2 != 32 || rd.left ||
+            !(out->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, s2, 32)))
+            return oc_err_set(err, OC_EINVAL, "malformed ssh-ed25519 key");
+        return OC_OK;
+    }
+    return oc_err_set(err, OC_EINVAL, "key type '%.*s' is not supported (ssh-rsa and "
+                      "ssh-ed25519 are)", (int)(tlen > 32 ? 32 : tlen), (const char *)t);
+}
+
+/* DER SubjectPublicKeyInfo (RSA or ED25519) or PKCS#1 RSAPublicKey. */
+static int parse_der(const uint8_t *der, size_t len, struct clc_pubkey *out,
+                     struct oc_err *err)
+{
+    const unsigned char *p = der;
+    int id;
+
+    if (len > LONG_MAX)
+        return oc_err_set(err, OC_EINVAL, "the key is too long");
+    out->pkey = d2i_PUBKEY(NULL, &p, (long)len);
+    if (!out->pkey || p != der + len) {
+        EVP_PKEY_free(out->pkey);
+        p = der;
+        out->pkey = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)len);
+        if (!out->pkey || p != der + len)
+            return oc_err_set(err, OC_EINVAL, "not a DER public key");
+    }
+    id = EVP_PKEY_get_base_id(out->pkey);
+    if (id == EVP_PKEY_RSA)
+        out->type = "rsa";
+    else if (id == EVP_PKEY_ED25519)
+        out->type = "ed25519";
+    else
+        return oc_err_set(err, OC_EINVAL, "only RSA and ED25519 keys are supported");
+    return OC_OK;
+}
+
+static int parse_pem(const char *text, size_t len, struct clc_pubkey *out,
+                     struct oc_err *err)
+{
+    BIO *bio = BIO_new_mem_buf(text, (int)len);
+    char *name = NULL, *header = NULL;
+    unsigned char *data = NULL;
+    long n = 0;
+    int rc;
+
+    if (!bio)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    if (PEM_read_bio(bio, &name, &header, &data, &n) != 1 || n <= 0)
+        rc = oc_err_set(err, OC_EINVAL, "malformed PEM");
+    else if (strcmp(name, "PUBLIC KEY") != 0 && strcmp(name, "RSA PUBLIC KEY") != 0)
+        rc = oc_err_set(err, OC_EINVAL, "PEM '%.40s' is not a public key", name);
+    else
+        rc = parse_der(data, (size_t)n, out, err);
+    if (rc == OC_OK && strcmp(name, "RSA PUBLIC KEY") == 0 && strcmp(out->type, "rsa") != 0)
+        rc = oc_err_set(err, OC_EINVAL, "malformed RSA PUBLIC KEY");
+    if (data)
+        OPENSSL_free(data);
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    BIO_free(bio);
+    ERR_clear_error();
+    return rc;
+}
+
+static int starts(const char *p, const char *end, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    return (size_t)(end - p) >= n && memcmp(p, prefix, n) == 0;
+}
+
+/* RFC 4716: a BEGIN line, "Tag: value" headers (continued by a trailing
+ * backslash), base64 body lines, an END line. */
+static int parse_rfc4716(const char *text, size_t len, struct clc_pubkey *out,
+                         struct oc_err *err)
+{
+    const char *p = text, *end = text + len;
+    struct oc_buf body = { 0 };
+    int in_header = 1, cont = 0, done = 0, rc;
+    uint8_t *blob = NULL;
+    long n;
+
+    p = memchr(p, '\n', (size_t)(end - p));     /* past the BEGIN line */
+    while (p && p < end && !done) {
+        const char *line = p + 1, *eol = memchr(line, '\n', (size_t)(end - line));
+        const char *le = eol ? eol : end;
+
+        while (le > line && is_space(le[-1]))
+            le--;
+        if (starts(line, le, "---- END SSH2 PUBLIC KEY ----")) {
+            done = 1;
+        } else if (cont) {
+            cont = le > line && le[-1] == '\\';
+        } else if (in_header && memchr(line, ':', (size_t)(le - line))) {
+            cont = le > line && le[-1] == '\\';
+        } else {
+            in_header = 0;
+            if (oc_buf_append(&body, line, (size_t)(le - line))) {
+                oc_buf_free(&body);
+                return oc_err_set(err, OC_ENOMEM, "out of memory");
+            }
+        }
+        p = eol;
+    }
+    if (!done) {
+        oc_buf_free(&body);
+        return oc_err_set(err, OC_EINVAL, "RFC 4716 key without its END line");
+    }
+    n = b64_decode_loose(body.data ? body.data : "", body.len, &blob);
+    rc = n > 0 ? parse_blob(blob, (size_t)n, NULL, 0, out, err)
+               : oc_err_set(err, OC_EINVAL, "the RFC 4716 key body is not base64");
+    free(blob);
+    oc_buf_free(&body);
+    return rc;
+}
+
+/* "type base64 [comment]" */
 static int parse_openssh(const char *text, size_t len, struct clc_pubkey *out,
                          struct oc_err *err)
 {
-    const char *sp = memchr(text, ' ', len), *b64, *end;
-    size_t tlen, blen;
-    uint8_t *blob;
+    const char *end = text + len, *t = text, *b64, *bend;
+    uint8_t *blob = NULL;
+    size_t tlen;
     long n;
-    struct reader rd;
-    const uint8_t *s1, *s2, *s3;
-    size_t n1, n2, n3;
-    int rc = OC_OK;
+    int rc;
 
-    if (!sp)
+    while (t < end && !is_space(*t))
+        t++;
+    tlen = (size_t)(t - text);
+    b64 = t;
+    while (b64 < end && (*b64 == ' ' || *b64 == '\t'))
+        b64++;
+    bend = b64;
+    while (bend < end && !is_space(*bend))
+        bend++;
+    if (bend == b64)
         return oc_err_set(err, OC_EINVAL, "not an OpenSSH public key");
-    tlen = (size_t)(sp - text);
-    b64 = sp + 1;
-    end = memchr(b64, ' ', len - (size_t)(b64 - text));
-    blen = end ? (size_t)(end - b64) : len - (size_t)(b64 - text);
-    while (blen && (b64[blen - 1] == '\n' || b64[blen - 1] == '\r'))
-        blen--;
-    blob = malloc(blen + 1);
-    if (!blob)
-        return oc_err_set(err, OC_ENOMEM, "out of memory");
-    n = oc_base64_decode(b64, blen, blob, blen + 1);
-    rd.p = blob;
-    rd.left = n > 0 ? (size_t)n : 0;
-    if (n <= 0 || get_string(&rd, &s1, &n1) || n1 != tlen || memcmp(s1, text, tlen) != 0) {
-        rc = oc_err_set(err, OC_EINVAL, "the key's type and body do not agree");
-    } else if (tlen == 7 && memcmp(text, "ssh-rsa", 7) == 0) {
-        if (get_string(&rd, &s2, &n2) || get_string(&rd, &s3, &n3) || rd.left ||
-            !(out->pkey = rsa_from_ne(s2, n2, s3, n3)))
-            rc = oc_err_set(err, OC_EINVAL, "malformed ssh-rsa key");
-        out->type = "rsa";
-    } else if (tlen == 11 && memcmp(text, "ssh-ed25519", 11) == 0) {
-        if (get_string(&rd, &s2, &n2) || n2 != 32 || rd.left ||
-            !(out->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, s2, 32)))
-            rc = oc_err_set(err, OC_EINVAL, "malformed ssh-ed25519 key");
-        out->type = "ed25519";
-    } else {
-        rc = oc_err_set(err, OC_EINVAL, "key type '%.*s' is not supported (ssh-rsa and "
-                        "ssh-ed25519 are)", (int)(tlen > 32 ? 32 : tlen), text);
-    }
+    n = b64_decode_loose(b64, (size_t)(bend - b64), &blob);
+    if (n <= 0)
+        return oc_err_set(err, OC_EINVAL, "the key body is not base64");
+    rc = parse_blob(blob, (size_t)n, text, tlen, out, err);
     free(blob);
     return rc;
 }
 
+static int is_b64_text(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!is_space(p[i]) && !(p[i] >= 'A' && p[i] <= 'Z') && !(p[i] >= 'a' && p[i] <= 'z') &&
+            !(p[i] >= '0' && p[i] <= '9') && p[i] != '+' && p[i] != '/' && p[i] != '=')
+            return 0;
+    return 1;
+}
+
 int clc_pubkey_parse(const char *text, size_t len, struct clc_pubkey *out, struct oc_err *err)
 {
+    const char *end;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    while (len && (*text == ' ' || *text == '\n' || *text == '\r' || *text == '\t')) {
+    while (len && is_space(*text)) {
         text++;
         len--;
     }
+    while (len && is_space(text[len - 1]))
+        len--;
+    end = text + len;
     if (len == 0 || len > MAX_PUBKEY_TEXT)
         return oc_err_set(err, OC_EINVAL, "the key is empty or too long");
-    if (len > 10 && memcmp(text, "-----BEGIN", 10) == 0) {
-        BIO *bio = BIO_new_mem_buf(text, (int)len);
+    if ((unsigned char)text[0] == 0x30) {
+        rc = parse_der((const uint8_t *)text, len, out, err);
+    } else if (starts(text, end, "-----BEGIN ")) {
+        rc = parse_pem(text, len, out, err);
+    } else if (starts(text, end, "---- BEGIN SSH2 PUBLIC KEY ----")) {
+        rc = parse_rfc4716(text, len, out, err);
+    } else if (is_b64_text(text, len)) {
+        /* Base64 DER (AWS's second documented form), or a bare key blob. */
+        uint8_t *bin = NULL;
+        long n = b64_decode_loose(text, len, &bin);
 
-        out->pkey = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
-        BIO_free(bio);
-        if (!out->pkey || EVP_PKEY_get_base_id(out->pkey) != EVP_PKEY_RSA) {
-            EVP_PKEY_free(out->pkey);
-            out->pkey = NULL;
-            return oc_err_set(err, OC_EINVAL, "not an RSA public key in PEM form");
-        }
-        out->type = "rsa";
-        rc = OC_OK;
+        if (n <= 0)
+            rc = oc_err_set(err, OC_EINVAL, "not a supported public key format");
+        else if (bin[0] == 0x30)
+            rc = parse_der(bin, (size_t)n, out, err);
+        else
+            rc = parse_blob(bin, (size_t)n, NULL, 0, out, err);
+        free(bin);
     } else {
         rc = parse_openssh(text, len, out, err);
     }
+    ERR_clear_error();
     if (rc == OC_OK && strcmp(out->type, "rsa") == 0) {
         int bits = EVP_PKEY_get_bits(out->pkey);
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, out->pkey, NULL);
 
         if (bits < 1024 || bits > 4096)
             rc = oc_err_set(err, OC_EINVAL, "RSA keys must be 1024 to 4096 bits, not %d", bits);
+        else if (!ctx || EVP_PKEY_public_check(ctx) != 1)
+            rc = oc_err_set(err, OC_EINVAL, "the RSA public key is not valid");
+        EVP_PKEY_CTX_free(ctx);
+        ERR_clear_error();
     }
     if (rc) {
         EVP_PKEY_free(out->pkey);
         out->pkey = NULL;
+        out->type = NULL;
     }
     return rc;
 }
