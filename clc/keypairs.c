@@ -4,8 +4,8 @@
  *
  * CreateKeyPair generates the key with OpenSSL and returns the private key
  * once: RSA as a PKCS#1 PEM ("BEGIN RSA PRIVATE KEY", as EC2 does), ED25519
- * in the OpenSSH private key format (as EC2 does).  Only the public half is
- * stored.  Names are unique per account; every row belongs to one account
+ * in the OpenSSH private key format (as EC2 does), or either as a PuTTY
+ * file with KeyFormat=ppk.  Only the public half is stored.  Names are unique per account; every row belongs to one account
  * and no other account can see or delete it.
  */
 #include "clc/keypairs.h"
@@ -111,13 +111,14 @@ static int pubkey_blob(EVP_PKEY *pkey, struct oc_buf *out)
 
 int clc_pubkey_openssh(EVP_PKEY *pkey, struct oc_buf *out)
 {
+    const char *type = EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519 ? "ssh-ed25519 "
+                                                                       : "ssh-rsa ";
     struct oc_buf blob = { 0 };
     int rc = pubkey_blob(pkey, &blob);
 
-    if (rc == OC_OK)
-        rc = oc_buf_puts(out, EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519 ? "ssh-ed25519 "
-                                                                              : "ssh-rsa ") ||
-                     oc_base64_encode((const uint8_t *)blob.data, blob.len, out) ? OC_ENOMEM : OC_OK;
+    if (rc == OC_OK && (oc_buf_puts(out, type) ||
+                        oc_base64_encode((const uint8_t *)blob.data, blob.len, out)))
+        rc = OC_ENOMEM;
     oc_buf_free(&blob);
     return rc;
 }
@@ -411,6 +412,28 @@ static int is_b64_text(const char *p, size_t len)
     return 1;
 }
 
+/*
+ * AWS takes RSA keys of 1024 to 4096 bits.  Beyond the size, only what
+ * makes a key unusable is refused (even modulus, even or tiny exponent):
+ * OpenSSL's SP 800-56B check would also refuse old keys with e = 35.
+ */
+static int rsa_check(EVP_PKEY *pkey, struct oc_err *err)
+{
+    BIGNUM *n = NULL, *e = NULL;
+    int bits = EVP_PKEY_get_bits(pkey), rc = OC_OK;
+
+    if (bits < 1024 || bits > 4096)
+        return oc_err_set(err, OC_EINVAL, "RSA keys must be 1024 to 4096 bits, not %d", bits);
+    if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
+        EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) != 1)
+        rc = oc_err_set(err, OC_EINVAL, "the RSA key has no modulus or exponent");
+    else if (!BN_is_odd(n) || !BN_is_odd(e) || BN_is_one(e) || BN_cmp(e, n) >= 0)
+        rc = oc_err_set(err, OC_EINVAL, "the RSA key's modulus or exponent is not valid");
+    BN_free(n);
+    BN_free(e);
+    return rc;
+}
+
 int clc_pubkey_parse(const char *text, size_t len, struct clc_pubkey *out, struct oc_err *err)
 {
     const char *end;
@@ -421,14 +444,19 @@ int clc_pubkey_parse(const char *text, size_t len, struct clc_pubkey *out, struc
         text++;
         len--;
     }
+    if (len > MAX_PUBKEY_TEXT)
+        return oc_err_set(err, OC_EINVAL, "the key is too long");
+    /* Binary DER first, before trailing bytes that look like spaces go. */
+    if (len && (unsigned char)text[0] == 0x30 && !is_b64_text(text, len)) {
+        rc = parse_der((const uint8_t *)text, len, out, err);
+        goto checks;
+    }
     while (len && is_space(text[len - 1]))
         len--;
     end = text + len;
-    if (len == 0 || len > MAX_PUBKEY_TEXT)
-        return oc_err_set(err, OC_EINVAL, "the key is empty or too long");
-    if ((unsigned char)text[0] == 0x30) {
-        rc = parse_der((const uint8_t *)text, len, out, err);
-    } else if (starts(text, end, "-----BEGIN ")) {
+    if (len == 0)
+        return oc_err_set(err, OC_EINVAL, "the key is empty");
+    if (starts(text, end, "-----BEGIN ")) {
         rc = parse_pem(text, len, out, err);
     } else if (starts(text, end, "---- BEGIN SSH2 PUBLIC KEY ----")) {
         rc = parse_rfc4716(text, len, out, err);
@@ -447,18 +475,10 @@ int clc_pubkey_parse(const char *text, size_t len, struct clc_pubkey *out, struc
     } else {
         rc = parse_openssh(text, len, out, err);
     }
+checks:
     ERR_clear_error();
-    if (rc == OC_OK && strcmp(out->type, "rsa") == 0) {
-        int bits = EVP_PKEY_get_bits(out->pkey);
-        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, out->pkey, NULL);
-
-        if (bits < 1024 || bits > 4096)
-            rc = oc_err_set(err, OC_EINVAL, "RSA keys must be 1024 to 4096 bits, not %d", bits);
-        else if (!ctx || EVP_PKEY_public_check(ctx) != 1)
-            rc = oc_err_set(err, OC_EINVAL, "the RSA public key is not valid");
-        EVP_PKEY_CTX_free(ctx);
-        ERR_clear_error();
-    }
+    if (rc == OC_OK && strcmp(out->type, "rsa") == 0)
+        rc = rsa_check(out->pkey, err);
     if (rc) {
         EVP_PKEY_free(out->pkey);
         out->pkey = NULL;
@@ -486,12 +506,41 @@ static int rsa_private_pem(EVP_PKEY *pkey, struct oc_buf *out)
     return rc;
 }
 
+/* Base64 of data in lines of width characters. */
+static int b64_lines(const void *data, size_t len, size_t width, struct oc_buf *out,
+                     size_t *nlines)
+{
+    struct oc_buf b64 = { 0 };
+    int rc = OC_ENOMEM;
+
+    *nlines = 0;
+    if (oc_base64_encode(data, len, &b64))
+        goto cleanup;
+    for (size_t i = 0; i < b64.len; i += width, (*nlines)++)
+        if (oc_buf_append(out, b64.data + i, b64.len - i < width ? b64.len - i : width) ||
+            oc_buf_putc(out, '\n'))
+            goto cleanup;
+    rc = OC_OK;
+cleanup:
+    if (b64.data)
+        OPENSSL_cleanse(b64.data, b64.len);
+    oc_buf_free(&b64);
+    return rc;
+}
+
+static void buf_clear_free(struct oc_buf *b)
+{
+    if (b->data)
+        OPENSSL_cleanse(b->data, b->len);
+    oc_buf_free(b);
+}
+
 /* The "openssh-key-v1" format, unencrypted, as ssh-keygen writes it. */
 static int ed25519_private_openssh(EVP_PKEY *pkey, struct oc_buf *out)
 {
-    struct oc_buf blob = { 0 }, priv = { 0 }, all = { 0 }, b64 = { 0 };
+    struct oc_buf blob = { 0 }, priv = { 0 }, all = { 0 };
     uint8_t seed[32], pub[32], both[64], check[4];
-    size_t sn = 32, pn = 32;
+    size_t sn = 32, pn = 32, nlines;
     int rc = OC_ENOMEM;
 
     if (EVP_PKEY_get_raw_private_key(pkey, seed, &sn) != 1 || sn != 32 ||
@@ -510,28 +559,105 @@ static int ed25519_private_openssh(EVP_PKEY *pkey, struct oc_buf *out)
     if (oc_buf_append(&all, "openssh-key-v1", 15) || put_string(&all, "none", 4) ||
         put_string(&all, "none", 4) || put_string(&all, "", 0) || put_u32(&all, 1) ||
         put_string(&all, blob.data, blob.len) || put_string(&all, priv.data, priv.len) ||
-        oc_base64_encode((const uint8_t *)all.data, all.len, &b64) ||
-        oc_buf_puts(out, "-----BEGIN OPENSSH PRIVATE KEY-----\n"))
+        oc_buf_puts(out, "-----BEGIN OPENSSH PRIVATE KEY-----\n") ||
+        b64_lines(all.data, all.len, 70, out, &nlines))
         goto cleanup;
-    for (size_t i = 0; i < b64.len; i += 70)
-        if (oc_buf_append(out, b64.data + i, b64.len - i < 70 ? b64.len - i : 70) ||
-            oc_buf_putc(out, '\n'))
-            goto cleanup;
     rc = oc_buf_puts(out, "-----END OPENSSH PRIVATE KEY-----\n") ? OC_ENOMEM : OC_OK;
 cleanup:
     OPENSSL_cleanse(seed, sizeof(seed));
     OPENSSL_cleanse(both, sizeof(both));
-    if (priv.data)
-        OPENSSL_cleanse(priv.data, priv.len);
-    if (all.data)
-        OPENSSL_cleanse(all.data, all.len);
-    if (b64.data)
-        OPENSSL_cleanse(b64.data, b64.len);
+    buf_clear_free(&priv);
+    buf_clear_free(&all);
     oc_buf_free(&blob);
-    oc_buf_free(&priv);
-    oc_buf_free(&all);
-    oc_buf_free(&b64);
     return rc;
+}
+
+/* PuTTY's private blob: d, p, q, iqmp (q^-1 mod p, OpenSSL's coefficient)
+ * for RSA; the 32-byte seed for ED25519. */
+static int ppk_private_blob(EVP_PKEY *pkey, struct oc_buf *out)
+{
+    static const char *const names[] = {
+        OSSL_PKEY_PARAM_RSA_D, OSSL_PKEY_PARAM_RSA_FACTOR1, OSSL_PKEY_PARAM_RSA_FACTOR2,
+        OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+    };
+    int rc = OC_OK;
+
+    if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519) {
+        uint8_t seed[32];
+        size_t sn = 32;
+
+        if (EVP_PKEY_get_raw_private_key(pkey, seed, &sn) != 1 || sn != 32)
+            return OC_EINTERNAL;
+        rc = put_string(out, seed, 32) ? OC_ENOMEM : OC_OK;
+        OPENSSL_cleanse(seed, sizeof(seed));
+        return rc;
+    }
+    for (size_t i = 0; rc == OC_OK && i < sizeof(names) / sizeof(names[0]); i++) {
+        BIGNUM *bn = NULL;
+
+        if (EVP_PKEY_get_bn_param(pkey, names[i], &bn) != 1)
+            rc = OC_EINTERNAL;
+        else if (put_mpint(out, bn))
+            rc = OC_ENOMEM;
+        BN_clear_free(bn);
+    }
+    return rc;
+}
+
+/*
+ * PuTTY's key file, version 2 (read by every PuTTY; version 3 only by 0.75
+ * and later), unencrypted: the MAC is HMAC-SHA-1 under SHA-1 of
+ * "putty-private-key-file-mac-key" and the empty passphrase, over the
+ * algorithm, encryption, comment, public blob and private blob as strings.
+ */
+static int ppk_private(EVP_PKEY *pkey, const char *comment, struct oc_buf *out)
+{
+    static const char mackey_text[] = "putty-private-key-file-mac-key";
+    const char *alg = EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519 ? "ssh-ed25519"
+                                                                    : "ssh-rsa";
+    struct oc_buf pub = { 0 }, priv = { 0 }, macdata = { 0 }, body = { 0 };
+    uint8_t mackey[20], mac[20];
+    char hex[41];
+    size_t npub, npriv;
+    int rc = OC_ENOMEM;
+
+    if (pubkey_blob(pkey, &pub) || (rc = ppk_private_blob(pkey, &priv)) != OC_OK)
+        goto cleanup;
+    rc = OC_ENOMEM;
+    if (put_string(&macdata, alg, strlen(alg)) || put_string(&macdata, "none", 4) ||
+        put_string(&macdata, comment, strlen(comment)) ||
+        put_string(&macdata, pub.data, pub.len) || put_string(&macdata, priv.data, priv.len))
+        goto cleanup;
+    EVP_Digest(mackey_text, strlen(mackey_text), mackey, NULL, EVP_sha1(), NULL);
+    oc_hmac_sha1(mackey, sizeof(mackey), macdata.data, macdata.len, mac);
+    oc_hex_encode(mac, sizeof(mac), hex);
+    if (b64_lines(pub.data, pub.len, 64, &body, &npub) ||
+        oc_buf_printf(out, "PuTTY-User-Key-File-2: %s\nEncryption: none\nComment: %s\n"
+                      "Public-Lines: %zu\n", alg, comment, npub) ||
+        oc_buf_append(out, body.data, body.len))
+        goto cleanup;
+    oc_buf_reset(&body);
+    if (b64_lines(priv.data, priv.len, 64, &body, &npriv) ||
+        oc_buf_printf(out, "Private-Lines: %zu\n", npriv) ||
+        oc_buf_append(out, body.data, body.len) ||
+        oc_buf_printf(out, "Private-MAC: %s\n", hex))
+        goto cleanup;
+    rc = OC_OK;
+cleanup:
+    buf_clear_free(&priv);
+    buf_clear_free(&macdata);
+    buf_clear_free(&body);
+    oc_buf_free(&pub);
+    return rc;
+}
+
+int clc_privkey_material(EVP_PKEY *pkey, const char *format, const char *comment,
+                         struct oc_buf *out)
+{
+    if (format && strcmp(format, "ppk") == 0)
+        return ppk_private(pkey, comment ? comment : "", out);
+    return EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519 ? ed25519_private_openssh(pkey, out)
+                                                          : rsa_private_pem(pkey, out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -638,9 +764,11 @@ static int kp_create(struct clc_req *r)
     if (strcmp(type, "rsa") != 0 && strcmp(type, "ed25519") != 0)
         return clc_error(r, "InvalidParameterValue", "Value (%s) for parameter KeyType is "
                          "invalid. Expected: 'rsa' or 'ed25519'.", type);
-    if (fmt && strcmp(fmt, "pem") != 0)
+    if (!fmt || !*fmt)
+        fmt = "pem";
+    if (strcmp(fmt, "pem") != 0 && strcmp(fmt, "ppk") != 0)
         return clc_error(r, "InvalidParameterValue", "Value (%s) for parameter KeyFormat is "
-                         "invalid: only 'pem' is supported.", fmt);
+                         "invalid. Expected: 'pem' or 'ppk'.", fmt);
     if (clc_tags_check_spec(r, "key-pair") || clc_dry_run(r))
         return CLC_FAILED;
     ed = strcmp(type, "ed25519") == 0;
@@ -652,7 +780,7 @@ static int kp_create(struct clc_req *r)
     if (rc == OC_OK)
         rc = ed ? clc_pubkey_fingerprint(pkey, &fp) : clc_privkey_fingerprint(pkey, &fp);
     if (rc == OC_OK)
-        rc = ed ? ed25519_private_openssh(pkey, &priv) : rsa_private_pem(pkey, &priv);
+        rc = clc_privkey_material(pkey, fmt, name, &priv);
     EVP_PKEY_free(pkey);
     if (rc)
         rc = clc_error(r, "InternalError", "An internal error has occurred");
@@ -672,7 +800,7 @@ static int kp_import(struct clc_req *r)
     struct oc_buf fp = { 0 }, pub = { 0 };
     struct clc_pubkey key;
     struct oc_err err = { 0 };
-    uint8_t *text;
+    uint8_t *text = NULL;
     long n;
     int rc;
 
@@ -682,10 +810,16 @@ static int kp_import(struct clc_req *r)
     if (strlen(material) > MAX_PUBKEY_TEXT * 2)
         return clc_error(r, "InvalidKey.Format", "Key is not in valid OpenSSH public key "
                          "format");
-    /* Clients send the key file base64-encoded (awscli fileb://, boto). */
-    text = oc_arena_alloc(r->arena, strlen(material) + 1);
-    n = oc_base64_decode(material, strlen(material), text, strlen(material) + 1);
-    if (n <= 0 || clc_pubkey_parse((const char *)text, (size_t)n, &key, &err) != OC_OK)
+    /*
+     * Clients send the key file base64-encoded (awscli fileb://, boto3,
+     * boto2).  A key sent as plain text (an OpenSSH line, PEM, RFC 4716) is
+     * not valid base64, so it is taken as it is.
+     */
+    n = b64_decode_loose(material, strlen(material), &text);
+    rc = n > 0 ? clc_pubkey_parse((const char *)text, (size_t)n, &key, &err)
+               : clc_pubkey_parse(material, strlen(material), &key, &err);
+    free(text);
+    if (rc != OC_OK)
         return clc_error(r, "InvalidKey.Format", "Key is not in valid OpenSSH public key "
                          "format%s%s", err.msg[0] ? ": " : "", err.msg);
     if (clc_tags_check_spec(r, "key-pair") || clc_dry_run(r)) {
@@ -788,8 +922,8 @@ static int kp_describe(struct clc_req *r)
         while (j < nrows && strcmp(rows[j].id, ids[i]) != 0)
             j++;
         if (j == nrows)
-            return clc_error(r, "InvalidKeyPair.NotFound", "The key pair ID '%s' does not "
-                             "exist", ids[i]);
+            return clc_error(r, "InvalidKeyPair.NotFound", "The key pair '%s' does not exist",
+                             ids[i]);
     }
     clc_reply_begin(r);
     oc_xmlw_start(r->xml, "keySet");
@@ -845,8 +979,7 @@ static int kp_delete(struct clc_req *r)
     sqlite3_reset(st);
     /* AWS answers an unknown name with success; an unknown id is an error. */
     if (!found && id && *id && (!name || !*name))
-        return clc_error(r, "InvalidKeyPair.NotFound", "The key pair ID '%s' does not exist",
-                         id);
+        return clc_error(r, "InvalidKeyPair.NotFound", "The key pair '%s' does not exist", id);
     if (clc_dry_run(r))
         return CLC_FAILED;
     if (found) {

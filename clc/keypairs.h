@@ -22,9 +22,12 @@ struct clc_pubkey {
 };
 
 /*
- * Parses an imported public key: an OpenSSH line ("ssh-rsa AAAA... comment"
- * or "ssh-ed25519 ...") or a PEM "PUBLIC KEY" (RSA).  RSA keys must be 1024
- * to 4096 bits.  Free pkey with EVP_PKEY_free.
+ * Parses an imported public key (the bytes after the transport base64):
+ * an OpenSSH line ("ssh-rsa AAAA... comment", "ssh-ed25519 ..."), an RFC 4716
+ * SSH2 file, base64 or binary DER (SubjectPublicKeyInfo or PKCS#1), or PEM
+ * "PUBLIC KEY" / "RSA PUBLIC KEY".  RSA (1024 to 4096 bits) and ED25519
+ * only; anything else is OC_EINVAL with err saying why, and no key.  Free
+ * pkey with EVP_PKEY_free.
  */
 int clc_pubkey_parse(const char *text, size_t len, struct clc_pubkey *out,
                      struct oc_err *err) OC_WUR;
@@ -34,5 +37,13 @@ int clc_pubkey_openssh(EVP_PKEY *pkey, struct oc_buf *out) OC_WUR;
 int clc_pubkey_fingerprint(EVP_PKEY *pkey, struct oc_buf *out) OC_WUR;
 /* The fingerprint of an RSA key pair AWS generated: SHA-1 of PKCS#8 DER. */
 int clc_privkey_fingerprint(EVP_PKEY *pkey, struct oc_buf *out) OC_WUR;
+/*
+ * The private key as CreateKeyPair returns it, appended to out.  format
+ * "pem" (or NULL): RSA as PKCS#1 PEM ("BEGIN RSA PRIVATE KEY"), ED25519 in
+ * OpenSSH's own format, as EC2 does.  "ppk": PuTTY's key file, version 2,
+ * unencrypted, with comment.  The caller wipes out after use.
+ */
+int clc_privkey_material(EVP_PKEY *pkey, const char *format, const char *comment,
+                         struct oc_buf *out) OC_WUR;
 
 #endif
