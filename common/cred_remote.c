@@ -122,11 +122,15 @@ static int child_copy(xmlNodePtr root, const char *name, char *dst, size_t cap)
 static int call(struct oc_cred_remote *r, const char *action, const struct oc_kv *params,
                 size_t n, xmlDocPtr *doc, struct oc_err *err)
 {
-    struct oc_httpc *c = client(r, err);
+    struct oc_err local = { 0 };
+    struct oc_httpc *c;
     struct oc_httpc_resp resp = { 0 };
     xmlNodePtr root;
     int rc;
 
+    if (!err)
+        err = &local;
+    c = client(r, err);
     if (!c)
         return OC_EINTERNAL;
     rc = oc_httpc_query(c, IDENTITY_PATH, "identity", action, IDENTITY_VERSION, params, n,
@@ -161,7 +165,9 @@ static int call(struct oc_cred_remote *r, const char *action, const struct oc_kv
     return OC_OK;
 }
 
-static int read_principal(xmlNodePtr root, struct oc_principal *who, struct oc_err *err)
+/* The principal of the answer, which must be about the key asked for. */
+static int read_principal(xmlNodePtr root, const char *akid, struct oc_principal *who,
+                          struct oc_err *err)
 {
     char flag[8];
 
@@ -171,6 +177,8 @@ static int read_principal(xmlNodePtr root, struct oc_principal *who, struct oc_e
         !child_copy(root, "AccountName", who->account_name, sizeof(who->account_name)) ||
         !child_copy(root, "UserName", who->user_name, sizeof(who->user_name)))
         return oc_err_set(err, OC_EINTERNAL, "identity API: answer lacks the principal");
+    if (strcmp(who->access_key_id, akid) != 0)
+        return oc_err_set(err, OC_EINTERNAL, "identity API: answer about another key");
     who->is_admin = child_copy(root, "IsAdmin", flag, sizeof(flag)) && !strcmp(flag, "true");
     who->active = child_copy(root, "Active", flag, sizeof(flag)) && !strcmp(flag, "true");
     return OC_OK;
@@ -228,7 +236,7 @@ static int remote_sigv4_key(void *ctx, const char *akid, const char *date, const
     if (rc == OC_OK) {
         xmlNodePtr root = xmlDocGetRootElement(doc);
 
-        rc = read_principal(root, who, err);
+        rc = read_principal(root, akid, who, err);
         if (rc == OC_OK && (!child_copy(root, "SigningKey", hex, sizeof(hex)) ||
                             strlen(hex) != 64 || oc_hex_decode(hex, 64, key, 32) != 32))
             rc = oc_err_set(err, OC_EINTERNAL, "identity API: bad SigningKey");
@@ -278,7 +286,7 @@ static int remote_sigv2_sign(void *ctx, const char *akid, enum oc_cred_hmac alg,
     oc_buf_free(&b64);
     if (rc)
         return rc;
-    rc = read_principal(xmlDocGetRootElement(doc), who, err);
+    rc = read_principal(xmlDocGetRootElement(doc), akid, who, err);
     if (rc == OC_OK) {
         if (!child_copy(xmlDocGetRootElement(doc), "Signature", sig, sizeof(sig)) ||
             (n = oc_base64_decode(sig, strlen(sig), mac, 32)) !=

@@ -144,7 +144,9 @@ int oc_httpc_request(struct oc_httpc *c, const char *method, const char *service
     struct oc_buf url = { 0 }, line = { 0 };
     struct oc_sigv4_signed sig = { 0 };
     struct sink sink = { &resp->body, out_fd, 0 };
-    const char *ctype = body && blen ? FORM_TYPE : NULL;
+    /* A form for Query POSTs; other bodies (S3 PUTs) are opaque bytes. */
+    const char *ctype = !body || !blen ? NULL
+                        : strcmp(method, "POST") == 0 ? FORM_TYPE : "application/octet-stream";
     char payload[65];
     CURLcode cc;
     int rc = OC_OK;
@@ -184,7 +186,15 @@ int oc_httpc_request(struct oc_httpc *c, const char *method, const char *service
         oc_buf_reset(&line);
         if (oc_buf_printf(&line, "Content-Type: %s", ctype) == OC_OK)
             hl = curl_slist_append(hl, oc_buf_cstr(&line));
+    } else {
+        /* Not curl's default form type for an empty POSTFIELDS. */
+        hl = curl_slist_append(hl, "Content-Type:");
     }
+    /* The Host header exactly as signed: curl would drop an explicit
+     * default port (":80") from its own. */
+    oc_buf_reset(&line);
+    if (oc_buf_printf(&line, "Host: %s", c->host) == OC_OK)
+        hl = curl_slist_append(hl, oc_buf_cstr(&line));
     /* No "Expect: 100-continue" round trip for small bodies. */
     hl = curl_slist_append(hl, "Expect:");
 

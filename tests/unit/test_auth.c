@@ -12,6 +12,7 @@
 #include "common/arena.h"
 #include "common/auth.h"
 #include "common/chunked.h"
+#include "common/codec.h"
 #include "common/sigv2.h"
 #include "common/sigv4.h"
 
@@ -61,7 +62,7 @@ static struct fake_key table[NH(keys) + 1], wrong_table[NH(wrong_keys) + 1];
 
 static struct oc_cred_source source(int wrong)
 {
-    struct oc_cred_source s;
+    struct oc_cred_source s = { 0 };
 
     memcpy(table, keys, sizeof(keys));
     memcpy(wrong_table, wrong_keys, sizeof(wrong_keys));
@@ -70,13 +71,93 @@ static struct oc_cred_source source(int wrong)
     return s;
 }
 
-/* Verifies and, when want_code is set, checks the refusal. */
+/*
+ * A source shaped like Walrus's (common/cred_remote.c): lookup returns the
+ * principal without its secret, and only the two callbacks, standing in
+ * for the CLC, ever use the secret.  If auth.c reached for the secret
+ * itself, every check made through this source would fail.
+ */
+static int remote_calls;
+
+static int secretless_lookup(void *ctx, const char *akid, struct oc_principal *out,
+                             struct oc_err *err)
+{
+    int rc = fake_lookup(ctx, akid, out, err);
+
+    memset(out->secret_key, 0, sizeof(out->secret_key));
+    return rc;
+}
+
+static int cb_sigv4_key(void *ctx, const char *akid, const char *date, const char *region,
+                        const char *service, uint8_t key[32], struct oc_principal *who,
+                        struct oc_err *err)
+{
+    int rc = fake_lookup(ctx, akid, who, err);
+
+    remote_calls++;
+    if (rc == OC_OK)
+        oc_sigv4_signing_key(who->secret_key, strlen(who->secret_key), date, strlen(date),
+                             region, strlen(region), service, strlen(service), key);
+    memset(who->secret_key, 0, sizeof(who->secret_key));
+    return rc;
+}
+
+static int cb_sigv2_sign(void *ctx, const char *akid, enum oc_cred_hmac alg, const char *data,
+                         size_t len, uint8_t mac[32], size_t *maclen, struct oc_principal *who,
+                         struct oc_err *err)
+{
+    int rc = fake_lookup(ctx, akid, who, err);
+
+    remote_calls++;
+    if (rc == OC_OK && alg == OC_CRED_HMAC_SHA1) {
+        oc_hmac_sha1(who->secret_key, strlen(who->secret_key), data, len, mac);
+        *maclen = 20;
+    } else if (rc == OC_OK) {
+        oc_hmac_sha256(who->secret_key, strlen(who->secret_key), data, len, mac);
+        *maclen = 32;
+    }
+    memset(who->secret_key, 0, sizeof(who->secret_key));
+    return rc;
+}
+
+static struct oc_cred_source secretless_source(int wrong)
+{
+    struct oc_cred_source s = source(wrong);
+
+    s.lookup = secretless_lookup;
+    s.sigv4_key = cb_sigv4_key;
+    s.sigv2_sign = cb_sigv2_sign;
+    return s;
+}
+
+/*
+ * Verifies and, when want_code is set, checks the refusal.  Every case runs
+ * twice: through the lookup-only source (secrets derived in creds.c) and
+ * through the callbacks-only source; both must answer the same.
+ */
 static int verify(const struct oc_auth_input *in, int wrong, struct oc_auth_result *res,
                   const char *want_code, int want_status)
 {
-    struct oc_cred_source src = source(wrong);
-    struct oc_auth_error aerr;
+    struct oc_cred_source src = source(wrong), cb = secretless_source(wrong);
+    struct oc_auth_result cres;
+    struct oc_auth_error aerr, caerr;
+    int crc = oc_auth_verify(in, &cb, &cres, &caerr);
     int rc = oc_auth_verify(in, &src, res, &aerr);
+
+    CHECK_INT(crc, rc);
+    if (crc == OC_EAUTH && rc == OC_EAUTH) {
+        CHECK_STR(caerr.code, aerr.code);
+        CHECK_INT(caerr.status, aerr.status);
+    }
+    if (crc == OC_OK && rc == OC_OK) {
+        CHECK_INT(cres.kind, res->kind);
+        CHECK_INT(cres.payload, res->payload);
+        CHECK_STR(cres.who.access_key_id, res->who.access_key_id);
+        CHECK_STR(cres.who.account_id, res->who.account_id);
+        CHECK_STR(cres.who.secret_key, "");
+        CHECK_STR(res->who.secret_key, "");
+        CHECK(memcmp(cres.signing_key, res->signing_key, 32) == 0);
+    }
 
     if (want_code) {
         CHECK_INT(rc, OC_EAUTH);
@@ -605,4 +686,83 @@ OC_TEST(auth_anonymous)
         CHECK_INT(r.payload, OC_PAYLOAD_STREAMING_UNSIGNED_TRAILER);
     in.headers = signed_chunks;
     verify(&in, 0, &r, "InvalidRequest", 400);
+}
+
+static int down_sigv4_key(void *ctx, const char *akid, const char *date, const char *region,
+                          const char *service, uint8_t key[32], struct oc_principal *who,
+                          struct oc_err *err)
+{
+    (void)ctx, (void)akid, (void)date, (void)region, (void)service, (void)who;
+    memset(key, 0, 32);
+    return oc_err_set(err, OC_EINTERNAL, "identity API: connection refused");
+}
+
+static int down_sigv2_sign(void *ctx, const char *akid, enum oc_cred_hmac alg,
+                           const char *data, size_t len, uint8_t mac[32], size_t *maclen,
+                           struct oc_principal *who, struct oc_err *err)
+{
+    (void)ctx, (void)akid, (void)alg, (void)data, (void)len, (void)who;
+    memset(mac, 0, 32);
+    *maclen = 0;
+    return oc_err_set(err, OC_EINTERNAL, "identity API: connection refused");
+}
+
+/*
+ * A source without secrets: the checks go through its callbacks (counted),
+ * one that cannot reach its CLC fails with InternalError, never allows, and
+ * a secretless lookup without callbacks is refused rather than compared
+ * against an empty secret.
+ */
+OC_TEST(auth_secretless_source)
+{
+    static const struct oc_http_header v2[] = {
+        { "host", "johnsmith.s3.amazonaws.com" },
+        { "date", "Tue, 27 Mar 2007 19:36:42 +0000" },
+        { "authorization", "AWS " AKID ":bWq2s1WEIj+Ydj0vQ697zp+IXMU=" },
+    };
+    struct oc_auth_input in = get_input(), in2 = { 0 };
+    struct oc_auth_result r;
+    struct oc_auth_error aerr;
+    struct oc_cred_source src = secretless_source(0);
+    int before = remote_calls;
+
+    in2.method = "GET";
+    in2.path = "/photos/puppy.jpg";
+    in2.query = "";
+    in2.headers = v2;
+    in2.nheaders = NH(v2);
+    in2.vhost_bucket = "johnsmith";
+    in2.service = "s3";
+    in2.now = 1175024202 + 30;
+
+    CHECK_INT(oc_auth_verify(&in, &src, &r, &aerr), OC_OK);
+    CHECK_INT(remote_calls, before + 1);
+    CHECK_STR(r.who.user_name, "admin");
+    CHECK_INT(oc_auth_verify(&in2, &src, &r, &aerr), OC_OK);
+    CHECK_INT(remote_calls, before + 2);
+    CHECK_INT(r.kind, OC_AUTH_SIGV2_HEADER);
+
+    /* The CLC holds a different secret: the signature does not match. */
+    src = secretless_source(1);
+    CHECK_INT(oc_auth_verify(&in, &src, &r, &aerr), OC_EAUTH);
+    CHECK_STR(aerr.code, "SignatureDoesNotMatch");
+
+    /* The CLC does not answer. */
+    src.sigv4_key = down_sigv4_key;
+    src.sigv2_sign = down_sigv2_sign;
+    CHECK_INT(oc_auth_verify(&in, &src, &r, &aerr), OC_EAUTH);
+    CHECK_STR(aerr.code, "InternalError");
+    CHECK_INT(aerr.status, 500);
+    CHECK_INT(oc_auth_verify(&in2, &src, &r, &aerr), OC_EAUTH);
+    CHECK_STR(aerr.code, "InternalError");
+    CHECK_INT(aerr.status, 500);
+
+    /* No secret and no callbacks: refused, not checked against "". */
+    src = secretless_source(0);
+    src.sigv4_key = NULL;
+    src.sigv2_sign = NULL;
+    CHECK_INT(oc_auth_verify(&in, &src, &r, &aerr), OC_EAUTH);
+    CHECK_STR(aerr.code, "InternalError");
+    CHECK_INT(oc_auth_verify(&in2, &src, &r, &aerr), OC_EAUTH);
+    CHECK_STR(aerr.code, "InternalError");
 }
