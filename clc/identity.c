@@ -629,20 +629,16 @@ int clc_key_foreach(struct oc_db *db, const char *account_id, const char *user_n
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? OC_OK : oc_db_fail(db, err, "list keys");
 }
 
-int clc_key_set_active(struct clc_identity *s, struct oc_db *db, const char *key_id,
-                       int active, struct oc_err *err)
+/* Steps a prepared change of one access key (bound by the caller); a key
+ * that no row matched is OC_ENOTFOUND.  Cached lookups are flushed. */
+static int key_change(struct clc_identity *s, struct oc_db *db, sqlite3_stmt *st,
+                      const char *key_id, const char *what, struct oc_err *err)
 {
-    sqlite3_stmt *st = oc_db_prepare(db, "UPDATE access_keys SET active = ? WHERE id = ?", err);
-    int rc;
+    int rc = sqlite3_step(st);
 
-    if (!st)
-        return OC_EDB;
-    sqlite3_bind_int(st, 1, active ? 1 : 0);
-    sqlite3_bind_text(st, 2, key_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        rc = oc_db_fail(db, err, "update access key");
+        rc = oc_db_fail(db, err, what);
     else if (sqlite3_changes(oc_db_handle(db)) == 0)
         rc = oc_err_set(err, OC_ENOTFOUND, "The Access Key with id %s cannot be found.",
                         key_id);
@@ -652,26 +648,27 @@ int clc_key_set_active(struct clc_identity *s, struct oc_db *db, const char *key
     return rc;
 }
 
+int clc_key_set_active(struct clc_identity *s, struct oc_db *db, const char *key_id,
+                       int active, struct oc_err *err)
+{
+    sqlite3_stmt *st = oc_db_prepare(db, "UPDATE access_keys SET active = ? WHERE id = ?", err);
+
+    if (!st)
+        return OC_EDB;
+    sqlite3_bind_int(st, 1, active ? 1 : 0);
+    sqlite3_bind_text(st, 2, key_id, -1, SQLITE_STATIC);
+    return key_change(s, db, st, key_id, "update access key", err);
+}
+
 int clc_key_delete(struct clc_identity *s, struct oc_db *db, const char *key_id,
                    struct oc_err *err)
 {
     sqlite3_stmt *st = oc_db_prepare(db, "DELETE FROM access_keys WHERE id = ?", err);
-    int rc;
 
     if (!st)
         return OC_EDB;
     sqlite3_bind_text(st, 1, key_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        rc = oc_db_fail(db, err, "delete access key");
-    else if (sqlite3_changes(oc_db_handle(db)) == 0)
-        rc = oc_err_set(err, OC_ENOTFOUND, "The Access Key with id %s cannot be found.",
-                        key_id);
-    else
-        rc = OC_OK;
-    clc_identity_flush(s);
-    return rc;
+    return key_change(s, db, st, key_id, "delete access key", err);
 }
 
 int clc_key_principal(struct clc_identity *s, struct oc_db *db, const char *key_id,
