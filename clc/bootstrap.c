@@ -5,6 +5,10 @@
 #include "clc/bootstrap.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +155,94 @@ static int component_file(const char *home, const char *sub, const char *file,
     return rc;
 }
 
+/* PEM of a key or certificate into b. */
+static int pem_of(EVP_PKEY *key, X509 *cert, struct oc_buf *b)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data;
+    long len;
+    int ok;
+
+    if (!bio)
+        return OC_ENOMEM;
+    ok = key ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
+             : PEM_write_bio_X509(bio, cert);
+    len = BIO_get_mem_data(bio, &data);
+    ok = ok && len > 0 && oc_buf_append(b, data, (size_t)len) == OC_OK;
+    BIO_free(bio);
+    return ok ? OC_OK : OC_EINTERNAL;
+}
+
+/* The cloud's RSA key and self-signed certificate: bundles are encrypted
+ * for it (ec2_encrypted_key), and nodes decrypt them with the key. */
+static int cloud_keys(const char *home, struct oc_err *err)
+{
+    struct oc_buf key = { 0 }, cert = { 0 };
+    EVP_PKEY *pk = NULL;
+    X509 *x = NULL;
+    X509_NAME *name;
+    char *clc_dir = NULL, *nc_dir = NULL;
+    int rc = OC_OK;
+
+    if (asprintf(&clc_dir, "%s/clc", home) < 0 || asprintf(&nc_dir, "%s/nc", home) < 0) {
+        rc = oc_err_set(err, OC_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    if (exists(clc_dir, "cloud-pk.pem")) {
+        char *path = NULL, *text = NULL;
+        size_t len = 0;
+
+        /* Already made: only a node directory that lacks the key gets it. */
+        if (exists(nc_dir, "cloud-pk.pem"))
+            goto cleanup;
+        if (asprintf(&path, "%s/cloud-pk.pem", clc_dir) < 0) {
+            rc = oc_err_set(err, OC_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        rc = oc_read_file(path, 1 << 16, &text, &len, err);
+        free(path);
+        if (rc == OC_OK)
+            rc = oc_buf_append(&key, text, len);
+        if (text)
+            OPENSSL_cleanse(text, len);
+        free(text);
+        if (rc == OC_OK)
+            rc = write_file(nc_dir, "cloud-pk.pem", &key, err);
+        goto cleanup;
+    }
+    pk = EVP_RSA_gen(2048);
+    x = X509_new();
+    if (!pk || !x || !X509_set_version(x, 2) ||
+        !ASN1_INTEGER_set(X509_get_serialNumber(x), 1) ||
+        !X509_gmtime_adj(X509_getm_notBefore(x), 0) ||
+        !X509_gmtime_adj(X509_getm_notAfter(x), 10L * 366 * 24 * 3600) ||
+        !X509_set_pubkey(x, pk) || !(name = X509_get_subject_name(x)) ||
+        !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Overcast",
+                                    -1, -1, 0) ||
+        !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                    (const unsigned char *)"overcast-cloud", -1, -1, 0) ||
+        !X509_set_issuer_name(x, name) || !X509_sign(x, pk, EVP_sha256()) ||
+        pem_of(pk, NULL, &key) || pem_of(NULL, x, &cert)) {
+        rc = oc_err_set(err, OC_EINTERNAL, "cannot make the cloud key and certificate");
+        goto cleanup;
+    }
+    rc = write_file(clc_dir, "cloud-cert.pem", &cert, err);
+    if (rc == OC_OK)
+        rc = write_file(clc_dir, "cloud-pk.pem", &key, err);
+    if (rc == OC_OK)
+        rc = write_file(nc_dir, "cloud-pk.pem", &key, err);
+cleanup:
+    if (key.data)
+        OPENSSL_cleanse(key.data, key.len);
+    oc_buf_free(&key);
+    oc_buf_free(&cert);
+    EVP_PKEY_free(pk);
+    X509_free(x);
+    free(clc_dir);
+    free(nc_dir);
+    return rc;
+}
+
 int clc_bootstrap(struct clc *c, const char *home, const struct oc_config *conf,
                   struct oc_err *err)
 {
@@ -195,6 +287,7 @@ int clc_bootstrap(struct clc *c, const char *home, const struct oc_config *conf,
         if (rc)
             goto cleanup;
     }
+    rc = cloud_keys(home, err);
 cleanup:
     OPENSSL_cleanse(secret, sizeof(secret));
     free(dir);

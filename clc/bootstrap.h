@@ -7,7 +7,11 @@
  *   - one component user per internal caller in the eucalyptus account
  *     (walrus, clc, cc, nc), each with a key written to
  *     $OVERCAST_HOME/<component>/clc-credentials (the CLC's own:
- *     clc/component-credentials), mode 0600.
+ *     clc/component-credentials), mode 0600;
+ *   - the cloud's RSA key and self-signed certificate,
+ *     clc/cloud-pk.pem and clc/cloud-cert.pem: bundles are encrypted for
+ *     the certificate; the node decrypts them with nc/cloud-pk.pem (a
+ *     copy; other nodes' hosts get theirs copied by the administrator).
  *
  * Running it again keeps every identity whose credentials file exists and
  * fills in what is missing.

@@ -19,4 +19,6 @@ common_libovercast_common_a_SOURCES = \
 	common/auth.c common/auth.h \
 	common/chunked.c common/chunked.h \
 	common/httpc.c common/httpc.h \
-	common/cred_remote.c common/cred_remote.h
+	common/cred_remote.c common/cred_remote.h \
+	common/qsrv.c common/qsrv.h \
+	common/proc.c common/proc.h

@@ -106,6 +106,12 @@ void oc_xmlw_elem_u64(struct oc_xmlw *w, const char *name, uint64_t v)
     oc_xmlw_elemf(w, name, "%" PRIu64, v);
 }
 
+void oc_xmlw_text(struct oc_xmlw *w, const char *text)
+{
+    if (xmlTextWriterWriteString(w->w, BAD_CAST text) < 0)
+        w->failed = 1;
+}
+
 void oc_xmlw_attr(struct oc_xmlw *w, const char *name, const char *value)
 {
     if (xmlTextWriterWriteAttribute(w->w, BAD_CAST name, BAD_CAST value) < 0)

@@ -25,6 +25,8 @@ void oc_xmlw_elem(struct oc_xmlw *w, const char *name, const char *text);
 void oc_xmlw_elemf(struct oc_xmlw *w, const char *name, const char *fmt, ...) OC_PRINTF(3, 4);
 void oc_xmlw_elem_u64(struct oc_xmlw *w, const char *name, uint64_t v);
 void oc_xmlw_attr(struct oc_xmlw *w, const char *name, const char *value);
+/* Escaped text inside the open element (after its attributes). */
+void oc_xmlw_text(struct oc_xmlw *w, const char *text);
 /* Closes every open element and hands the document (with XML declaration) out. */
 int oc_xmlw_finish(struct oc_xmlw *w, struct oc_buf *out) OC_WUR;
 

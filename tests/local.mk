@@ -10,6 +10,11 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test_keypairs.c \
 	tests/unit/test_secgroups.c \
 	tests/unit/test_manifest.c \
+	tests/unit/test_bundle.c \
+	tests/unit/test_imgcache.c \
+	tests/unit/test_nc.c \
+	tests/unit/test_nc_node.c \
+	tests/unit/test_qsrv.c \
 	tests/unit/test_sigv4.c \
 	tests/unit/test_sigv2.c \
 	tests/unit/test_chunked.c \
@@ -18,4 +23,5 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test_store_cache.c \
 	tests/unit/store_fixtures.c tests/unit/store_fixtures.h \
 	tests/unit/test_s3.c
-tests_unit_unit_tests_LDADD = clc/libclc.a euca-compat/libeuca.a walrus/libwalrus.a $(OC_COMMON_LIBS)
+tests_unit_unit_tests_LDADD = clc/libclc.a nc/libnc.a euca-compat/libeuca.a walrus/libwalrus.a \
+	$(OC_COMMON_LIBS) $(LIBVIRT_LIBS) $(ARCHIVE_LIBS)

@@ -1,0 +1,57 @@
+/*
+ * driver.h - how the node runs VMs, as a table of functions (Eucalyptus's
+ * hypervisor-driver style): the libvirt driver (nc/virt.c) for ordinary
+ * instances; the QMP driver for MacroComponent templates and forks joins
+ * it later.  node.c sees only this.
+ *
+ * Drivers report what happens to their VMs through the event function
+ * given at open, from a thread of their own.
+ */
+#ifndef NC_DRIVER_H
+#define NC_DRIVER_H
+
+#include <stddef.h>
+
+#include "common/err.h"
+#include "nc/nc.h"
+
+enum nc_vm_event {
+    NC_VM_STARTED,
+    NC_VM_SHUTDOWN,     /* the guest powered itself off */
+    NC_VM_DESTROYED,    /* ended from outside (us, virsh destroy) */
+    NC_VM_CRASHED,      /* the guest or QEMU died */
+};
+
+typedef void (*nc_vm_event_fn)(void *ctx, const char *id, enum nc_vm_event ev);
+
+struct nc_vm_info {
+    char id[NC_ID_MAX];
+    int active;
+    char *record;       /* the record XML kept with the VM (malloc'd), or NULL */
+};
+
+struct nc_driver {
+    const char *name;
+    void *ctx;
+    /* Creates and starts the VM described by domain_xml. */
+    int (*start)(void *ctx, const char *id, const char *domain_xml, struct oc_err *err);
+    /* Ends it at once; OC_ENOTFOUND when there is no such VM. */
+    int (*destroy)(void *ctx, const char *id, struct oc_err *err);
+    /* Asks the guest to power off (ACPI). */
+    int (*shutdown)(void *ctx, const char *id, struct oc_err *err);
+    /* Hard reset, as a power cycle. */
+    int (*reset)(void *ctx, const char *id, struct oc_err *err);
+    /* 1 when running, 0 when not (or absent). */
+    int (*active)(void *ctx, const char *id);
+    /* Every VM whose name is an instance id; free with nc_vm_info_free. */
+    int (*list)(void *ctx, struct nc_vm_info **out, size_t *n, struct oc_err *err);
+    void (*close)(void *ctx);
+};
+
+void nc_vm_info_free(struct nc_vm_info *v, size_t n);
+
+/* The libvirt driver on uri ("qemu:///system", "test:///default"). */
+int nc_virt_open(const char *uri, nc_vm_event_fn fn, void *fn_ctx, struct nc_driver *out,
+                 struct oc_err *err) OC_WUR;
+
+#endif
