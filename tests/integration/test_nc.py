@@ -109,7 +109,9 @@ def nc():
 
 def image_params(c, root="rootdisk.img", kernel=True):
     loc, dig = c.images[root]
-    p = {"ImageId": "emi-" + nh.secrets.token_hex(4), "ImageLocation": loc, "ImageDigest": dig}
+    # One id per image, as the CLC would give it.
+    p = {"ImageId": "emi-" + hashlib.md5(root.encode()).hexdigest()[:8], "ImageLocation": loc,
+         "ImageDigest": dig}
     if kernel:
         for pfx, name, kind in (("Kernel", "vmlinuz", "eki"), ("Ramdisk", "initrd.img", "eri")):
             loc, dig = c.images[name]
@@ -275,13 +277,14 @@ def test_corrupt_plain_image_refused_not_cached(nc):
     assert cache_files(nc) == before
 
 
-def _bundle(nc, name, image_bytes, tamper_part=None):
+def _bundle(nc, name, image_bytes, tamper_part=None, part_size=256 * 1024):
     tmp = tempfile.mkdtemp(dir=nc.tmp)
     cloud = Signer.__new__(Signer)
     cloud.cert = os.path.join(nc.env.home, "clc", "cloud-cert.pem")
     user = Signer(tmp, "bundler")
     manifest, parts = make_bundle(image_bytes, name, user, user, cloud, "123456789012",
-                                  part_size=256 * 1024)
+                                  part_size=part_size)
+    assert tamper_part is None or tamper_part < len(parts)
     s3 = nc.env.client(1)
     for i, (fname, data) in enumerate(parts):
         if tamper_part == i:
@@ -309,7 +312,8 @@ def test_bundle_boots_and_tampered_bundle_refused(nc):
     terminate(nc, iid)
 
     before = cache_files(nc)
-    loc, dig = _bundle(nc, "bad-%s.img" % nh.secrets.token_hex(3), root, tamper_part=1)
+    loc, dig = _bundle(nc, "bad-%s.img" % nh.secrets.token_hex(3), root, tamper_part=1,
+                       part_size=4096)
     p.update({"ImageId": "emi-" + nh.secrets.token_hex(4), "ImageLocation": loc,
               "ImageDigest": dig})
     iid = run_instance(nc, image=p)
