@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Whether a "flags" line of cpuinfo names vmx or svm as a whole word. */
@@ -54,4 +55,16 @@ int nc_hyp_choose(const char *conf, const char *cpuinfo_path, const char *kvm_de
     else
         snprintf(why, whylen, "no usable %s: using TCG", kvm_dev);
     return OC_OK;
+}
+
+int nc_hyp_kvm_dev_slow(const char *kvm_dev, char *why, size_t whylen)
+{
+    struct stat st;
+
+    if (stat(kvm_dev, &st) != 0 || (st.st_mode & 0066))
+        return 0;
+    snprintf(why, whylen, "%s is mode %03o: libvirtd takes ~50 s per domain start; run "
+                          "`chgrp kvm %s && chmod 0660 %s` before starting libvirtd",
+             kvm_dev, (unsigned)(st.st_mode & 0777), kvm_dev, kvm_dev);
+    return 1;
 }

@@ -16,4 +16,9 @@
 int nc_hyp_choose(const char *conf, const char *cpuinfo_path, const char *kvm_dev, char out[8],
                   char *why, size_t whylen, struct oc_err *err) OC_WUR;
 
+/* 1 (with a message in why) when kvm_dev exists but only its owner may
+ * open it: without udev it is root:root 0600, and libvirtd then spends
+ * ~50 s probing it at every domain start, TCG guests included. */
+int nc_hyp_kvm_dev_slow(const char *kvm_dev, char *why, size_t whylen);
+
 #endif

@@ -187,6 +187,8 @@ int main(int argc, char **argv)
         goto out;
     }
     oc_info("hypervisor %s: %s", api.hypervisor, why);
+    if (nc_hyp_kvm_dev_slow("/dev/kvm", why, sizeof(why)))
+        oc_warn("%s", why);
 
     /* Images */
     snprintf(cache_dir, sizeof(cache_dir), "%s/cache", nc_dir);

@@ -18,7 +18,7 @@
 #   RATIO nc_launch_vs_virsh <v> (target <= 1.1)          to GUEST-UP
 #   RATIO nc_running_vs_virsh <v> (info)                  to running/returned
 #   RATIO nc_launch4_concurrent_vs_sequential <v> (target <= 1)
-# Environment: OVERCAST_BUILD, ROUNDS (default 3).
+# Environment: OVERCAST_BUILD, ROUNDS (default 5; the order alternates per round).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 exec /usr/bin/python3 "$here/nc_launch.py" "$@"

@@ -199,12 +199,25 @@ def test_kernel_boot_console_dhcp_and_shared_base(nc):
 
 
 def test_disk_boot(nc):
+    """Disk boot (SYSLINUX in the image), with the ephemeral and swap disks
+    an instance type can add."""
     loc, dig = nc.images["disk.img"]
     iid = run_instance(nc, image={"ImageId": "emi-" + nh.secrets.token_hex(4),
-                                  "ImageLocation": loc, "ImageDigest": dig})
+                                  "ImageLocation": loc, "ImageDigest": dig},
+                       EphemeralGiB=1, SwapMiB=64)
     nc.api.wait_state(iid, "running")
     nc.api.wait_console(iid, "GUEST-BOOT")
-    nc.api.wait_console(iid, "GUEST-UP ip=")
+    text = nc.api.wait_console(iid, "GUEST-UP ip=")
+    assert "SYSLINUX" in text
+    xml = nh.run(*nh.VIRSH, "dumpxml", iid).stdout
+    idir = os.path.join(nc.env.home, "nc", "instances", iid)
+    for dev, name in (("vda", "root.qcow2"), ("vdb", "ephemeral.qcow2"), ("vdc", "swap.qcow2")):
+        assert "<target dev='%s' bus='virtio'/>" % dev in xml
+        assert os.path.join(idir, name) in xml
+    info = json.loads(nh.run("qemu-img", "info", "-U", "--output=json",
+                             os.path.join(idir, "swap.qcow2")).stdout)
+    assert info["virtual-size"] == 64 << 20
+    assert "<boot dev='hd'/>" in xml and "<kernel>" not in xml
     terminate(nc, iid)
 
 

@@ -278,4 +278,11 @@ OC_TEST(nc_hypervisor_choice)
     CHECK(strstr(why, "vmx") != NULL);
     CHECK_INT(nc_hyp_choose(NULL, yes, "/nonexistent/kvm", out, why, sizeof(why), &err), OC_OK);
     CHECK_STR(out, "qemu");
+
+    CHECK(chmod(dev, 0600) == 0);
+    CHECK(nc_hyp_kvm_dev_slow(dev, why, sizeof(why)) == 1);
+    CHECK(strstr(why, "0660") != NULL);
+    CHECK(chmod(dev, 0660) == 0);
+    CHECK(nc_hyp_kvm_dev_slow(dev, why, sizeof(why)) == 0);
+    CHECK(nc_hyp_kvm_dev_slow("/nonexistent/kvm", why, sizeof(why)) == 0);
 }

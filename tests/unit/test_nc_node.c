@@ -365,6 +365,10 @@ OC_TEST(nc_node_restart_adopts)
     CHECK_INT(oc_write_file_atomic(path, xml.data, xml.len, 0600, &err), OC_OK);
     oc_buf_free(&xml);
 
+    /* a's record file is lost: the copy in its domain's metadata serves. */
+    snprintf(path, sizeof(path), "%s/instances/%s/instance.xml", r.dir, a.id);
+    CHECK_INT(unlink(path), 0);
+
     /* The daemon goes away; the VM does not. */
     event_target = NULL;
     nc_node_drain(r.node);
