@@ -148,7 +148,7 @@ class TestNet:
         self.dnsmasq = subprocess.Popen(
             ["ip", "netns", "exec", self.ns, "dnsmasq", "--keep-in-foreground",
              "--conf-file=/dev/null", "--port=0", "--interface=%s" % self.veth_ns,
-             "--bind-interfaces", "--dhcp-authoritative", "--log-dhcp",
+             "--bind-interfaces", "--dhcp-authoritative", "--log-dhcp", "--no-ping",
              "--dhcp-range=%s.10,%s.250,255.255.255.0,1h" % (self.net, self.net),
              "--dhcp-leasefile=%s" % os.path.join(workdir, "dnsmasq.leases"),
              "--pid-file=%s" % os.path.join(workdir, "dnsmasq.pid")],

@@ -377,3 +377,22 @@ def test_only_the_cc_key_is_accepted(nc):
     assert (e.value.status, e.value.code) == (401, "AuthFailure")
     status, root = nc.api.raw("ncDescribeInstances", sign=False)
     assert status == 401
+
+
+def test_crashed_guest_reported_and_restartable(nc):
+    """QEMU dies under a running guest (kill -9 of its process): libvirt
+    reports it, the NC says crashed, and the instance can start again."""
+    iid = run_instance(nc)
+    nc.api.wait_state(iid, "running")
+    nc.api.wait_console(iid, "GUEST-BOOT")
+    with open("/run/libvirt/qemu/%s.pid" % iid) as f:
+        qemu = int(f.read().strip())
+    os.kill(qemu, 9)
+    d = nc.api.wait_state(iid, "crashed", timeout=60)
+    assert d["instanceState"]["code"] == "80"
+    assert "crash" in d["stateReason"], d
+    assert nc.sink.states(iid)[-1] == "crashed"
+    nc.api.call("ncStartInstance", InstanceId=iid)
+    nc.api.wait_state(iid, "running")
+    nc.api.wait_console(iid, "GUEST-BOOT", count=2)
+    terminate(nc, iid)
