@@ -15,6 +15,7 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test_nc.c \
 	tests/unit/test_nc_node.c \
 	tests/unit/test_qsrv.c \
+	tests/unit/test_cc.c \
 	tests/unit/test_sigv4.c \
 	tests/unit/test_sigv2.c \
 	tests/unit/test_chunked.c \
@@ -23,5 +24,5 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test_store_cache.c \
 	tests/unit/store_fixtures.c tests/unit/store_fixtures.h \
 	tests/unit/test_s3.c
-tests_unit_unit_tests_LDADD = clc/libclc.a nc/libnc.a euca-compat/libeuca.a walrus/libwalrus.a \
-	$(OC_COMMON_LIBS) $(LIBVIRT_LIBS) $(ARCHIVE_LIBS)
+tests_unit_unit_tests_LDADD = clc/libclc.a nc/libnc.a cc/libcc.a euca-compat/libeuca.a walrus/libwalrus.a \
+	$(OC_COMMON_LIBS) $(LIBVIRT_LIBS) $(ARCHIVE_LIBS) $(NFT_LIBS) $(NL_LIBS)

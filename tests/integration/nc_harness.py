@@ -195,6 +195,11 @@ class Nc(wh.Daemon):
     SUBDIR = "nc"
 
 
+class Cc(wh.Daemon):
+    NAME = "overcast-cc"
+    SUBDIR = "cc"
+
+
 class NcError(Exception):
     def __init__(self, status, code, message):
         Exception.__init__(self, "%s %s: %s" % (status, code, message))
@@ -216,11 +221,13 @@ def xml_to_dict(e):
 
 
 class NcClient:
-    """Signs like a CC: SigV4, service "nc", form POSTs."""
+    """Signs like a CC: SigV4, service "nc", form POSTs.  With service="cc"
+    it is a CLC calling a cluster controller."""
 
-    def __init__(self, endpoint, ak, sk):
+    def __init__(self, endpoint, ak, sk, service="nc"):
         self.endpoint = endpoint
         self.creds = Credentials(ak, sk)
+        self.service = service
 
     def raw(self, action, params=None, sign=True):
         body = urllib.parse.urlencode(dict({"Action": action, "Version": NC_VERSION},
@@ -228,7 +235,7 @@ class NcClient:
         headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
         if sign:
             req = AWSRequest(method="POST", url=self.endpoint + "/", data=body, headers=headers)
-            SigV4Auth(self.creds, "nc", wh.REGION).add_auth(req)
+            SigV4Auth(self.creds, self.service, wh.REGION).add_auth(req)
             headers = dict(req.headers)
         r = requests.post(self.endpoint + "/", data=body, headers=headers, timeout=60)
         return r.status_code, ET.fromstring(r.content)

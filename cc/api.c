@@ -1,0 +1,406 @@
+/*
+ * api.c - the cluster controller's internal Query API (docs/cc.md), on
+ * common/qsrv: cc* actions from its CLC's key, ccNodeEvent from its nodes'.
+ */
+#include "cc/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+static struct cc_api *api_of(struct oc_qsrv_req *r)
+{
+    return r->ctx;
+}
+
+static int is_node(const struct cc_api *a, const struct oc_principal *who)
+{
+    return who->is_admin && strcmp(who->user_name, a->nc_user) == 0;
+}
+
+static int is_clc(const struct cc_api *a, const struct oc_principal *who)
+{
+    if (a->clc_access_key[0])
+        return strcmp(who->access_key_id, a->clc_access_key) == 0;
+    return who->is_admin && strcmp(who->user_name, a->clc_user) == 0;
+}
+
+int cc_api_authorize(void *ctx, const struct oc_principal *who)
+{
+    struct cc_api *a = ctx;
+
+    return who->active && (is_clc(a, who) || is_node(a, who)) ? OC_OK : OC_EPERM;
+}
+
+/* Every action but ccNodeEvent is the CLC's. */
+static int clc_only(struct oc_qsrv_req *r)
+{
+    if (is_clc(api_of(r), &r->who))
+        return OC_OK;
+    return oc_qsrv_error(r, "AccessDenied", "Only the cloud controller may call %s", r->action);
+}
+
+static int failed(struct oc_qsrv_req *r, int rc, const struct oc_err *err)
+{
+    switch (rc) {
+    case OC_ENOTFOUND:
+        return oc_qsrv_error(r, "InvalidInstanceID.NotFound", "%s", err->msg);
+    case OC_EEXIST:
+        return oc_qsrv_error(r, "InvalidParameterValue", "%s", err->msg);
+    case OC_ETOOBIG:
+        return oc_qsrv_error(r, "InsufficientInstanceCapacity", "%s", err->msg);
+    case OC_ECONFLICT:
+        return oc_qsrv_error(r, "IncorrectInstanceState", "%s", err->msg);
+    case OC_EINVAL:
+        return oc_qsrv_error(r, "InvalidParameterValue", "%s", err->msg);
+    default:
+        oc_log(OC_LOG_ERROR, "%s %s: %s", r->request_id, r->action, err->msg);
+        return oc_qsrv_error(r, "InternalError", "%s", err->msg);
+    }
+}
+
+static int copy(struct oc_qsrv_req *r, const char *name, char *dst, size_t cap, int required)
+{
+    const char *v = required ? oc_qsrv_need(r, name) : oc_query_get(r->params, name);
+
+    dst[0] = 0;
+    if (!v)
+        return required ? OC_EINVAL : OC_OK;
+    if (strlen(v) >= cap)
+        return oc_qsrv_error(r, "InvalidParameterValue", "Value for parameter %s is too long",
+                             name);
+    memcpy(dst, v, strlen(v) + 1);
+    return OC_OK;
+}
+
+static int image(struct oc_qsrv_req *r, const char *pfx, struct cc_image *im, int required)
+{
+    char a[32], b[32], c[32];
+
+    snprintf(a, sizeof(a), "%sId", pfx);
+    snprintf(b, sizeof(b), "%sLocation", pfx);
+    snprintf(c, sizeof(c), "%sDigest", pfx);
+    if (copy(r, a, im->id, sizeof(im->id), required) ||
+        copy(r, b, im->location, sizeof(im->location), required || im->id[0]) ||
+        copy(r, c, im->digest, sizeof(im->digest), required || im->id[0]))
+        return OC_EINVAL;
+    return OC_OK;
+}
+
+static void instance_item(struct oc_xmlw *w, const struct cc_instance_info *i)
+{
+    oc_xmlw_start(w, "item");
+    oc_xmlw_elem(w, "instanceId", i->id);
+    oc_xmlw_elem(w, "reservationId", i->reservation_id);
+    oc_xmlw_elem(w, "ownerId", i->owner_id);
+    oc_xmlw_elemf(w, "launchIndex", "%u", i->launch_index);
+    oc_xmlw_elem(w, "instanceType", i->instance_type);
+    oc_xmlw_elem(w, "imageId", i->image_id);
+    oc_xmlw_elem(w, "groupId", i->group_id);
+    oc_xmlw_elem(w, "node", i->node);
+    oc_xmlw_elem(w, "nodeState", i->node_up ? "up" : "down");
+    oc_xmlw_elem(w, "macAddress", i->mac);
+    oc_xmlw_elem(w, "privateIpAddress", i->private_ip);
+    oc_xmlw_elem(w, "ipAddress", i->public_ip);
+    oc_xmlw_elem(w, "state", i->state);
+    oc_xmlw_elem(w, "stateReason", i->state_reason);
+    oc_xmlw_elemf(w, "launchTime", "%lld", (long long)i->launch_time);
+    oc_xmlw_end(w);
+}
+
+static int cc_run_instances(struct oc_qsrv_req *r)
+{
+    struct cc_run_request req = { 0 };
+    struct cc_instance_info *out;
+    struct oc_err err = { 0 };
+    struct oc_xmlw *w;
+    long long v[6];
+    int rc;
+
+    if (clc_only(r) || copy(r, "ReservationId", req.reservation_id,
+                            sizeof(req.reservation_id), 1) ||
+        copy(r, "OwnerId", req.owner_id, sizeof(req.owner_id), 0) ||
+        copy(r, "InstanceType", req.instance_type, sizeof(req.instance_type), 1) ||
+        copy(r, "GroupId", req.group_id, sizeof(req.group_id), 1) ||
+        !oc_qsrv_need(r, "VCpus") || oc_qsrv_uint(r, "VCpus", 1, 1, 64, &v[0]) ||
+        !oc_qsrv_need(r, "MemoryMiB") ||
+        oc_qsrv_uint(r, "MemoryMiB", 256, 32, 1024 * 1024, &v[1]) ||
+        !oc_qsrv_need(r, "DiskGiB") || oc_qsrv_uint(r, "DiskGiB", 1, 1, 16384, &v[2]) ||
+        oc_qsrv_uint(r, "EphemeralGiB", 0, 0, 16384, &v[3]) ||
+        oc_qsrv_uint(r, "SwapMiB", 0, 0, 1024 * 1024, &v[4]) ||
+        oc_qsrv_uint(r, "LaunchIndex", 0, 0, 100000, &v[5]) ||
+        image(r, "Image", &req.image, 1) || image(r, "Kernel", &req.kernel, 0) ||
+        image(r, "Ramdisk", &req.ramdisk, 0))
+        return OC_EINVAL;
+    if (oc_query_list(r->arena, r->params, "InstanceId", &req.ids, &req.n, &err) != OC_OK)
+        return oc_qsrv_error(r, "InvalidParameterValue", "%s", err.msg);
+    if (req.n == 0)
+        return oc_qsrv_error(r, "MissingParameter", "The request must contain InstanceId.1");
+    if (req.n > 1000)
+        return oc_qsrv_error(r, "InvalidParameterValue", "At most 1000 instances at once");
+    if (strspn(req.group_id, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(req.group_id))
+        return oc_qsrv_error(r, "InvalidParameterValue", "GroupId is malformed");
+    req.vcpus = (unsigned)v[0];
+    req.mem_mb = (unsigned)v[1];
+    req.disk_gb = (unsigned)v[2];
+    req.ephemeral_gb = (unsigned)v[3];
+    req.swap_mb = (unsigned)v[4];
+    req.launch_index = (unsigned)v[5];
+    out = oc_arena_calloc(r->arena, req.n, sizeof(*out));
+    if (!out)
+        return oc_qsrv_error(r, "InternalError", "out of memory");
+    if ((rc = cc_run(api_of(r)->cluster, &req, out, &err)))
+        return failed(r, rc, &err);
+    w = oc_qsrv_reply(r);
+    oc_xmlw_start(w, "instancesSet");
+    for (size_t k = 0; k < req.n; k++)
+        instance_item(w, &out[k]);
+    oc_xmlw_end(w);
+    return OC_OK;
+}
+
+static int each_instance(struct oc_qsrv_req *r, enum cc_op op)
+{
+    const char **ids = NULL;
+    size_t n = 0;
+    struct oc_err err = { 0 };
+    struct oc_xmlw *w;
+
+    if (clc_only(r))
+        return OC_EINVAL;
+    if (oc_query_list(r->arena, r->params, "InstanceId", &ids, &n, &err) != OC_OK)
+        return oc_qsrv_error(r, "InvalidParameterValue", "%s", err.msg);
+    if (n == 0)
+        return oc_qsrv_error(r, "MissingParameter", "The request must contain InstanceId.1");
+    w = oc_qsrv_reply(r);
+    oc_xmlw_start(w, "instancesSet");
+    for (size_t k = 0; k < n; k++) {
+        char prev[16] = "", cur[16] = "";
+        int rc = cc_instance_op(api_of(r)->cluster, op, ids[k], prev, cur, &err);
+
+        oc_xmlw_start(w, "item");
+        oc_xmlw_elem(w, "instanceId", ids[k]);
+        if (rc) {
+            /* One instance's failure does not hide the others' results. */
+            oc_xmlw_elem(w, "error", err.msg);
+        } else {
+            oc_xmlw_elem(w, "previousState", prev);
+            oc_xmlw_elem(w, "currentState", cur);
+        }
+        oc_xmlw_end(w);
+    }
+    oc_xmlw_end(w);
+    return OC_OK;
+}
+
+static int cc_terminate(struct oc_qsrv_req *r)
+{
+    return each_instance(r, CC_OP_TERMINATE);
+}
+
+static int cc_stop(struct oc_qsrv_req *r)
+{
+    return each_instance(r, CC_OP_STOP);
+}
+
+static int cc_start(struct oc_qsrv_req *r)
+{
+    return each_instance(r, CC_OP_START);
+}
+
+static int cc_reboot(struct oc_qsrv_req *r)
+{
+    return each_instance(r, CC_OP_REBOOT);
+}
+
+static int cc_describe_instances(struct oc_qsrv_req *r)
+{
+    struct cc_instance_info *all = NULL;
+    const char **ids = NULL;
+    size_t n = 0, nids = 0;
+    struct oc_err err = { 0 };
+    struct oc_xmlw *w;
+
+    if (clc_only(r))
+        return OC_EINVAL;
+    if (oc_query_list(r->arena, r->params, "InstanceId", &ids, &nids, &err) != OC_OK)
+        return oc_qsrv_error(r, "InvalidParameterValue", "%s", err.msg);
+    if (cc_instances(api_of(r)->cluster, &all, &n) != OC_OK)
+        return oc_qsrv_error(r, "InternalError", "out of memory");
+    w = oc_qsrv_reply(r);
+    oc_xmlw_start(w, "instancesSet");
+    for (size_t k = 0; k < n; k++) {
+        int want = nids == 0;
+
+        for (size_t j = 0; j < nids && !want; j++)
+            want = strcmp(ids[j], all[k].id) == 0;
+        if (want)
+            instance_item(w, &all[k]);
+    }
+    oc_xmlw_end(w);
+    free(all);
+    return OC_OK;
+}
+
+static void node_item(struct oc_xmlw *w, const struct cc_node_info *nd)
+{
+    oc_xmlw_start(w, "item");
+    oc_xmlw_elem(w, "nodeName", nd->name);
+    oc_xmlw_elem(w, "host", nd->host);
+    oc_xmlw_elemf(w, "port", "%u", nd->port);
+    oc_xmlw_elem(w, "state", nd->up ? "up" : "down");
+    oc_xmlw_elem(w, "hypervisor", nd->hypervisor);
+    oc_xmlw_elemf(w, "coresTotal", "%u", nd->cores_total);
+    oc_xmlw_elemf(w, "coresFree", "%u", nd->cores_free);
+    oc_xmlw_elem_u64(w, "memoryTotalMiB", nd->mem_total_mb);
+    oc_xmlw_elem_u64(w, "memoryFreeMiB", nd->mem_free_mb);
+    oc_xmlw_elem_u64(w, "diskTotalGiB", nd->disk_total_gb);
+    oc_xmlw_elem_u64(w, "diskFreeGiB", nd->disk_free_gb);
+    oc_xmlw_elemf(w, "instanceCount", "%u", nd->instances);
+    oc_xmlw_end(w);
+}
+
+/* ccDescribeNodes and ccDescribeResources: the same node list; the
+ * latter adds the cluster's totals. */
+static int describe_nodes(struct oc_qsrv_req *r, int totals)
+{
+    struct cc_node_info *nodes = NULL, sum = { 0 };
+    size_t n = 0;
+    struct oc_xmlw *w;
+
+    if (clc_only(r))
+        return OC_EINVAL;
+    if (cc_nodes(api_of(r)->cluster, &nodes, &n) != OC_OK)
+        return oc_qsrv_error(r, "InternalError", "out of memory");
+    w = oc_qsrv_reply(r);
+    oc_xmlw_start(w, "nodeSet");
+    for (size_t k = 0; k < n; k++) {
+        node_item(w, &nodes[k]);
+        if (nodes[k].up) {
+            sum.cores_total += nodes[k].cores_total;
+            sum.cores_free += nodes[k].cores_free;
+            sum.mem_total_mb += nodes[k].mem_total_mb;
+            sum.mem_free_mb += nodes[k].mem_free_mb;
+            sum.disk_total_gb += nodes[k].disk_total_gb;
+            sum.disk_free_gb += nodes[k].disk_free_gb;
+        }
+    }
+    oc_xmlw_end(w);
+    if (totals) {
+        oc_xmlw_elemf(w, "coresTotal", "%u", sum.cores_total);
+        oc_xmlw_elemf(w, "coresFree", "%u", sum.cores_free);
+        oc_xmlw_elem_u64(w, "memoryTotalMiB", sum.mem_total_mb);
+        oc_xmlw_elem_u64(w, "memoryFreeMiB", sum.mem_free_mb);
+        oc_xmlw_elem_u64(w, "diskTotalGiB", sum.disk_total_gb);
+        oc_xmlw_elem_u64(w, "diskFreeGiB", sum.disk_free_gb);
+    }
+    free(nodes);
+    return OC_OK;
+}
+
+static int cc_describe_nodes(struct oc_qsrv_req *r)
+{
+    return describe_nodes(r, 0);
+}
+
+static int cc_describe_resources(struct oc_qsrv_req *r)
+{
+    return describe_nodes(r, 1);
+}
+
+static int cc_register_node(struct oc_qsrv_req *r)
+{
+    const char *name, *host;
+    long long port;
+    struct oc_err err = { 0 };
+    int rc;
+
+    if (clc_only(r) || !(name = oc_qsrv_need(r, "NodeName")) ||
+        !(host = oc_qsrv_need(r, "Host")) || oc_qsrv_uint(r, "Port", 8775, 1, 65535, &port))
+        return OC_EINVAL;
+    if ((rc = cc_node_register(api_of(r)->cluster, name, host, (unsigned)port, &err)))
+        return rc == OC_EEXIST ? oc_qsrv_error(r, "InvalidParameterValue", "%s", err.msg)
+                               : failed(r, rc, &err);
+    oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
+    return OC_OK;
+}
+
+static int cc_deregister_node(struct oc_qsrv_req *r)
+{
+    const char *name;
+    struct oc_err err = { 0 };
+    int rc;
+
+    if (clc_only(r) || !(name = oc_qsrv_need(r, "NodeName")))
+        return OC_EINVAL;
+    if ((rc = cc_node_deregister(api_of(r)->cluster, name, &err)))
+        return rc == OC_ENOTFOUND ? oc_qsrv_error(r, "InvalidNode.NotFound", "%s", err.msg)
+                                  : failed(r, rc, &err);
+    oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
+    return OC_OK;
+}
+
+static int cc_get_console(struct oc_qsrv_req *r)
+{
+    const char *id;
+    struct oc_buf b = { 0 };
+    struct oc_err err = { 0 };
+    struct oc_xmlw *w;
+    int rc;
+
+    if (clc_only(r) || !(id = oc_qsrv_need(r, "InstanceId")))
+        return OC_EINVAL;
+    if ((rc = cc_console(api_of(r)->cluster, id, &b, &err)) ||
+        (rc = oc_buf_putc(&b, 0))) {
+        oc_buf_free(&b);
+        return failed(r, rc, &err);
+    }
+    w = oc_qsrv_reply(r);
+    oc_xmlw_elem(w, "instanceId", id);
+    oc_xmlw_elem(w, "output", (const char *)b.data);
+    oc_buf_free(&b);
+    return OC_OK;
+}
+
+static int cc_event(struct oc_qsrv_req *r)
+{
+    const char *node, *id, *state;
+    long long when, seq;
+    struct oc_err err = { 0 };
+    int rc;
+
+    if (!is_node(api_of(r), &r->who))
+        return oc_qsrv_error(r, "AccessDenied", "Only nodes may report events");
+    if (!(node = oc_qsrv_need(r, "NodeName")) || !(id = oc_qsrv_need(r, "InstanceId")) ||
+        !(state = oc_qsrv_need(r, "State")) ||
+        oc_qsrv_uint(r, "StateTime", 0, 0, 1LL << 40, &when) ||
+        oc_qsrv_uint(r, "Sequence", 0, 0, 1LL << 62, &seq))
+        return OC_EINVAL;
+    rc = cc_node_event(api_of(r)->cluster, node, id, state,
+                       oc_query_get(r->params, "StateReason") ? oc_query_get(r->params,
+                                                                             "StateReason")
+                                                              : "",
+                       when, (uint64_t)seq, &err);
+    if (rc)
+        return failed(r, rc, &err);
+    oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
+    return OC_OK;
+}
+
+const struct oc_qsrv_action cc_api_actions[] = {
+    { "ccRunInstances", cc_run_instances },
+    { "ccTerminateInstances", cc_terminate },
+    { "ccDescribeInstances", cc_describe_instances },
+    { "ccDescribeResources", cc_describe_resources },
+    { "ccRebootInstances", cc_reboot },
+    { "ccStartInstances", cc_start },
+    { "ccStopInstances", cc_stop },
+    { "ccGetConsoleOutput", cc_get_console },
+    { "ccRegisterNode", cc_register_node },
+    { "ccDeregisterNode", cc_deregister_node },
+    { "ccDescribeNodes", cc_describe_nodes },
+    { "ccNodeEvent", cc_event },
+    { NULL, NULL },
+};

@@ -1,0 +1,129 @@
+/*
+ * cluster.h - what the cluster controller knows: its nodes (address,
+ * capacity, health), the instances it placed (node, MAC, private IP, state)
+ * and the networks of its security groups.  State lives in memory and,
+ * written through, in $OVERCAST_HOME/cc/cc.db (SQLite), so a restarted CC
+ * knows every node and instance again.
+ *
+ * Capacity of a node is its own report (ncDescribeResource: totals) minus
+ * what the CC's live instances on it were given; reserving happens under
+ * the cluster lock at placement, before any call to the node, so
+ * concurrent requests never overcommit.  A poller asks every node for its
+ * resources and instances every poll_s seconds: a node that fails
+ * down_after polls in a row is down (its instances keep their last state,
+ * reported with nodeState=down), and instance states the CC missed are
+ * repaired from the node's answer.
+ */
+#ifndef CC_CLUSTER_H
+#define CC_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cc/addr.h"
+#include "cc/sched.h"
+#include "common/buf.h"
+#include "common/err.h"
+
+#define CC_NAME_MAX 64
+#define CC_ID_MAX 24
+
+struct cc_config {
+    const char *dir;             /* $OVERCAST_HOME/cc */
+    enum cc_policy policy;
+    const char *subnet, *netmask;
+    unsigned addrs_per_net;
+    const char *bridge;          /* the bridge NCs plug instances into */
+    unsigned poll_s;             /* 0 = no poller (tests drive cc_cluster_poll) */
+    unsigned down_after;         /* failed polls before a node is down */
+    const char *access_key_id;   /* the CC's key, for calling NCs */
+    const char *secret_key;
+    const char *region;
+};
+
+struct cc_node_info {
+    char name[CC_NAME_MAX];
+    char host[256];
+    unsigned port;
+    int up;
+    unsigned failures;
+    unsigned cores_total, cores_free;
+    uint64_t mem_total_mb, mem_free_mb, disk_total_gb, disk_free_gb;
+    unsigned instances;
+    char hypervisor[8];
+};
+
+struct cc_image {
+    char id[CC_ID_MAX];
+    char location[1088];
+    char digest[72];
+};
+
+struct cc_run_request {
+    char reservation_id[CC_ID_MAX];
+    char owner_id[16];
+    char instance_type[32];
+    unsigned vcpus, mem_mb, disk_gb, ephemeral_gb, swap_mb;
+    struct cc_image image, kernel, ramdisk;
+    char group_id[CC_NAME_MAX];  /* the security group whose network it joins */
+    const char **ids;            /* instance ids chosen by the CLC */
+    size_t n;
+    unsigned launch_index;       /* of ids[0] */
+};
+
+struct cc_instance_info {
+    char id[CC_ID_MAX];
+    char reservation_id[CC_ID_MAX];
+    char owner_id[16];
+    char node[CC_NAME_MAX];
+    int node_up;
+    char group_id[CC_NAME_MAX];
+    char mac[18];
+    char private_ip[16];
+    char public_ip[16];
+    char instance_type[32];
+    char image_id[CC_ID_MAX];
+    unsigned launch_index;
+    char state[16];
+    char state_reason[256];
+    int64_t launch_time, state_time;
+};
+
+struct cc_cluster;
+
+int cc_cluster_open(const struct cc_config *cfg, struct cc_cluster **out,
+                    struct oc_err *err) OC_WUR;
+void cc_cluster_close(struct cc_cluster *c);
+
+/* Nodes.  OC_EEXIST when the name is taken by another address;
+ * deregistering a node that has live instances is OC_ECONFLICT. */
+int cc_node_register(struct cc_cluster *c, const char *name, const char *host, unsigned port,
+                     struct oc_err *err) OC_WUR;
+int cc_node_deregister(struct cc_cluster *c, const char *name, struct oc_err *err) OC_WUR;
+int cc_nodes(struct cc_cluster *c, struct cc_node_info **out, size_t *n) OC_WUR;
+/* One round of the poller (also run by its thread). */
+void cc_cluster_poll(struct cc_cluster *c);
+
+/* Places every instance of the request or none (OC_ETOOBIG: the cluster
+ * cannot fit them all), gives each a private IP and MAC in its group's
+ * network, then asks each node to run its instances.  out has req->n
+ * entries.  An instance whose node refuses it is terminated with the
+ * node's reason. */
+int cc_run(struct cc_cluster *c, const struct cc_run_request *req,
+           struct cc_instance_info *out, struct oc_err *err) OC_WUR;
+
+enum cc_op { CC_OP_TERMINATE, CC_OP_STOP, CC_OP_START, CC_OP_REBOOT };
+/* Forwards the operation to the instance's node; prev/cur as the node says. */
+int cc_instance_op(struct cc_cluster *c, enum cc_op op, const char *id, char prev[16],
+                   char cur[16], struct oc_err *err) OC_WUR;
+/* Base64 console text from the node. */
+int cc_console(struct cc_cluster *c, const char *id, struct oc_buf *b64,
+               struct oc_err *err) OC_WUR;
+int cc_instances(struct cc_cluster *c, struct cc_instance_info **out, size_t *n) OC_WUR;
+
+/* An NC's report of a state change (ccNodeEvent): applied when seq is
+ * newer than what the CC has from that node for that instance. */
+int cc_node_event(struct cc_cluster *c, const char *node, const char *id, const char *state,
+                  const char *reason, int64_t when, uint64_t seq, struct oc_err *err) OC_WUR;
+
+#endif

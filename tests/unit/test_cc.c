@@ -1,0 +1,132 @@
+/*
+ * test_cc.c - the cluster controller's pure logic: placement policies and
+ * the private address plan.  Nodes, instances and real VMs are tested by
+ * tests/integration/test_cc.py.
+ */
+#include <string.h>
+
+#include "cc/addr.h"
+#include "cc/sched.h"
+#include "tests/unit/harness.h"
+
+static struct cc_capacity node(unsigned cores, unsigned mem, int up)
+{
+    struct cc_capacity c = { up, cores, mem, 100 };
+
+    return c;
+}
+
+OC_TEST(cc_sched_policies)
+{
+    struct cc_capacity n[3] = { node(2, 2048, 1), node(4, 4096, 1), node(1, 512, 1) };
+    struct cc_need small = { 1, 256, 1 }, big = { 3, 1024, 1 }, huge = { 8, 256, 1 };
+    enum cc_policy p;
+    size_t cur = (size_t)-1;
+
+    CHECK(cc_policy_parse("greedy", &p) == 0 && p == CC_GREEDY);
+    CHECK(cc_policy_parse("ROUNDROBIN", &p) == 0 && p == CC_ROUNDROBIN);
+    CHECK(cc_policy_parse("PowerSave", &p) == 0 && p == CC_POWERSAVE);
+    CHECK(cc_policy_parse("RANDOM", &p) != 0);
+
+    /* GREEDY: the first that fits, always. */
+    CHECK_INT(cc_sched_pick(CC_GREEDY, n, 3, &small, &cur), 0);
+    CHECK_INT(cc_sched_pick(CC_GREEDY, n, 3, &small, &cur), 0);
+    CHECK_INT(cc_sched_pick(CC_GREEDY, n, 3, &big, &cur), 1);
+    CHECK_INT(cc_sched_pick(CC_GREEDY, n, 3, &huge, &cur), -1);
+
+    /* ROUNDROBIN: the next after the last used that fits. */
+    cur = (size_t)-1;
+    CHECK_INT(cc_sched_pick(CC_ROUNDROBIN, n, 3, &small, &cur), 0);
+    CHECK_INT(cc_sched_pick(CC_ROUNDROBIN, n, 3, &small, &cur), 1);
+    CHECK_INT(cc_sched_pick(CC_ROUNDROBIN, n, 3, &small, &cur), 2);
+    CHECK_INT(cc_sched_pick(CC_ROUNDROBIN, n, 3, &small, &cur), 0);
+    CHECK_INT(cc_sched_pick(CC_ROUNDROBIN, n, 3, &big, &cur), 1);   /* skips what cannot */
+    CHECK_INT(cc_sched_pick(CC_ROUNDROBIN, n, 3, &big, &cur), 1);
+    CHECK_INT((int)cur, 1);
+    CHECK_INT(cc_sched_pick(CC_ROUNDROBIN, n, 3, &huge, &cur), -1);
+    CHECK_INT((int)cur, 1);                                          /* unchanged */
+
+    /* POWERSAVE: the fullest node that still fits. */
+    CHECK_INT(cc_sched_pick(CC_POWERSAVE, n, 3, &small, &cur), 2);
+    n[2].mem_free_mb = 128;
+    CHECK_INT(cc_sched_pick(CC_POWERSAVE, n, 3, &small, &cur), 0);
+    CHECK_INT(cc_sched_pick(CC_POWERSAVE, n, 3, &big, &cur), 1);
+
+    /* A node that is down never fits. */
+    n[0].up = 0;
+    CHECK_INT(cc_sched_pick(CC_GREEDY, n, 3, &small, &cur), 1);
+    CHECK_INT(cc_sched_pick(CC_GREEDY, n, 0, &small, &cur), -1);
+}
+
+OC_TEST(cc_sched_packs_until_full)
+{
+    /* Placing one at a time and taking the capacity, as cluster.c does:
+     * POWERSAVE fills the fuller node (1: 3 cores) before touching the other;
+     * ROUNDROBIN alternates until node 1 is full. */
+    struct cc_need one = { 1, 256, 1 };
+    enum cc_policy pol[2] = { CC_POWERSAVE, CC_ROUNDROBIN };
+    const char *want[2] = { "1110000", "0101010" };
+
+    for (int p = 0; p < 2; p++) {
+        struct cc_capacity n[2] = { node(4, 4096, 1), node(3, 4096, 1) };
+        char got[8] = "";
+        size_t cur = (size_t)-1;
+
+        for (int k = 0; k < 7; k++) {
+            int i = cc_sched_pick(pol[p], n, 2, &one, &cur);
+
+            if (i < 0)
+                break;
+            got[k] = (char)('0' + i);
+            n[i].cores_free -= 1;
+        }
+        CHECK_STR(got, want[p]);
+        CHECK_INT(cc_sched_pick(pol[p], n, 2, &one, &cur), -1);
+    }
+}
+
+OC_TEST(cc_address_plan)
+{
+    struct cc_plan p;
+    struct cc_network n;
+    struct oc_err err = { 0 };
+    char ip[16], mac[18];
+    uint32_t a;
+    unsigned idx;
+
+    CHECK_INT(cc_plan_init(&p, "10.101.0.0", "255.255.0.0", 32, &err), OC_OK);
+    CHECK_INT(p.networks, 2048);
+    CHECK_INT(cc_plan_network(&p, 3, &n), OC_OK);
+    cc_ip_str(n.base, ip);
+    CHECK_STR(ip, "10.101.0.96");
+    cc_ip_str(n.gateway, ip);
+    CHECK_STR(ip, "10.101.0.97");
+    cc_ip_str(n.first, ip);
+    CHECK_STR(ip, "10.101.0.98");
+    cc_ip_str(n.last, ip);
+    CHECK_STR(ip, "10.101.0.126");
+    cc_ip_str(n.broadcast, ip);
+    CHECK_STR(ip, "10.101.0.127");
+    CHECK_INT(n.prefix, 27);
+    CHECK_INT(cc_plan_network(&p, 2048, &n), OC_EINVAL);
+
+    CHECK_INT(cc_ip_parse("10.101.0.100", &a), OC_OK);
+    CHECK_INT(cc_plan_index_of(&p, a, &idx), 0);
+    CHECK_INT(idx, 3);
+    CHECK_INT(cc_ip_parse("10.101.0.97", &a), OC_OK);   /* a gateway is no instance's */
+    CHECK_INT(cc_plan_index_of(&p, a, &idx), -1);
+    CHECK_INT(cc_ip_parse("10.102.0.5", &a), OC_OK);
+    CHECK_INT(cc_plan_index_of(&p, a, &idx), -1);
+
+    CHECK_INT(cc_ip_parse("10.101.3.4", &a), OC_OK);
+    cc_mac_of_ip(a, mac);
+    CHECK_STR(mac, "d0:0d:0a:65:03:04");
+
+    CHECK_INT(cc_plan_init(&p, "10.101.0.1", "255.255.0.0", 32, &err), OC_EINVAL);
+    CHECK_INT(cc_plan_init(&p, "10.101.0.0", "255.0.255.0", 32, &err), OC_EINVAL);
+    CHECK_INT(cc_plan_init(&p, "10.101.0.0", "255.255.255.0", 24, &err), OC_EINVAL);
+    CHECK_INT(cc_plan_init(&p, "10.101.0.0", "255.255.255.0", 512, &err), OC_EINVAL);
+    CHECK_INT(cc_plan_init(&p, "10.101.0.0", "255.255.255.0", 4, &err), OC_EINVAL);
+    CHECK_INT(cc_plan_init(&p, "nonsense", "255.255.255.0", 32, &err), OC_EINVAL);
+    CHECK_INT(cc_ip_parse("10.1.2.3; drop", &a), OC_EINVAL);
+}
