@@ -229,6 +229,19 @@ static int cc_describe_instances(struct oc_qsrv_req *r)
         return oc_qsrv_error(r, "InvalidParameterValue", "%s", err.msg);
     if (cc_instances(api_of(r)->cluster, &all, &n) != OC_OK)
         return oc_qsrv_error(r, "InternalError", "out of memory");
+    {
+        struct cc_eip *eips = NULL;
+        size_t ne = 0;
+
+        /* Elastic IPs live in netstate: join them in. */
+        if (cc_netstate_eips(api_of(r)->net, &eips, &ne, &err) == OC_OK)
+            for (size_t e = 0; e < ne; e++)
+                for (size_t k = 0; eips[e].instance_id[0] && k < n; k++)
+                    if (strcmp(all[k].id, eips[e].instance_id) == 0)
+                        snprintf(all[k].public_ip, sizeof(all[k].public_ip), "%s",
+                                 eips[e].public_ip);
+        free(eips);
+    }
     w = oc_qsrv_reply(r);
     oc_xmlw_start(w, "instancesSet");
     for (size_t k = 0; k < n; k++) {
@@ -389,7 +402,182 @@ static int cc_event(struct oc_qsrv_req *r)
     return OC_OK;
 }
 
+/* A port, or an icmp type/code: -1 (any) to 65535. */
+static int port_param(struct oc_qsrv_req *r, const char *name, int def, int *out)
+{
+    const char *v = oc_query_get(r->params, name);
+    char *end;
+    long n;
+
+    if (!v || !*v) {
+        *out = def;
+        return OC_OK;
+    }
+    n = strtol(v, &end, 10);
+    if (*end || n < -1 || n > 65535)
+        return oc_qsrv_error(r, "InvalidParameterValue", "%s must be -1 to 65535", name);
+    *out = (int)n;
+    return OC_OK;
+}
+
+/* ccConfigureNetwork: GroupId, Rule.N.{Protocol,FromPort,ToPort,CidrIp,
+ * SourceGroupId}, N = 1.. contiguous; replaces the group's rules. */
+static int cc_configure_network(struct oc_qsrv_req *r)
+{
+    const char *group;
+    struct cc_rule *rules;
+    struct oc_err err = { 0 };
+    size_t n = 0;
+    int rc;
+
+    if (clc_only(r) || !(group = oc_qsrv_need(r, "GroupId")))
+        return OC_EINVAL;
+    rules = oc_arena_calloc(r->arena, CC_NETSTATE_MAX_RULES, sizeof(*rules));
+    if (!rules)
+        return oc_qsrv_error(r, "InternalError", "out of memory");
+    for (;; n++) {
+        char name[48];
+        const char *v;
+        struct cc_rule *x = &rules[n];
+
+        snprintf(name, sizeof(name), "Rule.%zu.Protocol", n + 1);
+        if (!(v = oc_query_get(r->params, name)))
+            break;
+        if (n == CC_NETSTATE_MAX_RULES)
+            return oc_qsrv_error(r, "InvalidParameterValue", "At most %d rules",
+                                 CC_NETSTATE_MAX_RULES);
+        snprintf(x->proto, sizeof(x->proto), "%.7s", v);
+        snprintf(name, sizeof(name), "Rule.%zu.FromPort", n + 1);
+        if (port_param(r, name, 0, &x->from_port))
+            return OC_EINVAL;
+        snprintf(name, sizeof(name), "Rule.%zu.ToPort", n + 1);
+        if (port_param(r, name, x->from_port, &x->to_port))
+            return OC_EINVAL;
+        snprintf(name, sizeof(name), "Rule.%zu.CidrIp", n + 1);
+        if (copy(r, name, x->cidr, sizeof(x->cidr), 0))
+            return OC_EINVAL;
+        snprintf(name, sizeof(name), "Rule.%zu.SourceGroupId", n + 1);
+        if (copy(r, name, x->src_group, sizeof(x->src_group), 0))
+            return OC_EINVAL;
+    }
+    if ((rc = cc_netstate_configure(api_of(r)->net, group, rules, n, &err)))
+        return failed(r, rc, &err);
+    oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
+    return OC_OK;
+}
+
+static int cc_assign_address(struct oc_qsrv_req *r)
+{
+    const char *pub, *id;
+    struct cc_instance_info *all = NULL;
+    char priv[16] = "";
+    size_t n = 0;
+    struct oc_err err = { 0 };
+    int rc, live = 0;
+
+    if (clc_only(r) || !(pub = oc_qsrv_need(r, "PublicIp")) ||
+        !(id = oc_qsrv_need(r, "InstanceId")))
+        return OC_EINVAL;
+    if (cc_instances(api_of(r)->cluster, &all, &n) != OC_OK)
+        return oc_qsrv_error(r, "InternalError", "out of memory");
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(all[k].id, id) == 0 && strcmp(all[k].state, "terminated") != 0) {
+            snprintf(priv, sizeof(priv), "%s", all[k].private_ip);
+            live = 1;
+        }
+    free(all);
+    if (!live)
+        return oc_qsrv_error(r, "InvalidInstanceID.NotFound", "The cluster has no live "
+                                                               "instance %s", id);
+    if ((rc = cc_netstate_assign(api_of(r)->net, pub, id, priv, &err)))
+        return rc == OC_EEXIST ? oc_qsrv_error(r, "Resource.AlreadyAssociated", "%s", err.msg)
+                               : failed(r, rc, &err);
+    oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
+    return OC_OK;
+}
+
+static int cc_unassign_address(struct oc_qsrv_req *r)
+{
+    const char *pub;
+    struct oc_err err = { 0 };
+    int rc;
+
+    if (clc_only(r) || !(pub = oc_qsrv_need(r, "PublicIp")))
+        return OC_EINVAL;
+    if ((rc = cc_netstate_unassign(api_of(r)->net, pub, &err)))
+        return rc == OC_ENOTFOUND ? oc_qsrv_error(r, "InvalidAddress.NotFound", "%s", err.msg)
+                                  : failed(r, rc, &err);
+    oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
+    return OC_OK;
+}
+
+static int cc_describe_networks(struct oc_qsrv_req *r)
+{
+    struct cc_netstate *ns = api_of(r)->net;
+    char(*groups)[64] = NULL;
+    struct cc_eip *eips = NULL;
+    size_t ng = 0, ne = 0;
+    struct oc_err err = { 0 };
+    struct oc_xmlw *w;
+
+    if (clc_only(r))
+        return OC_EINVAL;
+    if (cc_netstate_groups(ns, &groups, &ng, &err) || cc_netstate_eips(ns, &eips, &ne, &err)) {
+        free(groups);
+        free(eips);
+        return failed(r, OC_EINTERNAL, &err);
+    }
+    w = oc_qsrv_reply(r);
+    oc_xmlw_elemf(w, "generation", "%llu", (unsigned long long)cc_netstate_generation(ns));
+    oc_xmlw_start(w, "groupSet");
+    for (size_t k = 0; k < ng; k++) {
+        struct cc_rule *rules = NULL;
+        size_t nr = 0;
+        char cidr[20], gw[16];
+
+        oc_xmlw_start(w, "item");
+        oc_xmlw_elem(w, "groupId", groups[k]);
+        if (cc_group_network(api_of(r)->cluster, groups[k], cidr, gw, &err) == OC_OK) {
+            oc_xmlw_elem(w, "cidr", cidr);
+            oc_xmlw_elem(w, "gateway", gw);
+        }
+        oc_xmlw_start(w, "ruleSet");
+        if (cc_netstate_rules(ns, groups[k], &rules, &nr, &err) == OC_OK)
+            for (size_t j = 0; j < nr; j++) {
+                oc_xmlw_start(w, "item");
+                oc_xmlw_elem(w, "protocol", rules[j].proto);
+                oc_xmlw_elemf(w, "fromPort", "%d", rules[j].from_port);
+                oc_xmlw_elemf(w, "toPort", "%d", rules[j].to_port);
+                if (rules[j].cidr[0])
+                    oc_xmlw_elem(w, "cidrIp", rules[j].cidr);
+                if (rules[j].src_group[0])
+                    oc_xmlw_elem(w, "sourceGroupId", rules[j].src_group);
+                oc_xmlw_end(w);
+            }
+        free(rules);
+        oc_xmlw_end(w);
+        oc_xmlw_end(w);
+    }
+    oc_xmlw_end(w);
+    oc_xmlw_start(w, "addressSet");
+    for (size_t k = 0; k < ne; k++) {
+        oc_xmlw_start(w, "item");
+        oc_xmlw_elem(w, "publicIp", eips[k].public_ip);
+        oc_xmlw_elem(w, "instanceId", eips[k].instance_id);
+        oc_xmlw_elem(w, "privateIp", eips[k].private_ip);
+        oc_xmlw_end(w);
+    }
+    oc_xmlw_end(w);
+    free(groups);
+    free(eips);
+    return OC_OK;
+}
+
 const struct oc_qsrv_action cc_api_actions[] = {
+    { "ccConfigureNetwork", cc_configure_network },
+    { "ccAssignAddress", cc_assign_address },
+    { "ccUnassignAddress", cc_unassign_address },
+    { "ccDescribeNetworks", cc_describe_networks },
     { "ccRunInstances", cc_run_instances },
     { "ccTerminateInstances", cc_terminate },
     { "ccDescribeInstances", cc_describe_instances },

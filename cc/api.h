@@ -9,6 +9,7 @@
 #define CC_API_H
 
 #include "cc/cluster.h"
+#include "cc/netstate.h"
 #include "common/creds.h"
 #include "common/qsrv.h"
 
@@ -16,6 +17,7 @@
 
 struct cc_api {
     struct cc_cluster *cluster;
+    struct cc_netstate *net;
     char clc_access_key[OC_ACCESS_KEY_LEN + 1];
     char clc_user[65];
     char nc_user[65];

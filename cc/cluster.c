@@ -147,6 +147,8 @@ static void set_state(struct cc_cluster *c, struct inst *i, const char *state, c
     i->info.state_time = now_s();
     if (save_inst(c, i, &err) != OC_OK)
         oc_log(OC_LOG_ERROR, "%s: %s", i->info.id, err.msg);
+    if (!live(i) && c->cfg.on_terminated)
+        c->cfg.on_terminated(c->cfg.on_terminated_ctx, i->info.id);
 }
 
 static int load(struct cc_cluster *c, struct oc_err *err)
@@ -589,6 +591,33 @@ static int group_network(struct cc_cluster *c, const char *group, unsigned *idx,
     rc = sqlite3_step(st) == SQLITE_DONE ? OC_OK : oc_db_fail(c->db, err, "saving a network");
     sqlite3_reset(st);
     return rc;
+}
+
+int cc_group_network(struct cc_cluster *c, const char *group_id, char cidr[20], char gw[16],
+                     struct oc_err *err)
+{
+    sqlite3_stmt *st;
+    struct cc_network net;
+    char base[16];
+    int idx = -1;
+
+    pthread_mutex_lock(&c->mu);
+    st = oc_db_prepare(c->db, "SELECT idx FROM networks WHERE group_id = ?1", err);
+    if (!st) {
+        pthread_mutex_unlock(&c->mu);
+        return OC_EDB;
+    }
+    sqlite3_bind_text(st, 1, group_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        idx = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    pthread_mutex_unlock(&c->mu);
+    if (idx < 0 || cc_plan_network(&c->plan, (unsigned)idx, &net) != OC_OK)
+        return oc_err_set(err, OC_ENOTFOUND, "group %s has no network yet", group_id);
+    cc_ip_str(net.base, base);
+    snprintf(cidr, 20, "%s/%u", base, net.prefix);
+    cc_ip_str(net.gateway, gw);
+    return OC_OK;
 }
 
 static int ip_taken(struct cc_cluster *c, uint32_t ip)

@@ -39,6 +39,10 @@ struct cc_config {
     const char *access_key_id;   /* the CC's key, for calling NCs */
     const char *secret_key;
     const char *region;
+    /* Called (under the cluster's lock) when an instance is terminated:
+     * what it held elsewhere (an elastic IP) is let go.  May be NULL. */
+    void (*on_terminated)(void *ctx, const char *instance_id);
+    void *on_terminated_ctx;
 };
 
 struct cc_node_info {
@@ -120,6 +124,11 @@ int cc_instance_op(struct cc_cluster *c, enum cc_op op, const char *id, char pre
 int cc_console(struct cc_cluster *c, const char *id, struct oc_buf *b64,
                struct oc_err *err) OC_WUR;
 int cc_instances(struct cc_cluster *c, struct cc_instance_info **out, size_t *n) OC_WUR;
+
+/* The network a group was given: "10.101.0.32/27" and its gateway;
+ * OC_ENOTFOUND before the group's first instance. */
+int cc_group_network(struct cc_cluster *c, const char *group_id, char cidr[20], char gw[16],
+                     struct oc_err *err) OC_WUR;
 
 /* An NC's report of a state change (ccNodeEvent): applied when seq is
  * newer than what the CC has from that node for that instance. */

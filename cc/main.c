@@ -20,6 +20,7 @@
 
 #include "cc/api.h"
 #include "cc/cluster.h"
+#include "cc/netstate.h"
 #include "common/config.h"
 #include "common/cred_remote.h"
 #include "common/fsutil.h"
@@ -56,6 +57,11 @@ static int conf_int(const struct oc_config *c, const char *key, long long def, l
     return 0;
 }
 
+static void forget_instance(void *ctx, const char *instance_id)
+{
+    cc_netstate_forget_instance(ctx, instance_id);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -72,6 +78,7 @@ int main(int argc, char **argv)
     struct oc_cred_source source;
     struct cc_config cfg = { 0 };
     struct cc_cluster *cluster = NULL;
+    struct cc_netstate *net = NULL;
     struct cc_api api = { 0 };
     struct oc_qsrv *qs = NULL;
     struct oc_qsrv_config qc = { 0 };
@@ -176,11 +183,18 @@ int main(int argc, char **argv)
     cfg.access_key_id = ak;
     cfg.secret_key = sk;
     cfg.region = oc_config_get(conf, "REGION", "us-east-1");
+    if (cc_netstate_open(cc_dir, oc_config_get(conf, "VNET_PUBLICIPS", ""), &net, &err) != OC_OK) {
+        oc_error("%s", err.msg);
+        goto out;
+    }
+    cfg.on_terminated = forget_instance;
+    cfg.on_terminated_ctx = net;
     if (cc_cluster_open(&cfg, &cluster, &err) != OC_OK) {
         oc_error("%s", err.msg);
         goto out;
     }
     api.cluster = cluster;
+    api.net = net;
 
     qc.service = "cc";
     qc.xmlns = CC_API_XMLNS;
@@ -215,6 +229,7 @@ out:
     oc_http_stop(srv);
     oc_qsrv_free(qs);
     cc_cluster_close(cluster);
+    cc_netstate_close(net);
     oc_cred_remote_free(creds);
     if (sk)
         memset(sk, 0, strlen(sk));

@@ -42,7 +42,8 @@ def start_cc(c, policy):
         "OVERCAST_CLC_URL": c.env.clc.endpoint, "OVERCAST_SCHEDPOLICY": policy,
         "OVERCAST_VNET_BRIDGE": c.net.bridge, "OVERCAST_CC_POLL_INTERVAL": "1",
         "OVERCAST_CC_NODE_DOWN_AFTER": "2", "OVERCAST_VNET_SUBNET": "10.101.0.0",
-        "OVERCAST_VNET_NETMASK": "255.255.0.0", "OVERCAST_VNET_ADDRSPERNET": "32"})
+        "OVERCAST_VNET_NETMASK": "255.255.0.0", "OVERCAST_VNET_ADDRSPERNET": "32",
+        "OVERCAST_VNET_PUBLICIPS": "192.0.2.10-192.0.2.20"})
     c.cc.start()
 
 
@@ -295,6 +296,46 @@ def test_policies_greedy_and_powersave_and_cc_restart(cl):
     terminate_all(cl, [list(g)[1]] + list(p) + list(q))
     cl.cc.stop()
     start_cc(cl, "ROUNDROBIN")
+
+
+def test_group_rules_and_elastic_ips(cl):
+    cl.api.call("ccConfigureNetwork", GroupId="sg-0000000c", **{
+        "Rule.1.Protocol": "tcp", "Rule.1.FromPort": 22, "Rule.1.ToPort": 22,
+        "Rule.1.CidrIp": "0.0.0.0/0",
+        "Rule.2.Protocol": "icmp", "Rule.2.FromPort": -1, "Rule.2.ToPort": -1,
+        "Rule.2.SourceGroupId": "sg-0000000d"})
+    with pytest.raises(nh.NcError) as e:
+        cl.api.call("ccConfigureNetwork", GroupId="sg-0000000c", **{
+            "Rule.1.Protocol": "tcp", "Rule.1.FromPort": 22, "Rule.1.ToPort": 22,
+            "Rule.1.CidrIp": "0.0.0.0/0; flush ruleset"})
+    assert e.value.code == "InvalidParameterValue"
+    got = run(cl, 1, group="sg-0000000c")
+    (iid,) = got
+    net = cl.api.call("ccDescribeNetworks")
+    groups = {g["groupId"]: g for g in net["groupSet"]}
+    g = groups["sg-0000000c"]
+    assert [r["protocol"] for r in g["ruleSet"]] == ["tcp", "icmp"]   # the refused change
+    import ipaddress
+    cidr = ipaddress.ip_network(g["cidr"])
+    assert cidr.prefixlen == 27 and ipaddress.ip_address(g["gateway"]) == cidr[1]
+    assert ipaddress.ip_address(got[iid]["privateIpAddress"]) == cidr[2]
+    addrs = {a["publicIp"]: a for a in net["addressSet"]}
+    assert len(addrs) == 11
+    cl.api.call("ccAssignAddress", PublicIp="192.0.2.15", InstanceId=iid)
+    assert describe(cl)[iid]["ipAddress"] == "192.0.2.15"
+    with pytest.raises(nh.NcError) as e:
+        cl.api.call("ccAssignAddress", PublicIp="198.51.100.1", InstanceId=iid)
+    assert e.value.code == "InvalidParameterValue"
+    with pytest.raises(nh.NcError) as e:
+        cl.api.call("ccAssignAddress", PublicIp="192.0.2.16", InstanceId=nh.new_instance_id())
+    assert e.value.code == "InvalidInstanceID.NotFound"
+    # Terminating the instance lets its address go.
+    terminate_all(cl, [iid])
+    net = cl.api.call("ccDescribeNetworks")
+    assert {a["publicIp"]: a for a in net["addressSet"]}["192.0.2.15"]["instanceId"] == ""
+    with pytest.raises(nh.NcError) as e:
+        cl.api.call("ccUnassignAddress", PublicIp="192.0.2.15")
+    assert e.value.code == "InvalidAddress.NotFound"
 
 
 def test_who_may_call(cl):

@@ -3,10 +3,14 @@
  * the private address plan.  Nodes, instances and real VMs are tested by
  * tests/integration/test_cc.py.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cc/addr.h"
+#include "cc/netstate.h"
 #include "cc/sched.h"
+#include "common/fsutil.h"
 #include "tests/unit/harness.h"
 
 static struct cc_capacity node(unsigned cores, unsigned mem, int up)
@@ -129,4 +133,90 @@ OC_TEST(cc_address_plan)
     CHECK_INT(cc_plan_init(&p, "10.101.0.0", "255.255.255.0", 4, &err), OC_EINVAL);
     CHECK_INT(cc_plan_init(&p, "nonsense", "255.255.255.0", 32, &err), OC_EINVAL);
     CHECK_INT(cc_ip_parse("10.1.2.3; drop", &a), OC_EINVAL);
+}
+
+OC_TEST(cc_netstate_rules_and_addresses)
+{
+    char dir[4000];
+    struct cc_netstate *ns = NULL;
+    struct cc_rule ok[3] = {
+        { "tcp", 22, 22, "0.0.0.0/0", "" },
+        { "icmp", -1, -1, "", "sg-00000002" },
+        { "all", 5, 7, "10.1.0.0/16", "" },
+    };
+    struct cc_rule *got = NULL;
+    struct cc_eip *eips = NULL;
+    char(*groups)[64] = NULL;
+    size_t n = 0;
+    uint64_t g;
+    struct oc_err err = { 0 };
+
+    snprintf(dir, sizeof(dir), "%s/netstate", oc_test_tmpdir());
+    CHECK_INT(oc_mkdirs(dir, 0700, &err), OC_OK);
+    CHECK_INT(cc_netstate_open(dir, "192.0.2.10-192.0.2.12, 192.0.2.11 198.51.100.7", &ns, &err),
+              OC_OK);
+    if (!ns)
+        return;
+    g = cc_netstate_generation(ns);
+    CHECK_INT(cc_netstate_configure(ns, "sg-00000001", ok, 3, &err), OC_OK);
+    CHECK(cc_netstate_generation(ns) > g);
+    CHECK_INT(cc_netstate_rules(ns, "sg-00000001", &got, &n, &err), OC_OK);
+    CHECK_INT(n, 3);
+    if (n == 3) {
+        CHECK_STR(got[0].cidr, "0.0.0.0/0");
+        CHECK_STR(got[1].src_group, "sg-00000002");
+        CHECK_INT(got[2].from_port, -1);   /* ports mean nothing for "all" */
+    }
+    free(got);
+    CHECK_INT(cc_netstate_groups(ns, &groups, &n, &err), OC_OK);
+    CHECK_INT(n, 1);
+    free(groups);
+
+#define BADRULE(...)                                                              \
+    do {                                                                          \
+        struct cc_rule b_[1] = { __VA_ARGS__ };                                   \
+        CHECK_INT(cc_netstate_configure(ns, "sg-00000001", b_, 1, &err), OC_EINVAL); \
+    } while (0)
+    BADRULE({ "gre", 0, 0, "0.0.0.0/0", "" });
+    BADRULE({ "tcp", 80, 79, "0.0.0.0/0", "" });
+    BADRULE({ "tcp", 0, 70000, "0.0.0.0/0", "" });
+    BADRULE({ "tcp", 1, 2, "10.0.0.1/8", "" });          /* host bits */
+    BADRULE({ "tcp", 1, 2, "10.0.0.0/8;drop", "" });
+    BADRULE({ "tcp", 1, 2, "", "" });                     /* neither */
+    BADRULE({ "tcp", 1, 2, "10.0.0.0/8", "sg-1" });       /* both */
+    BADRULE({ "udp", 1, 2, "", "sg-1}" });
+#undef BADRULE
+    CHECK_INT(cc_netstate_configure(ns, "SG-BAD", ok, 1, &err), OC_EINVAL);
+    /* A refused change leaves the old rules. */
+    CHECK_INT(cc_netstate_rules(ns, "sg-00000001", &got, &n, &err), OC_OK);
+    CHECK_INT(n, 3);
+    free(got);
+
+    CHECK_INT(cc_netstate_eips(ns, &eips, &n, &err), OC_OK);
+    CHECK_INT(n, 4);   /* .10 .11 .12 and 198.51.100.7, the duplicate once */
+    free(eips);
+    CHECK_INT(cc_netstate_assign(ns, "192.0.2.11", "i-00000001", "10.101.0.34", &err), OC_OK);
+    CHECK_INT(cc_netstate_assign(ns, "192.0.2.11", "i-00000001", "10.101.0.34", &err), OC_OK);
+    CHECK_INT(cc_netstate_assign(ns, "192.0.2.11", "i-00000002", "10.101.0.35", &err),
+              OC_EEXIST);
+    CHECK_INT(cc_netstate_assign(ns, "192.0.2.13", "i-00000002", "10.101.0.35", &err),
+              OC_EINVAL);
+    /* One per instance: a second address replaces the first. */
+    CHECK_INT(cc_netstate_assign(ns, "198.51.100.7", "i-00000001", "10.101.0.34", &err), OC_OK);
+    CHECK_INT(cc_netstate_unassign(ns, "192.0.2.11", &err), OC_ENOTFOUND);
+    CHECK_INT(cc_netstate_assign(ns, "192.0.2.10", "i-00000002", "10.101.0.35", &err), OC_OK);
+    cc_netstate_forget_instance(ns, "i-00000002");
+    CHECK_INT(cc_netstate_unassign(ns, "192.0.2.10", &err), OC_ENOTFOUND);
+    CHECK_INT(cc_netstate_unassign(ns, "198.51.100.7", &err), OC_OK);
+    cc_netstate_close(ns);
+
+    /* Everything survives a restart; a bad range is refused. */
+    CHECK_INT(cc_netstate_open(dir, "192.0.2.10-192.0.2.12", &ns, &err), OC_OK);
+    CHECK_INT(cc_netstate_rules(ns, "sg-00000001", &got, &n, &err), OC_OK);
+    CHECK_INT(n, 3);
+    free(got);
+    cc_netstate_close(ns);
+    ns = NULL;
+    CHECK_INT(cc_netstate_open(dir, "192.0.2.12-192.0.2.10", &ns, &err), OC_EINVAL);
+    CHECK_INT(cc_netstate_open(dir, "10.0.0.0-10.2.0.0", &ns, &err), OC_EINVAL);
 }
