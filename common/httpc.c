@@ -205,6 +205,10 @@ int oc_httpc_request(struct oc_httpc *c, const char *method, const char *service
     curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms < 5000 ? c->timeout_ms
                                                                              : 5000L);
+    /* A peer that stalls is given up after 30 s under 1 KiB/s, whatever
+     * the whole-request timeout (which must allow hour-long image GETs). */
+    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 30L);
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &sink);

@@ -15,7 +15,9 @@ mkdir -p "$out"
 command -v clang >/dev/null || { echo "FAIL: clang is not installed (apt-get install clang libclang-rt-14-dev)"; exit 1; }
 
 # Everything but the daemons' main() files.
-srcs=$(ls "$top"/common/*.c "$top"/walrus/*.c "$top"/clc/*.c "$top"/euca-compat/*.c "$top"/nc/*.c 2>/dev/null | grep -v -e '/main\.c$' -e '/admin\.c$')
+srcs=$(ls "$top"/common/*.c "$top"/walrus/*.c "$top"/clc/*.c "$top"/euca-compat/*.c "$top"/nc/*.c \
+           "$top"/cc/sched.c "$top"/cc/addr.c "$top"/cc/cluster.c "$top"/cc/api.c "$top"/cc/netstate.c \
+           2>/dev/null | grep -v -e '/main\.c$' -e '/admin\.c$')
 # libarchive for euca-compat/bundle.c, libvirt for nc/ (linked into every
 # target with the rest).
 cflags="-g -O1 -std=gnu11 -D_GNU_SOURCE -I$top $(pkg-config --cflags libxml-2.0 libmicrohttpd libcurl libarchive libvirt)"
