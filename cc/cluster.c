@@ -593,6 +593,23 @@ static int group_network(struct cc_cluster *c, const char *group, unsigned *idx,
     return rc;
 }
 
+int cc_instance_by_ip(struct cc_cluster *c, const char *ip, char id[CC_ID_MAX])
+{
+    uint32_t a;
+    int rc = OC_ENOTFOUND;
+
+    if (cc_ip_parse(ip, &a) != OC_OK)
+        return OC_ENOTFOUND;
+    pthread_mutex_lock(&c->mu);
+    for (size_t k = 0; k < c->ninsts && rc; k++)
+        if (live(&c->insts[k]) && c->insts[k].ip == a) {
+            snprintf(id, CC_ID_MAX, "%s", c->insts[k].info.id);
+            rc = OC_OK;
+        }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 int cc_group_network(struct cc_cluster *c, const char *group_id, char cidr[20], char gw[16],
                      struct oc_err *err)
 {

@@ -125,6 +125,10 @@ int cc_console(struct cc_cluster *c, const char *id, struct oc_buf *b64,
                struct oc_err *err) OC_WUR;
 int cc_instances(struct cc_cluster *c, struct cc_instance_info **out, size_t *n) OC_WUR;
 
+/* The live instance whose private address is ip (the metadata proxy's
+ * question): OC_OK and its id, else OC_ENOTFOUND. */
+int cc_instance_by_ip(struct cc_cluster *c, const char *ip, char id[CC_ID_MAX]);
+
 /* The network a group was given: "10.101.0.32/27" and its gateway;
  * OC_ENOTFOUND before the group's first instance. */
 int cc_group_network(struct cc_cluster *c, const char *group_id, char cidr[20], char gw[16],

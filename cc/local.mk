@@ -6,7 +6,8 @@ cc_libcc_a_SOURCES = \
 	cc/addr.c cc/addr.h \
 	cc/cluster.c cc/cluster.h \
 	cc/api.c cc/api.h \
-	cc/netstate.c cc/netstate.h
+	cc/netstate.c cc/netstate.h \
+	cc/mdproxy.c cc/mdproxy.h
 OC_CC_LIBS = cc/libcc.a $(OC_COMMON_LIBS) $(NFT_LIBS) $(NL_LIBS)
 cc_overcast_cc_SOURCES = cc/main.c
 cc_overcast_cc_LDADD = $(OC_CC_LIBS)

@@ -20,6 +20,7 @@
 
 #include "cc/api.h"
 #include "cc/cluster.h"
+#include "cc/mdproxy.h"
 #include "cc/netstate.h"
 #include "common/config.h"
 #include "common/cred_remote.h"
@@ -57,6 +58,11 @@ static int conf_int(const struct oc_config *c, const char *key, long long def, l
     return 0;
 }
 
+static int instance_of(void *ctx, const char *ip, char id[24])
+{
+    return cc_instance_by_ip(ctx, ip, id);
+}
+
 static void forget_instance(void *ctx, const char *instance_id)
 {
     cc_netstate_forget_instance(ctx, instance_id);
@@ -79,6 +85,8 @@ int main(int argc, char **argv)
     struct cc_config cfg = { 0 };
     struct cc_cluster *cluster = NULL;
     struct cc_netstate *net = NULL;
+    struct cc_mdproxy *md = NULL;
+    struct cc_mdproxy_config mc = { 0 };
     struct cc_api api = { 0 };
     struct oc_qsrv *qs = NULL;
     struct oc_qsrv_config qc = { 0 };
@@ -196,6 +204,27 @@ int main(int argc, char **argv)
     api.cluster = cluster;
     api.net = net;
 
+    /* The metadata proxy, where the data plane's redirect sends instances. */
+    mc.bind_ip = oc_config_get(conf, "VNET_METADATA_IP", "");
+    if (mc.bind_ip[0]) {
+        if (conf_int(conf, "VNET_METADATA_PORT", 8776, 1, 65535, &v))
+            goto out;
+        mc.port = (unsigned)v;
+        mc.netns = oc_config_get(conf, "VNET_NETNS", "");
+        mc.upstream = oc_config_get(conf, "CLC_URL", "http://127.0.0.1:8773");
+        mc.access_key_id = ak;
+        mc.secret_key = sk;
+        mc.region = cfg.region;
+        mc.instance_of = instance_of;
+        mc.ctx = cluster;
+        if (cc_mdproxy_start(&mc, &md, &err) != OC_OK) {
+            oc_error("metadata proxy: %s", err.msg);
+            goto out;
+        }
+        oc_info("metadata proxy on %s:%u%s%s", mc.bind_ip, (unsigned)cc_mdproxy_port(md),
+                mc.netns[0] ? " in network namespace " : "", mc.netns);
+    }
+
     qc.service = "cc";
     qc.xmlns = CC_API_XMLNS;
     qc.actions = cc_api_actions;
@@ -227,6 +256,7 @@ int main(int argc, char **argv)
 
 out:
     oc_http_stop(srv);
+    cc_mdproxy_stop(md);
     oc_qsrv_free(qs);
     cc_cluster_close(cluster);
     cc_netstate_close(net);

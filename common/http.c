@@ -477,6 +477,10 @@ int oc_http_start(const struct oc_http_config *cfg, const struct oc_http_handler
     srv->d = MHD_start_daemon(
         flags, cfg->port, NULL, NULL, http_access, srv,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+        /* A socket the caller bound (inside a network namespace): MHD
+         * creates none of its own then. */
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)(cfg->listen_fd > 0 ? cfg->listen_fd
+                                                                   : MHD_INVALID_SOCKET),
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)srv->cfg.threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)srv->cfg.max_connections,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)srv->cfg.max_header_bytes,

@@ -73,6 +73,10 @@ struct oc_http_config {
     size_t max_url_len;          /* 0 = 8 KiB */
     uint64_t max_body_bytes;     /* 0 = 5 GiB */
     unsigned timeout_s;          /* idle connection timeout; 0 = 60 */
+    int listen_fd;               /* > 0: an already bound, listening socket the
+                                  * server takes over (one opened inside a
+                                  * network namespace); bind_addr and port
+                                  * are then not used */
 };
 
 struct oc_http_server;

@@ -16,6 +16,7 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test_nc_node.c \
 	tests/unit/test_qsrv.c \
 	tests/unit/test_cc.c \
+	tests/unit/test_cc_mdproxy.c \
 	tests/unit/test_sigv4.c \
 	tests/unit/test_sigv2.c \
 	tests/unit/test_chunked.c \
