@@ -61,32 +61,10 @@ static int failed(struct oc_qsrv_req *r, int rc, const struct oc_err *err)
     }
 }
 
-static int copy(struct oc_qsrv_req *r, const char *name, char *dst, size_t cap, int required)
-{
-    const char *v = required ? oc_qsrv_need(r, name) : oc_query_get(r->params, name);
-
-    dst[0] = 0;
-    if (!v)
-        return required ? OC_EINVAL : OC_OK;
-    if (strlen(v) >= cap)
-        return oc_qsrv_error(r, "InvalidParameterValue", "Value for parameter %s is too long",
-                             name);
-    memcpy(dst, v, strlen(v) + 1);
-    return OC_OK;
-}
-
 static int image(struct oc_qsrv_req *r, const char *pfx, struct cc_image *im, int required)
 {
-    char a[32], b[32], c[32];
-
-    snprintf(a, sizeof(a), "%sId", pfx);
-    snprintf(b, sizeof(b), "%sLocation", pfx);
-    snprintf(c, sizeof(c), "%sDigest", pfx);
-    if (copy(r, a, im->id, sizeof(im->id), required) ||
-        copy(r, b, im->location, sizeof(im->location), required || im->id[0]) ||
-        copy(r, c, im->digest, sizeof(im->digest), required || im->id[0]))
-        return OC_EINVAL;
-    return OC_OK;
+    return oc_qsrv_image(r, pfx, im->id, sizeof(im->id), im->location, sizeof(im->location),
+                         im->digest, sizeof(im->digest), required);
 }
 
 static void instance_item(struct oc_xmlw *w, const struct cc_instance_info *i)
@@ -119,11 +97,11 @@ static int cc_run_instances(struct oc_qsrv_req *r)
     long long v[6];
     int rc;
 
-    if (clc_only(r) || copy(r, "ReservationId", req.reservation_id,
+    if (clc_only(r) || oc_qsrv_copy(r, "ReservationId", req.reservation_id,
                             sizeof(req.reservation_id), 1) ||
-        copy(r, "OwnerId", req.owner_id, sizeof(req.owner_id), 0) ||
-        copy(r, "InstanceType", req.instance_type, sizeof(req.instance_type), 1) ||
-        copy(r, "GroupId", req.group_id, sizeof(req.group_id), 1) ||
+        oc_qsrv_copy(r, "OwnerId", req.owner_id, sizeof(req.owner_id), 0) ||
+        oc_qsrv_copy(r, "InstanceType", req.instance_type, sizeof(req.instance_type), 1) ||
+        oc_qsrv_copy(r, "GroupId", req.group_id, sizeof(req.group_id), 1) ||
         !oc_qsrv_need(r, "VCpus") || oc_qsrv_uint(r, "VCpus", 1, 1, 64, &v[0]) ||
         !oc_qsrv_need(r, "MemoryMiB") ||
         oc_qsrv_uint(r, "MemoryMiB", 256, 32, 1024 * 1024, &v[1]) ||
@@ -454,10 +432,10 @@ static int cc_configure_network(struct oc_qsrv_req *r)
         if (port_param(r, name, x->from_port, &x->to_port))
             return OC_EINVAL;
         snprintf(name, sizeof(name), "Rule.%zu.CidrIp", n + 1);
-        if (copy(r, name, x->cidr, sizeof(x->cidr), 0))
+        if (oc_qsrv_copy(r, name, x->cidr, sizeof(x->cidr), 0))
             return OC_EINVAL;
         snprintf(name, sizeof(name), "Rule.%zu.SourceGroupId", n + 1);
-        if (copy(r, name, x->src_group, sizeof(x->src_group), 0))
+        if (oc_qsrv_copy(r, name, x->src_group, sizeof(x->src_group), 0))
             return OC_EINVAL;
     }
     if ((rc = cc_netstate_configure(api_of(r)->net, group, rules, n, &err)))

@@ -21,4 +21,5 @@ common_libovercast_common_a_SOURCES = \
 	common/httpc.c common/httpc.h \
 	common/cred_remote.c common/cred_remote.h \
 	common/qsrv.c common/qsrv.h \
-	common/proc.c common/proc.h
+	common/proc.c common/proc.h \
+	common/daemon.c common/daemon.h

@@ -106,6 +106,35 @@ const char *oc_qsrv_need(struct oc_qsrv_req *r, const char *name)
     return v;
 }
 
+int oc_qsrv_copy(struct oc_qsrv_req *r, const char *name, char *dst, size_t cap, int required)
+{
+    const char *v = required ? oc_qsrv_need(r, name) : oc_query_get(r->params, name);
+
+    dst[0] = 0;
+    if (!v)
+        return required ? OC_EINVAL : OC_OK;
+    if (strlen(v) >= cap)
+        return oc_qsrv_error(r, "InvalidParameterValue", "Value for parameter %s is too long",
+                             name);
+    memcpy(dst, v, strlen(v) + 1);
+    return OC_OK;
+}
+
+int oc_qsrv_image(struct oc_qsrv_req *r, const char *pfx, char *id, size_t idcap, char *loc,
+                  size_t loccap, char *digest, size_t digcap, int required)
+{
+    char a[32], b[32], c[32];
+
+    snprintf(a, sizeof(a), "%sId", pfx);
+    snprintf(b, sizeof(b), "%sLocation", pfx);
+    snprintf(c, sizeof(c), "%sDigest", pfx);
+    if (oc_qsrv_copy(r, a, id, idcap, required) ||
+        oc_qsrv_copy(r, b, loc, loccap, required || id[0]) ||
+        oc_qsrv_copy(r, c, digest, digcap, required || id[0]))
+        return OC_EINVAL;
+    return OC_OK;
+}
+
 int oc_qsrv_uint(struct oc_qsrv_req *r, const char *name, long long def, long long min,
                  long long max, long long *out)
 {

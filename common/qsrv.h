@@ -81,6 +81,15 @@ int oc_qsrv_error(struct oc_qsrv_req *r, const char *code, const char *fmt, ...)
     OC_PRINTF(3, 4);
 /* A required parameter; NULL after recording MissingParameter. */
 const char *oc_qsrv_need(struct oc_qsrv_req *r, const char *name);
+/* Copies a parameter into dst (cap bytes): "" when absent and optional;
+ * MissingParameter when required and absent, InvalidParameterValue when
+ * too long (OC_EINVAL after recording either). */
+int oc_qsrv_copy(struct oc_qsrv_req *r, const char *name, char *dst, size_t cap, int required);
+/* The image triple <pfx>Id, <pfx>Location, <pfx>Digest of the internal
+ * APIs: all three required when required, else location and digest are
+ * required once the id is given. */
+int oc_qsrv_image(struct oc_qsrv_req *r, const char *pfx, char *id, size_t idcap, char *loc,
+                  size_t loccap, char *digest, size_t digcap, int required);
 /* An optional non-negative integer parameter in [min, max]; OC_OK (with
  * *out = def when absent) or the InvalidParameterValue error. */
 int oc_qsrv_uint(struct oc_qsrv_req *r, const char *name, long long def, long long min,

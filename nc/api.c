@@ -22,34 +22,10 @@ static struct nc_api *api_of(struct oc_qsrv_req *r)
     return r->ctx;
 }
 
-/* Copies an optional parameter; too long is an error. */
-static int copy(struct oc_qsrv_req *r, const char *name, char *dst, size_t cap, int required)
+static int image(struct oc_qsrv_req *r, const char *pfx, struct nc_image_spec *im, int required)
 {
-    const char *v = required ? oc_qsrv_need(r, name) : oc_query_get(r->params, name);
-
-    dst[0] = 0;
-    if (!v)
-        return required ? OC_EINVAL : OC_OK;
-    if (strlen(v) >= cap)
-        return oc_qsrv_error(r, "InvalidParameterValue", "Value for parameter %s is too long",
-                             name);
-    memcpy(dst, v, strlen(v) + 1);
-    return OC_OK;
-}
-
-static int image(struct oc_qsrv_req *r, const char *prefix, struct nc_image_spec *im,
-                 int required)
-{
-    char n1[32], n2[32], n3[32];
-
-    snprintf(n1, sizeof(n1), "%sId", prefix);
-    snprintf(n2, sizeof(n2), "%sLocation", prefix);
-    snprintf(n3, sizeof(n3), "%sDigest", prefix);
-    if (copy(r, n1, im->id, sizeof(im->id), required) ||
-        copy(r, n2, im->location, sizeof(im->location), required || im->id[0]) ||
-        copy(r, n3, im->digest, sizeof(im->digest), required || im->id[0]))
-        return OC_EINVAL;
-    return OC_OK;
+    return oc_qsrv_image(r, pfx, im->id, sizeof(im->id), im->location, sizeof(im->location),
+                         im->digest, sizeof(im->digest), required);
 }
 
 static void state_item(struct oc_xmlw *w, const char *name, enum nc_state s)
@@ -140,10 +116,10 @@ static int nc_run(struct oc_qsrv_req *r)
     long long v[6];
     int rc;
 
-    if (copy(r, "InstanceId", req.id, sizeof(req.id), 1) ||
-        copy(r, "ReservationId", req.reservation_id, sizeof(req.reservation_id), 0) ||
-        copy(r, "OwnerId", req.owner_id, sizeof(req.owner_id), 0) ||
-        copy(r, "InstanceType", req.instance_type, sizeof(req.instance_type), 1) ||
+    if (oc_qsrv_copy(r, "InstanceId", req.id, sizeof(req.id), 1) ||
+        oc_qsrv_copy(r, "ReservationId", req.reservation_id, sizeof(req.reservation_id), 0) ||
+        oc_qsrv_copy(r, "OwnerId", req.owner_id, sizeof(req.owner_id), 0) ||
+        oc_qsrv_copy(r, "InstanceType", req.instance_type, sizeof(req.instance_type), 1) ||
         oc_qsrv_uint(r, "LaunchIndex", 0, 0, 100000, &v[0]) ||
         !oc_qsrv_need(r, "VCpus") || oc_qsrv_uint(r, "VCpus", 1, 1, 64, &v[1]) ||
         !oc_qsrv_need(r, "MemoryMiB") ||
@@ -153,9 +129,9 @@ static int nc_run(struct oc_qsrv_req *r)
         oc_qsrv_uint(r, "SwapMiB", 0, 0, 1024 * 1024, &v[5]) ||
         image(r, "Image", &req.image, 1) || image(r, "Kernel", &req.kernel, 0) ||
         image(r, "Ramdisk", &req.ramdisk, 0) ||
-        copy(r, "MacAddress", req.mac, sizeof(req.mac), 1) ||
-        copy(r, "Bridge", req.bridge, sizeof(req.bridge), 0) ||
-        copy(r, "Tap", req.tap, sizeof(req.tap), 0))
+        oc_qsrv_copy(r, "MacAddress", req.mac, sizeof(req.mac), 1) ||
+        oc_qsrv_copy(r, "Bridge", req.bridge, sizeof(req.bridge), 0) ||
+        oc_qsrv_copy(r, "Tap", req.tap, sizeof(req.tap), 0))
         return OC_EINVAL;
     if (!nc_valid_instance_id(req.id))
         return oc_qsrv_error(r, "InvalidInstanceID.Malformed", "Invalid id: \"%s\"", req.id);

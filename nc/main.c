@@ -24,6 +24,7 @@
 
 #include "common/config.h"
 #include "common/cred_remote.h"
+#include "common/daemon.h"
 #include "common/fsutil.h"
 #include "common/http.h"
 #include "common/httpc.h"
@@ -38,9 +39,7 @@
 #include "nc/node.h"
 #include "nc/report.h"
 
-#define DEFAULT_HOME "/var/lib/overcast"
 #define DEFAULT_PORT 8775
-#define DEFAULT_BIND "127.0.0.1"
 
 static void usage(FILE *f)
 {
@@ -48,37 +47,19 @@ static void usage(FILE *f)
             "usage: overcast-nc [--config FILE] [--home DIR] [--port N] [--bind ADDR]\n"
             "\n"
             "  --config FILE  overcast.conf (default $OVERCAST_HOME/etc/overcast.conf)\n"
-            "  --home DIR     OVERCAST_HOME (default $OVERCAST_HOME or " DEFAULT_HOME ")\n"
+            "  --home DIR     OVERCAST_HOME (default $OVERCAST_HOME or " OC_DEFAULT_HOME ")\n"
             "  --port N       listening port (NC_PORT, default 8775)\n"
             "  --bind ADDR    listening IPv4 address (NC_BIND, default 127.0.0.1)\n");
 }
 
-/* An integer key in [min, max]; logs and fails otherwise. */
-static int conf_int(const struct oc_config *c, const char *key, long long def, long long min,
-                    long long max, long long *out)
-{
-    struct oc_err err = { 0 };
-
-    if (oc_config_get_int(c, key, def, out, &err) != OC_OK || *out < min || *out > max) {
-        oc_error("%s: %s", key, err.msg[0] ? err.msg : "out of range");
-        return -1;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' }, { "home", required_argument, NULL, 'H' },
-        { "port", required_argument, NULL, 'p' },   { "bind", required_argument, NULL, 'b' },
-        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
-    };
-    const char *config_path = NULL, *home = getenv("OVERCAST_HOME"), *port_arg = NULL;
-    const char *bind_arg = NULL, *lvl, *region;
     char nc_dir[PATH_MAX - 64], path[PATH_MAX], cache_dir[PATH_MAX], tmp_dir[PATH_MAX];
     char host[256], why[256];
     char *ak = NULL, *sk = NULL;
-    struct oc_config *conf = NULL;
+    const char *region;
+    struct oc_daemon d;
+    struct oc_config *conf;
     struct oc_cred_remote *creds = NULL;
     struct oc_cred_source source;
     struct nc_walrus_fetcher *wf = NULL;
@@ -93,84 +74,28 @@ int main(int argc, char **argv)
     struct oc_qsrv *qs = NULL;
     struct oc_qsrv_config qc = { 0 };
     struct oc_http_server *srv = NULL;
-    struct oc_http_config hc = { 0 };
     struct oc_http_handler handler;
     struct oc_err err = { 0 };
-    enum oc_log_level level = OC_LOG_INFO;
+    const char *home;
     long long v;
     unsigned adopted = 0;
-    sigset_t sigs;
-    int sig = 0, c, rc = 1;
+    int rc = oc_daemon_init(&d, "nc", argc, argv, 0, usage);
 
-    while ((c = getopt_long(argc, argv, "c:H:p:b:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'H': home = optarg; break;
-        case 'p': port_arg = optarg; break;
-        case 'b': bind_arg = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
+    if (rc >= 0) {
+        oc_daemon_end(&d);
+        return rc;
     }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
-    }
-    if (!home || !*home)
-        home = DEFAULT_HOME;
-    conf = oc_config_new();
-    if (!conf) {
-        fprintf(stderr, "overcast-nc: out of memory\n");
-        return 1;
-    }
-    snprintf(path, sizeof(path), "%s/etc/overcast.conf", home);
-    if (!config_path && access(path, R_OK) == 0)
-        config_path = path;
-    if (config_path && oc_config_load(conf, config_path, &err) != OC_OK) {
-        fprintf(stderr, "overcast-nc: %s: %s\n", config_path, err.msg);
-        goto out;
-    }
-    lvl = oc_config_get(conf, "LOGLEVEL", "INFO");
-    if (oc_log_level_parse(lvl, &level) != OC_OK) {
-        fprintf(stderr, "overcast-nc: LOGLEVEL '%s' is not DEBUG, INFO, WARN or ERROR\n", lvl);
-        goto out;
-    }
-    oc_log_init("nc", level);
-    oc_xml_init();
+    rc = 1;
+    conf = d.conf;
+    home = d.home;
     region = oc_config_get(conf, "REGION", "us-east-1");
-
-    /* Listening */
-    hc.bind_addr = bind_arg ? bind_arg : oc_config_get(conf, "NC_BIND", DEFAULT_BIND);
-    if (port_arg) {
-        if (oc_parse_port(port_arg, &hc.port) != 0) {
-            oc_error("--port '%s' is not a port number", port_arg);
-            goto out;
-        }
-    } else {
-        if (conf_int(conf, "NC_PORT", DEFAULT_PORT, 0, 65535, &v))
-            goto out;
-        hc.port = (uint16_t)v;
-    }
-    if (conf_int(conf, "NC_THREADS", 0, 0, 1024, &v))
+    if (oc_daemon_listen_config(&d, DEFAULT_PORT))
         goto out;
-    hc.threads = (unsigned)v;
 
     /* Identity: our key, who may call us */
     snprintf(nc_dir, sizeof(nc_dir), "%s/nc", home);
-    if (oc_mkdirs(nc_dir, 0700, &err) != OC_OK) {
-        oc_error("%s", err.msg);
+    if (oc_daemon_component_key(&d, "nc", "clc-credentials", &ak, &sk, &creds))
         goto out;
-    }
-    snprintf(path, sizeof(path), "%s/clc-credentials", nc_dir);
-    if (oc_httpc_load_creds(path, &ak, &sk, &err) != OC_OK) {
-        oc_error("%s (run `overcast-clc --home %s bootstrap` first)", err.msg, home);
-        goto out;
-    }
-    if (oc_cred_remote_new(oc_config_get(conf, "CLC_URL", "http://127.0.0.1:8773"), ak, sk,
-                           &creds, &err) != OC_OK) {
-        oc_error("CLC_URL: %s", err.msg);
-        goto out;
-    }
     source = oc_cred_remote_source(creds);
     if (gethostname(host, sizeof(host)) != 0)
         snprintf(host, sizeof(host), "localhost");
@@ -209,7 +134,7 @@ int main(int argc, char **argv)
         goto out;
     }
     fetcher = nc_walrus_fetcher(wf);
-    if (conf_int(conf, "NC_CACHE_MAX_MB", 20480, 1, 1LL << 40, &v))
+    if (oc_daemon_int(&d, "NC_CACHE_MAX_MB", 20480, 1, 1LL << 40, &v))
         goto out;
     if (nc_imgcache_open(cache_dir, (uint64_t)v << 20, &fetcher, &cache, &err) != OC_OK) {
         oc_error("image cache %s: %s", cache_dir, err.msg);
@@ -234,19 +159,19 @@ int main(int argc, char **argv)
     nc.cmdline = oc_config_get(conf, "NC_KERNEL_CMDLINE", "console=ttyS0 root=/dev/vda");
     nc.dac_label = oc_config_get(conf, "NC_QEMU_DAC_LABEL", "+0:+0");
     nc.qemu_img = oc_config_get(conf, "NC_QEMU_IMG", "qemu-img");
-    if (conf_int(conf, "NC_SHUTDOWN_TIMEOUT", 30, 0, 3600, &v))
+    if (oc_daemon_int(&d, "NC_SHUTDOWN_TIMEOUT", 30, 0, 3600, &v))
         goto out;
     nc.shutdown_timeout_s = (unsigned)v;
-    if (conf_int(conf, "NC_TERMINATED_KEEP", 3600, 0, 86400 * 7, &v))
+    if (oc_daemon_int(&d, "NC_TERMINATED_KEEP", 3600, 0, 86400 * 7, &v))
         goto out;
     nc.terminated_keep_s = (unsigned)v;
-    if (conf_int(conf, "NC_MAX_CORES", 0, 0, 4096, &v))
+    if (oc_daemon_int(&d, "NC_MAX_CORES", 0, 0, 4096, &v))
         goto out;
     nc.max_cores = (unsigned)v;
-    if (conf_int(conf, "NC_MAX_MEM_MB", 0, 0, 1LL << 32, &v))
+    if (oc_daemon_int(&d, "NC_MAX_MEM_MB", 0, 0, 1LL << 32, &v))
         goto out;
     nc.max_mem_mb = (uint64_t)v;
-    if (conf_int(conf, "NC_MAX_DISK_GB", 0, 0, 1LL << 30, &v))
+    if (oc_daemon_int(&d, "NC_MAX_DISK_GB", 0, 0, 1LL << 30, &v))
         goto out;
     nc.max_disk_gb = (uint64_t)v;
     nc.report = nc_report_change;
@@ -277,20 +202,15 @@ int main(int argc, char **argv)
     }
     oc_qsrv_handler(qs, &handler);
 
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    if (oc_http_start(&hc, &handler, &srv, &err) != OC_OK) {
+    oc_daemon_block_signals(&d);
+    if (oc_http_start(&d.http, &handler, &srv, &err) != OC_OK) {
         oc_error("%s", err.msg);
         goto out;
     }
-    oc_info("node %s listening on %s:%u (libvirt driver, %s)", api.node_name, hc.bind_addr,
+    oc_info("node %s listening on %s:%u (libvirt driver, %s)", api.node_name, d.http.bind_addr,
             oc_http_port(srv), api.hypervisor);
-    while (sigwait(&sigs, &sig) != 0)
-        ;
-    oc_info("signal %d: stopping (VMs keep running)", sig);
+    oc_daemon_wait(&d);
+    oc_info("VMs keep running");
     rc = 0;
 
 out:
@@ -310,6 +230,6 @@ out:
         memset(sk, 0, strlen(sk));
     free(ak);
     free(sk);
-    oc_config_free(conf);
+    oc_daemon_end(&d);
     return rc;
 }

@@ -27,6 +27,7 @@
 
 #include "common/config.h"
 #include "common/cred_remote.h"
+#include "common/daemon.h"
 #include "common/httpc.h"
 #include "common/fsutil.h"
 #include "common/http.h"
@@ -35,9 +36,7 @@
 #include "walrus/s3.h"
 #include "walrus/store.h"
 
-#define DEFAULT_HOME "/var/lib/overcast"
 #define DEFAULT_PORT 8780
-#define DEFAULT_BIND "127.0.0.1"
 
 static void usage(FILE *f)
 {
@@ -45,7 +44,7 @@ static void usage(FILE *f)
             "usage: overcast-walrus [--config FILE] [--home DIR] [--port N] [--bind ADDR]\n"
             "\n"
             "  --config FILE  overcast.conf (default $OVERCAST_HOME/etc/overcast.conf)\n"
-            "  --home DIR     OVERCAST_HOME (default $OVERCAST_HOME or " DEFAULT_HOME ")\n"
+            "  --home DIR     OVERCAST_HOME (default $OVERCAST_HOME or " OC_DEFAULT_HOME ")\n"
             "  --port N       listening port (WALRUS_PORT, default 8780)\n"
             "  --bind ADDR    listening IPv4 address (WALRUS_BIND, default 127.0.0.1)\n");
 }
@@ -65,91 +64,30 @@ static char *path_join(const char *a, const char *b)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "home", required_argument, NULL, 'H' },
-        { "port", required_argument, NULL, 'p' },
-        { "bind", required_argument, NULL, 'b' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *config_path = NULL, *home = getenv("OVERCAST_HOME"), *port_arg = NULL;
-    const char *bind_arg = NULL, *lvl;
-    char *walrus_dir = NULL, *cred_file = NULL, *ak = NULL, *sk = NULL;
-    char *default_conf = NULL;
-    struct oc_config *conf = NULL;
+    const char *home;
+    char *walrus_dir = NULL, *ak = NULL, *sk = NULL;
+    struct oc_daemon d;
+    struct oc_config *conf;
     struct oc_cred_remote *creds = NULL;
     struct oc_cred_source source;
     struct wal_store *store = NULL;
     struct wal_s3 *s3 = NULL;
     struct oc_http_server *srv = NULL;
-    struct oc_http_config hc = { 0 };
     struct oc_http_handler handler;
     struct wal_s3_config sc = { 0 };
     struct oc_err err = { 0 };
-    enum oc_log_level level = OC_LOG_INFO;
     long long v, cache_entries = 0;
-    sigset_t sigs;
-    int sig = 0, c, rc = 1;
+    int rc = oc_daemon_init(&d, "walrus", argc, argv, 0, usage);
 
-    while ((c = getopt_long(argc, argv, "c:H:p:b:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'H': home = optarg; break;
-        case 'p': port_arg = optarg; break;
-        case 'b': bind_arg = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
+    if (rc >= 0) {
+        oc_daemon_end(&d);
+        return rc;
     }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
-    }
-    if (!home || !*home)
-        home = DEFAULT_HOME;
-
-    conf = oc_config_new();
-    if (!conf) {
-        fprintf(stderr, "overcast-walrus: out of memory\n");
-        return 1;
-    }
-    default_conf = path_join(home, "etc/overcast.conf");
-    if (!config_path && access(default_conf, R_OK) == 0)
-        config_path = default_conf;
-    if (config_path && oc_config_load(conf, config_path, &err) != OC_OK) {
-        fprintf(stderr, "overcast-walrus: %s: %s\n", config_path, err.msg);
+    rc = 1;
+    conf = d.conf;
+    home = d.home;
+    if (oc_daemon_listen_config(&d, DEFAULT_PORT))
         goto cleanup;
-    }
-    lvl = oc_config_get(conf, "LOGLEVEL", "INFO");
-    if (oc_log_level_parse(lvl, &level) != OC_OK) {
-        fprintf(stderr, "overcast-walrus: LOGLEVEL '%s' is not DEBUG, INFO, WARN or ERROR\n",
-                lvl);
-        goto cleanup;
-    }
-    oc_log_init("walrus", level);
-    oc_xml_init();
-
-    hc.bind_addr = bind_arg ? bind_arg : oc_config_get(conf, "WALRUS_BIND", DEFAULT_BIND);
-    if (port_arg) {
-        if (oc_parse_port(port_arg, &hc.port) != 0) {
-            oc_error("--port '%s' is not a port number", port_arg);
-            goto cleanup;
-        }
-    } else {
-        if (oc_config_get_int(conf, "WALRUS_PORT", DEFAULT_PORT, &v, &err) != OC_OK ||
-            v < 0 || v > 65535) {
-            oc_error("WALRUS_PORT: %s", err.msg[0] ? err.msg : "not a port number");
-            goto cleanup;
-        }
-        hc.port = (uint16_t)v;
-    }
-    if (oc_config_get_int(conf, "WALRUS_THREADS", 0, &v, &err) != OC_OK || v < 0 ||
-        v > 1024) {
-        oc_error("WALRUS_THREADS: %s", err.msg[0] ? err.msg : "out of range");
-        goto cleanup;
-    }
-    hc.threads = (unsigned)v;
     if (oc_config_get_int(conf, "WALRUS_MAX_OBJECT_SIZE", (long long)WAL_S3_DEFAULT_MAX_OBJECT,
                           &v, &err) != OC_OK || v <= 0) {
         oc_error("WALRUS_MAX_OBJECT_SIZE: %s", err.msg[0] ? err.msg : "must be positive");
@@ -165,20 +103,8 @@ int main(int argc, char **argv)
     sc.region = oc_config_get(conf, "REGION", WAL_S3_DEFAULT_REGION);
 
     walrus_dir = path_join(home, "walrus");
-    cred_file = path_join(walrus_dir, "clc-credentials");
-    if (oc_mkdirs(walrus_dir, 0700, &err) != OC_OK) {
-        oc_error("%s", err.msg);
+    if (oc_daemon_component_key(&d, "walrus", "clc-credentials", &ak, &sk, &creds))
         goto cleanup;
-    }
-    if (oc_httpc_load_creds(cred_file, &ak, &sk, &err) != OC_OK) {
-        oc_error("%s (run `overcast-clc --home %s bootstrap` first)", err.msg, home);
-        goto cleanup;
-    }
-    if (oc_cred_remote_new(oc_config_get(conf, "CLC_URL", "http://127.0.0.1:8773"), ak, sk,
-                           &creds, &err) != OC_OK) {
-        oc_error("CLC_URL: %s", err.msg);
-        goto cleanup;
-    }
     source = oc_cred_remote_source(creds);
     if (wal_store_open(walrus_dir, &store, &err) != OC_OK) {
         oc_error("store %s: %s", walrus_dir, err.msg);
@@ -193,25 +119,18 @@ int main(int argc, char **argv)
 
     /* Signals are taken synchronously by this thread; every other thread
      * (MHD's, the store's, workers) inherits the blocked mask. */
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    oc_daemon_block_signals(&d);
 
     wal_s3_http_handler(s3, &handler);
-    hc.max_body_bytes = wal_s3_max_body(s3);
-    if (oc_http_start(&hc, &handler, &srv, &err) != OC_OK) {
+    d.http.max_body_bytes = wal_s3_max_body(s3);
+    if (oc_http_start(&d.http, &handler, &srv, &err) != OC_OK) {
         oc_error("%s", err.msg);
         goto cleanup;
     }
-    oc_info("overcast-walrus listening on %s:%u", hc.bind_addr && *hc.bind_addr ? hc.bind_addr
-                                                                                : "0.0.0.0",
+    oc_info("overcast-walrus listening on %s:%u",
+            d.http.bind_addr && *d.http.bind_addr ? d.http.bind_addr : "0.0.0.0",
             (unsigned)oc_http_port(srv));
-
-    while (sigwait(&sigs, &sig) != 0)
-        ;
-    oc_info("signal %d: stopping", sig);
+    oc_daemon_wait(&d);
     {
         unsigned left = wal_s3_quiesce(s3, 5000);
 
@@ -224,10 +143,8 @@ cleanup:
     wal_store_close(store);
     wal_s3_free(s3);
     oc_cred_remote_free(creds);
-    oc_config_free(conf);
-    free(default_conf);
+    oc_daemon_end(&d);
     free(walrus_dir);
-    free(cred_file);
     free(ak);
     if (sk) {
         memset(sk, 0, strlen(sk));
