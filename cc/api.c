@@ -42,24 +42,6 @@ static int clc_only(struct oc_qsrv_req *r)
     return oc_qsrv_error(r, "AccessDenied", "Only the cloud controller may call %s", r->action);
 }
 
-static int failed(struct oc_qsrv_req *r, int rc, const struct oc_err *err)
-{
-    switch (rc) {
-    case OC_ENOTFOUND:
-        return oc_qsrv_error(r, "InvalidInstanceID.NotFound", "%s", err->msg);
-    case OC_EEXIST:
-        return oc_qsrv_error(r, "InvalidParameterValue", "%s", err->msg);
-    case OC_ETOOBIG:
-        return oc_qsrv_error(r, "InsufficientInstanceCapacity", "%s", err->msg);
-    case OC_ECONFLICT:
-        return oc_qsrv_error(r, "IncorrectInstanceState", "%s", err->msg);
-    case OC_EINVAL:
-        return oc_qsrv_error(r, "InvalidParameterValue", "%s", err->msg);
-    default:
-        oc_log(OC_LOG_ERROR, "%s %s: %s", r->request_id, r->action, err->msg);
-        return oc_qsrv_error(r, "InternalError", "%s", err->msg);
-    }
-}
 
 static int image(struct oc_qsrv_req *r, const char *pfx, struct cc_image *im, int required)
 {
@@ -130,7 +112,7 @@ static int cc_run_instances(struct oc_qsrv_req *r)
     if (!out)
         return oc_qsrv_error(r, "InternalError", "out of memory");
     if ((rc = cc_run(api_of(r)->cluster, &req, out, &err)))
-        return failed(r, rc, &err);
+        return oc_qsrv_fail(r, rc, &err);
     w = oc_qsrv_reply(r);
     oc_xmlw_start(w, "instancesSet");
     for (size_t k = 0; k < req.n; k++)
@@ -313,7 +295,7 @@ static int cc_register_node(struct oc_qsrv_req *r)
         return OC_EINVAL;
     if ((rc = cc_node_register(api_of(r)->cluster, name, host, (unsigned)port, &err)))
         return rc == OC_EEXIST ? oc_qsrv_error(r, "InvalidParameterValue", "%s", err.msg)
-                               : failed(r, rc, &err);
+                               : oc_qsrv_fail(r, rc, &err);
     oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
     return OC_OK;
 }
@@ -328,7 +310,7 @@ static int cc_deregister_node(struct oc_qsrv_req *r)
         return OC_EINVAL;
     if ((rc = cc_node_deregister(api_of(r)->cluster, name, &err)))
         return rc == OC_ENOTFOUND ? oc_qsrv_error(r, "InvalidNode.NotFound", "%s", err.msg)
-                                  : failed(r, rc, &err);
+                                  : oc_qsrv_fail(r, rc, &err);
     oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
     return OC_OK;
 }
@@ -346,7 +328,7 @@ static int cc_get_console(struct oc_qsrv_req *r)
     if ((rc = cc_console(api_of(r)->cluster, id, &b, &err)) ||
         (rc = oc_buf_putc(&b, 0))) {
         oc_buf_free(&b);
-        return failed(r, rc, &err);
+        return oc_qsrv_fail(r, rc, &err);
     }
     w = oc_qsrv_reply(r);
     oc_xmlw_elem(w, "instanceId", id);
@@ -375,7 +357,7 @@ static int cc_event(struct oc_qsrv_req *r)
                                                               : "",
                        when, (uint64_t)seq, &err);
     if (rc)
-        return failed(r, rc, &err);
+        return oc_qsrv_fail(r, rc, &err);
     oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
     return OC_OK;
 }
@@ -439,7 +421,7 @@ static int cc_configure_network(struct oc_qsrv_req *r)
             return OC_EINVAL;
     }
     if ((rc = cc_netstate_configure(api_of(r)->net, group, rules, n, &err)))
-        return failed(r, rc, &err);
+        return oc_qsrv_fail(r, rc, &err);
     oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
     return OC_OK;
 }
@@ -469,7 +451,7 @@ static int cc_assign_address(struct oc_qsrv_req *r)
                                                                "instance %s", id);
     if ((rc = cc_netstate_assign(api_of(r)->net, pub, id, priv, &err)))
         return rc == OC_EEXIST ? oc_qsrv_error(r, "Resource.AlreadyAssociated", "%s", err.msg)
-                               : failed(r, rc, &err);
+                               : oc_qsrv_fail(r, rc, &err);
     oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
     return OC_OK;
 }
@@ -484,7 +466,7 @@ static int cc_unassign_address(struct oc_qsrv_req *r)
         return OC_EINVAL;
     if ((rc = cc_netstate_unassign(api_of(r)->net, pub, &err)))
         return rc == OC_ENOTFOUND ? oc_qsrv_error(r, "InvalidAddress.NotFound", "%s", err.msg)
-                                  : failed(r, rc, &err);
+                                  : oc_qsrv_fail(r, rc, &err);
     oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
     return OC_OK;
 }
@@ -503,7 +485,7 @@ static int cc_describe_networks(struct oc_qsrv_req *r)
     if (cc_netstate_groups(ns, &groups, &ng, &err) || cc_netstate_eips(ns, &eips, &ne, &err)) {
         free(groups);
         free(eips);
-        return failed(r, OC_EINTERNAL, &err);
+        return oc_qsrv_fail(r, OC_EINTERNAL, &err);
     }
     w = oc_qsrv_reply(r);
     oc_xmlw_elemf(w, "generation", "%llu", (unsigned long long)cc_netstate_generation(ns));

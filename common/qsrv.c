@@ -95,6 +95,26 @@ int oc_qsrv_error(struct oc_qsrv_req *r, const char *code, const char *fmt, ...)
     return OC_EINVAL;
 }
 
+int oc_qsrv_fail(struct oc_qsrv_req *r, int rc, const struct oc_err *err)
+{
+    static const struct {
+        int rc;
+        const char *code;
+    } map[] = {
+        { OC_ENOTFOUND, "InvalidInstanceID.NotFound" },
+        { OC_EEXIST, "InvalidInstanceID.Duplicate" },
+        { OC_ETOOBIG, "InsufficientInstanceCapacity" },
+        { OC_ECONFLICT, "IncorrectInstanceState" },
+        { OC_EINVAL, "InvalidParameterValue" },
+    };
+
+    for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++)
+        if (map[k].rc == rc)
+            return oc_qsrv_error(r, map[k].code, "%s", err->msg);
+    oc_log(OC_LOG_ERROR, "%s %s: %s", r->request_id, r->action ? r->action : "-", err->msg);
+    return oc_qsrv_error(r, "InternalError", "%s", err->msg);
+}
+
 const char *oc_qsrv_need(struct oc_qsrv_req *r, const char *name)
 {
     const char *v = oc_query_get(r->params, name);

@@ -79,6 +79,11 @@ struct oc_xmlw *oc_qsrv_reply(struct oc_qsrv_req *r);
  * InsufficientInstanceCapacity 500, AccessDenied 403, ...NotFound 404). */
 int oc_qsrv_error(struct oc_qsrv_req *r, const char *code, const char *fmt, ...)
     OC_PRINTF(3, 4);
+/* The internal APIs' words for an OC_E* code about an instance:
+ * ENOTFOUND InvalidInstanceID.NotFound, EEXIST InvalidInstanceID.Duplicate,
+ * ETOOBIG InsufficientInstanceCapacity, ECONFLICT IncorrectInstanceState,
+ * EINVAL InvalidParameterValue, anything else InternalError (logged). */
+int oc_qsrv_fail(struct oc_qsrv_req *r, int rc, const struct oc_err *err);
 /* A required parameter; NULL after recording MissingParameter. */
 const char *oc_qsrv_need(struct oc_qsrv_req *r, const char *name);
 /* Copies a parameter into dst (cap bytes): "" when absent and optional;

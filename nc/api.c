@@ -78,25 +78,6 @@ static void instance_item(struct oc_xmlw *w, const char *elem, const struct nc_i
     oc_xmlw_end(w);
 }
 
-/* Maps node errors to the API's codes. */
-static int failed(struct oc_qsrv_req *r, int rc, const struct oc_err *err)
-{
-    switch (rc) {
-    case OC_ENOTFOUND:
-        return oc_qsrv_error(r, "InvalidInstanceID.NotFound", "%s", err->msg);
-    case OC_EEXIST:
-        return oc_qsrv_error(r, "InvalidInstanceID.Duplicate", "%s", err->msg);
-    case OC_ETOOBIG:
-        return oc_qsrv_error(r, "InsufficientInstanceCapacity", "%s", err->msg);
-    case OC_ECONFLICT:
-        return oc_qsrv_error(r, "IncorrectInstanceState", "%s", err->msg);
-    case OC_EINVAL:
-        return oc_qsrv_error(r, "InvalidParameterValue", "%s", err->msg);
-    default:
-        oc_log(OC_LOG_ERROR, "%s %s: %s", r->request_id, r->action, err->msg);
-        return oc_qsrv_error(r, "InternalError", "%s", err->msg);
-    }
-}
 
 static const char *instance_id(struct oc_qsrv_req *r)
 {
@@ -147,7 +128,7 @@ static int nc_run(struct oc_qsrv_req *r)
     if ((rc = nc_instance_check(&req, &err)))
         return oc_qsrv_error(r, "InvalidParameterValue", "%s", err.msg);
     if ((rc = nc_node_run(api_of(r)->node, &req, &got, &err)))
-        return failed(r, rc, &err);
+        return oc_qsrv_fail(r, rc, &err);
     instance_item(oc_qsrv_reply(r), "instance", &got);
     return OC_OK;
 }
@@ -166,7 +147,7 @@ static int change(struct oc_qsrv_req *r,
     if (!id)
         return OC_EINVAL;
     if ((rc = fn(api_of(r)->node, id, &prev, &cur, &err)))
-        return failed(r, rc, &err);
+        return oc_qsrv_fail(r, rc, &err);
     w = oc_qsrv_reply(r);
     oc_xmlw_elem(w, "instanceId", id);
     state_item(w, "previousState", prev);
@@ -198,7 +179,7 @@ static int nc_reboot(struct oc_qsrv_req *r)
     if (!id)
         return OC_EINVAL;
     if ((rc = nc_node_reboot(api_of(r)->node, id, &err)))
-        return failed(r, rc, &err);
+        return oc_qsrv_fail(r, rc, &err);
     oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
     return OC_OK;
 }
@@ -267,7 +248,7 @@ static int nc_console(struct oc_qsrv_req *r)
     if (rc) {
         oc_buf_free(&raw);
         oc_buf_free(&b64);
-        return failed(r, rc, &err);
+        return oc_qsrv_fail(r, rc, &err);
     }
     w = oc_qsrv_reply(r);
     oc_xmlw_elem(w, "instanceId", id);
