@@ -12,6 +12,12 @@
  *               handler and answer with its document or its error.
  *
  * Handlers run on the HTTP server's threads; each has its own connection.
+ *
+ * Read-only actions (CLC_ACTION_CACHEABLE: the Describe* calls whose answer
+ * is a function of clc.db, the configuration, the caller and the
+ * parameters) run inside one read transaction, and their success documents
+ * are kept in the answer cache (clc/cache.h) for as long as clc.db does not
+ * change.  CLC_DESCRIBE_CACHE sizes it; "0" turns it off.
  */
 #include "clc/api.h"
 
@@ -24,6 +30,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "clc/cache.h"
 #include "clc/clc.h"
 #include "clc/identity.h"
 #include "clc/schema.h"
@@ -41,6 +48,8 @@ struct clc {
     struct oc_dbpool *pool;
     struct clc_identity *ident;
     struct oc_cred_source creds;
+    struct clc_dbgen *gen;        /* the generation of clc.db */
+    struct clc_rcache *cache;     /* answers of CLC_ACTION_CACHEABLE; NULL when off */
 };
 
 /* Per-request state while the body arrives. */
@@ -85,6 +94,30 @@ int clc_new(const char *home, const struct oc_config *conf, struct clc **out,
     if (rc)
         goto cleanup;
     c->creds = clc_identity_source(c->ident);
+    rc = clc_dbgen_open(db, &c->gen, err);
+    if (rc)
+        goto cleanup;
+    clc_identity_set_dbgen(c->ident, c->gen);
+    {
+        size_t max_bytes, max_entries;
+
+        rc = clc_rcache_conf(oc_config_get(conf, "CLC_DESCRIBE_CACHE", CLC_RCACHE_DEFAULT),
+                             &max_bytes, &max_entries, err);
+        if (rc == OC_OK)
+            rc = clc_rcache_new(max_bytes, max_entries, &c->cache, err);
+        if (rc)
+            goto cleanup;
+    }
+    /* Describe calls run in read transactions: the key their NextTokens
+     * are signed with must exist before any of them needs it. */
+    {
+        struct oc_db *h = oc_dbpool_get(c->pool, err);
+
+        rc = h ? clc_page_key_init(h, err) : OC_EDB;
+        oc_dbpool_put(c->pool, h);
+        if (rc)
+            goto cleanup;
+    }
 cleanup:
     free(dir);
     free(db);
@@ -101,6 +134,8 @@ void clc_free(struct clc *c)
 {
     if (!c)
         return;
+    clc_rcache_free(c->cache);
+    clc_dbgen_free(c->gen);
     clc_identity_free(c->ident);
     oc_dbpool_free(c->pool);
     free(c->home);
@@ -115,6 +150,11 @@ struct oc_dbpool *clc_pool(struct clc *c)
 struct clc_identity *clc_identity(struct clc *c)
 {
     return c->ident;
+}
+
+void clc_cache_stats(struct clc *c, struct clc_rcache_stats *out)
+{
+    clc_rcache_stats(c->cache, out);
 }
 
 const char *clc_conf(const struct clc_req *r, const char *key, const char *def)
@@ -418,7 +458,13 @@ static int run_action(struct clc_req *r, const struct clc_action *a, struct oc_b
     if (!r->db) {
         clc_internal(r, &err);
         rc = CLC_FAILED;
+    } else if ((a->flags & CLC_ACTION_CACHEABLE) && oc_db_exec(r->db, "BEGIN", &err)) {
+        rc = clc_internal(r, &err);
+        oc_dbpool_put(r->clc->pool, r->db);
+        r->db = NULL;
     } else {
+        /* A read-only action sees one snapshot of clc.db throughout; the
+         * pool ends its transaction (nothing to commit). */
         rc = a->fn(r);
         oc_dbpool_put(r->clc->pool, r->db);
         r->db = NULL;
@@ -446,6 +492,30 @@ static int run_action(struct clc_req *r, const struct clc_action *a, struct oc_b
     if (error_doc(r->api, r->err_status, r->err_code, r->err_message, r->request_id, b))
         return 500;
     return r->err_status;
+}
+
+/*
+ * run_action() through the answer cache.  The generation is read before
+ * the handler opens its snapshot, and the answer is stored under it: see
+ * clc/cache.h for why that order is the whole argument.  Only 200 answers
+ * are stored; errors and DryRun calls always run.
+ */
+static int run_cached(struct clc_req *r, const struct clc_action *a, struct oc_buf *b)
+{
+    struct oc_buf key = { 0 };
+    uint64_t gen = clc_dbgen_now(r->clc->gen);
+    int status;
+
+    if (gen && clc_rcache_key(r->api, &r->who, r->params, &key) == OC_OK &&
+        clc_rcache_get(r->clc->cache, &key, gen, r->request_id, b)) {
+        oc_buf_free(&key);
+        return 200;
+    }
+    status = run_action(r, a, b);
+    if (status == 200 && !r->err_code && key.len)
+        clc_rcache_put(r->clc->cache, &key, gen, r->request_id, b->data, b->len);
+    oc_buf_free(&key);
+    return status;
 }
 
 /* What follows authentication: action, version, admin check, DryRun, run. */
@@ -484,6 +554,8 @@ static int dispatch(struct clc_req *r, struct oc_buf *b)
     else if (dry && strcasecmp(dry, "false") != 0)
         return clc_error(r, "InvalidParameterValue",
                          "Value for parameter DryRun must be true or false");
+    if (r->clc->cache && (a->flags & CLC_ACTION_CACHEABLE) && !r->dry_run)
+        return run_cached(r, a, b);
     return run_action(r, a, b);
 }
 

@@ -73,6 +73,12 @@ typedef int (*clc_action_fn)(struct clc_req *r);
  * on a thread of its own, not on an HTTP worker, whose keep-alive
  * connections (such as Walrus's) it would otherwise hold up. */
 #define CLC_ACTION_CALLS_OUT 0x2
+/* Read-only, and the answer is a function of clc.db, the configuration,
+ * the caller and the Query parameters alone (not of the clock, the HTTP
+ * headers or another component): the handler runs in one read transaction
+ * and its success documents may be served again from the answer cache
+ * until clc.db changes (clc/cache.h). */
+#define CLC_ACTION_CACHEABLE 0x4
 
 struct clc_action {
     const char *name;             /* NULL terminates a table */
@@ -197,6 +203,9 @@ int clc_page_parse(struct clc_req *r, long long min, long long max, int ids_give
                    struct clc_page *page);
 /* Writes <nextToken> for a page that stopped after last_key. */
 void clc_page_next(struct clc_req *r, const char *last_key);
+/* Creates the key tokens are signed with unless it exists (at start-up, so
+ * Describe calls never write). */
+int clc_page_key_init(struct oc_db *db, struct oc_err *err) OC_WUR;
 
 /* ---- tags (clc/tags.c) ---- */
 
@@ -211,6 +220,58 @@ int clc_tags_from_spec(struct clc_req *r, const char *resource_type, const char 
 int clc_tags_check_spec(struct clc_req *r, const char *resource_type);
 /* Removes every tag of a resource being deleted. */
 int clc_tags_drop(struct clc_req *r, const char *resource_id);
+
+/* ---- describing many resources (clc/describe.c) ---- */
+
+/* The tags of many resources of one type, loaded with one query. */
+struct clc_tagmap {
+    const char **ids;             /* sorted (strcmp) */
+    struct clc_tagset *sets;
+    size_t n;
+};
+/* The caller's tags on resources of resource_type ("security-group") whose
+ * id sorts after `after` (NULL: all). */
+int clc_tagmap_load(struct clc_req *r, const char *resource_type, const char *after,
+                    struct clc_tagmap *out);
+/* The tags of one id (an empty set when it has none). */
+const struct clc_tagset *clc_tagmap_get(const struct clc_tagmap *m, const char *id);
+
+/* Fills one row (an element of row_size bytes, zeroed) from a result row. */
+typedef void (*clc_row_fill_fn)(struct oc_arena *a, sqlite3_stmt *st, void *row);
+/*
+ * Runs sql with ?1 bound to the caller's account and ?2 (when the SQL has
+ * it) to `after` ("" when NULL) and collects every result row into an
+ * arena array.  Owner scoping
+ * lives in the SQL: ?1 is the only account a Describe may see by default.
+ */
+int clc_describe_rows(struct clc_req *r, const char *sql, const char *after,
+                      clc_row_fill_fn fill, size_t row_size, void **rows, size_t *n);
+/* A text column as an arena string ("" for NULL). */
+const char *clc_col_text(struct oc_arena *a, sqlite3_stmt *st, int col);
+/* Whether s is one of list[0..n). */
+int clc_in_list(const char *s, const char *const *list, size_t n);
+
+/*
+ * One Describe answer: rows (sorted by their page key when paginated) go
+ * through keep (named resources, owners, ...: 1 keep, 0 skip, -1 an error
+ * was chosen), then the filters with the row's tags, then the page; each
+ * kept row is written inside <set_name>, and <nextToken> follows when the
+ * page ended early.
+ */
+struct clc_describe {
+    const char *set_name;         /* "securityGroupInfo" */
+    const char *tag_type;         /* "security-group" */
+    const void *rows;
+    size_t nrows, row_size;
+    const char *(*id)(const void *row);   /* resource id: tags and page key */
+    int (*keep)(struct clc_req *r, const void *row, void *ctx);   /* NULL: all */
+    const struct clc_filters *filters;
+    clc_attr_fn attr;
+    const struct clc_page *page;  /* NULL: not paginated */
+    void (*write)(struct clc_req *r, const void *row, const struct clc_tagset *tags,
+                  void *ctx);
+};
+int clc_describe_run(struct clc_req *r, const struct clc_describe *d, void *ctx);
 
 /* ---- resource ownership ---- */
 

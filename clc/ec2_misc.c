@@ -658,10 +658,13 @@ static int account_attrs_describe(struct clc_req *r)
     return CLC_OK;
 }
 
+/* DescribeRegions answers with the Host the client used, and the verbose
+ * zone listing will carry the clusters' live capacity: neither is a
+ * function of clc.db alone, so neither is CLC_ACTION_CACHEABLE. */
 const struct clc_action clc_ec2_misc_actions[] = {
     { "DescribeRegions", regions_describe, 0 },
     { "DescribeAvailabilityZones", zones_describe, 0 },
-    { "DescribeInstanceTypes", itypes_describe, 0 },
-    { "DescribeAccountAttributes", account_attrs_describe, 0 },
+    { "DescribeInstanceTypes", itypes_describe, CLC_ACTION_CACHEABLE },
+    { "DescribeAccountAttributes", account_attrs_describe, CLC_ACTION_CACHEABLE },
     { NULL, NULL, 0 },
 };

@@ -386,6 +386,25 @@ static int token_key(struct clc_req *r, uint8_t key[TOKEN_KEY_LEN])
     return clc_internal(r, &err);
 }
 
+int clc_page_key_init(struct oc_db *db, struct oc_err *err)
+{
+    sqlite3_stmt *st = oc_db_prepare(db, "INSERT OR IGNORE INTO settings (name, value)"
+                                         " VALUES (?, ?)", err);
+    uint8_t fresh[TOKEN_KEY_LEN];
+    char hex[2 * TOKEN_KEY_LEN + 1];
+    int rc;
+
+    if (!st)
+        return OC_EDB;
+    oc_random_bytes(fresh, sizeof(fresh));
+    oc_hex_encode(fresh, sizeof(fresh), hex);
+    sqlite3_bind_text(st, 1, TOKEN_KEY_SETTING, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, hex, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? OC_OK : oc_db_fail(db, err, "store the pagination key");
+}
+
 static void token_mac(const uint8_t key[TOKEN_KEY_LEN], const struct clc_req *r,
                       const char *last, size_t lastlen, uint8_t mac[TOKEN_MAC_LEN])
 {

@@ -3,9 +3,13 @@
  *
  * Secrets are sealed with AES-256-GCM under the host key (random 12-byte
  * IV, the access key id as associated data), stored as iv || ciphertext ||
- * tag.  Principals are cached for a couple of seconds so a busy server does
- * not decrypt on every request; every change through this module flushes
- * the cache, so the delay only matters to another process editing clc.db.
+ * tag.  Principals are cached so a busy server does not query and decrypt
+ * on every request.  A cached principal is used only while clc.db has not
+ * changed since it was read (the generation of clc/cache.h, which sees
+ * commits of every connection and process), so a key deleted or made
+ * inactive, here or by another process, stops working with the next
+ * request; the two-second lifetime is a backstop, and the only bound when
+ * no generation is attached (clc_identity_set_dbgen()).
  */
 #include "clc/identity.h"
 
@@ -17,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clc/cache.h"
 #include "clc/clc.h"
 #include "common/codec.h"
 #include "common/fsutil.h"
@@ -30,11 +35,13 @@
 struct cache_slot {
     struct oc_principal p;
     time_t at;
+    uint64_t gen;                    /* generation of clc.db it was read in */
     int used;
 };
 
 struct clc_identity {
     struct oc_dbpool *pool;
+    struct clc_dbgen *gen;           /* borrowed; NULL: the lifetime alone */
     pthread_mutex_t lock;            /* the cache */
     uint8_t key[HOST_KEY_LEN];
     struct cache_slot cache[CACHE_SLOTS];
@@ -173,6 +180,12 @@ void clc_identity_free(struct clc_identity *s)
     OPENSSL_cleanse(s->key, sizeof(s->key));
     OPENSSL_cleanse(s->cache, sizeof(s->cache));
     free(s);
+}
+
+void clc_identity_set_dbgen(struct clc_identity *s, struct clc_dbgen *gen)
+{
+    s->gen = gen;
+    clc_identity_flush(s);
 }
 
 void clc_identity_flush(struct clc_identity *s)
@@ -728,11 +741,14 @@ static int source_lookup(void *ctx, const char *key_id, struct oc_principal *out
     struct clc_identity *s = ctx;
     struct cache_slot *slot = &s->cache[cache_slot_of(key_id)];
     time_t now = time(NULL);
+    /* Read before the lookup below, as the answer cache does: a change
+     * committed after this moves the generation past the slot's. */
+    uint64_t gen = s->gen ? clc_dbgen_now(s->gen) : 0;
     struct oc_db *db;
     int rc;
 
     pthread_mutex_lock(&s->lock);
-    if (slot->used && now - slot->at < CACHE_TTL_S &&
+    if (slot->used && now - slot->at < CACHE_TTL_S && (!s->gen || (gen && slot->gen == gen)) &&
         strcmp(slot->p.access_key_id, key_id) == 0) {
         *out = slot->p;
         pthread_mutex_unlock(&s->lock);
@@ -748,6 +764,7 @@ static int source_lookup(void *ctx, const char *key_id, struct oc_principal *out
         pthread_mutex_lock(&s->lock);
         slot->p = *out;
         slot->at = now;
+        slot->gen = gen;
         slot->used = 1;
         pthread_mutex_unlock(&s->lock);
     }

@@ -6,8 +6,10 @@
  *
  * Secrets are sealed with AES-256-GCM under the host key file
  * $OVERCAST_HOME/clc/secret.key (mode 0600, created on first use; the
- * access key id is the associated data).  Lookups are cached for two
- * seconds, so a key made inactive or deleted stops working within that.
+ * access key id is the associated data).  Lookups are cached while clc.db
+ * does not change (clc_identity_set_dbgen(); at most two seconds without
+ * it), so a key made inactive or deleted stops working at once, whoever
+ * changed clc.db.
  *
  * Functions taking a struct oc_db run on the caller's connection (inside
  * its transaction when it has one); the store itself owns only the host key
@@ -54,6 +56,10 @@ void clc_identity_free(struct clc_identity *id);
 struct oc_cred_source clc_identity_source(struct clc_identity *id);
 /* Forget cached lookups (after a key or account changed). */
 void clc_identity_flush(struct clc_identity *id);
+/* Ties cached lookups to the generation of clc.db (clc/cache.h; borrowed,
+ * must outlive the store): any committed change ends them. */
+struct clc_dbgen;
+void clc_identity_set_dbgen(struct clc_identity *id, struct clc_dbgen *gen);
 
 /* Names: accounts 3-63 chars [a-z0-9-]; users 1-64 chars [A-Za-z0-9+=,.@_-]. */
 int clc_account_create(struct clc_identity *id, struct oc_db *db, const char *name,

@@ -141,34 +141,11 @@ int clc_image_load_visible(struct clc_req *r, const char *id, struct clc_image *
     return rc;
 }
 
-/* Every image the caller may see with an id after `after`, by id. */
-static int img_list_visible(struct clc_req *r, const char *after, struct clc_image **rows,
-                            size_t *n, struct oc_err *err)
-{
-    sqlite3_stmt *st = oc_db_prepare(
-        r->db,
-        "SELECT " IMG_COLS " FROM images WHERE id > ?1 AND (account_id = ?2 OR is_public = 1"
-        " OR EXISTS (SELECT 1 FROM image_launch_perms p"
-        "            WHERE p.image_id = images.id AND p.account_id = ?2)) ORDER BY id",
-        err);
-    struct clc_image *v = NULL;
-    size_t cnt = 0, cap = 0;
-    int rc;
-
-    if (!st)
-        return OC_EDB;
-    sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, r->who.account_id, -1, SQLITE_TRANSIENT);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        v = img_grow(r->arena, v, cnt, &cap, sizeof(*v));
-        img_from_row(r->arena, st, &v[cnt++]);
-    }
-    rc = rc == SQLITE_DONE ? OC_OK : oc_db_fail(r->db, err, "list images");
-    sqlite3_reset(st);
-    *rows = v;
-    *n = cnt;
-    return rc;
-}
+/* Every image the caller (?1) may see with an id after ?2, by id. */
+#define IMG_LIST_VISIBLE                                                                   \
+    "SELECT " IMG_COLS " FROM images WHERE id > ?2 AND (account_id = ?1 OR is_public = 1" \
+    " OR EXISTS (SELECT 1 FROM image_launch_perms p"                                      \
+    "            WHERE p.image_id = images.id AND p.account_id = ?1)) ORDER BY id"
 
 /* The accounts with an explicit launch permission, sorted. */
 static int img_perms_load(struct clc_req *r, const char *image_id, const char ***out,
@@ -193,14 +170,6 @@ static int img_perms_load(struct clc_req *r, const char *image_id, const char **
     *out = v;
     *n = cnt;
     return rc;
-}
-
-static int img_in_list(const char *s, const char **list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(s, list[i]) == 0)
-            return 1;
-    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -245,14 +214,15 @@ static int img_target(struct clc_req *r, struct clc_image *img)
     return CLC_OK;
 }
 
-static const char *img_time(struct clc_req *r, time_t t)
+#define IMG_TIME_LEN 40
+
+static const char *img_time_fmt(time_t t, char out[IMG_TIME_LEN])
 {
     struct tm tm;
-    char buf[40];
 
     gmtime_r(&t, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-    return oc_arena_strdup(r->arena, buf);
+    strftime(out, IMG_TIME_LEN, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+    return out;
 }
 
 /* The manifest's mappings as EC2 lists them for instance-store images:
@@ -295,20 +265,16 @@ static const char *const img_filter_names[] = {
     NULL,
 };
 
-struct img_ctx {
-    struct clc_req *r;
-    struct clc_image *img;
-};
-
 static void img_attr(void *p, const char *name, struct clc_values *vals)
 {
-    const struct img_ctx *c = p;
-    const struct clc_image *m = c->img;
+    const struct clc_image *m = p;
+
+    char when[IMG_TIME_LEN];
 
     if (strcmp(name, "architecture") == 0)
         clc_values_add(vals, m->architecture);
     else if (strcmp(name, "creation-date") == 0)
-        clc_values_add(vals, img_time(c->r, m->created));
+        clc_values_add(vals, img_time_fmt(m->created, when));
     else if (strcmp(name, "description") == 0)
         clc_values_add(vals, m->description);
     else if (strcmp(name, "hypervisor") == 0)
@@ -348,13 +314,14 @@ static void img_write(struct clc_req *r, const struct clc_image *m,
                       const struct clc_tagset *tags)
 {
     struct oc_xmlw *w = r->xml;
+    char when[IMG_TIME_LEN];
 
     oc_xmlw_start(w, "item");
     oc_xmlw_elem(w, "imageId", m->id);
     oc_xmlw_elem(w, "imageLocation", m->location);
     oc_xmlw_elem(w, "imageState", m->state);
     oc_xmlw_elem(w, "imageOwnerId", m->account_id);
-    oc_xmlw_elem(w, "creationDate", img_time(r, m->created));
+    oc_xmlw_elem(w, "creationDate", img_time_fmt(m->created, when));
     oc_xmlw_elem(w, "isPublic", m->is_public ? "true" : "false");
     oc_xmlw_elem(w, "architecture", m->architecture);
     oc_xmlw_elem(w, "imageType", m->type);
@@ -457,40 +424,83 @@ static int img_matches_exec(struct clc_req *r, const struct clc_image *m, const 
                 return clc_internal(r, &err);
             loaded = 1;
         }
-        *match = img_in_list(who[i], perms, np);
+        *match = clc_in_list(who[i], perms, np);
     }
     return CLC_OK;
 }
 
+/* What DescribeImages keeps besides filters: ids, owners, executable-by. */
+struct img_select {
+    const char **ids, **owners, **exec;
+    size_t nids, nowners, nexec;
+};
+
+static const char *img_row_id(const void *row)
+{
+    return ((const struct clc_image *)row)->id;
+}
+
+static int img_keep(struct clc_req *r, const void *row, void *ctx)
+{
+    const struct clc_image *m = row;
+    const struct img_select *sel = ctx;
+    int exec_ok = 1;
+
+    if (sel->nids && !clc_in_list(m->id, sel->ids, sel->nids))
+        return 0;
+    if (sel->nowners && !clc_in_list(m->account_id, sel->owners, sel->nowners))
+        return 0;
+    if (sel->nexec && img_matches_exec(r, m, sel->exec, sel->nexec, &exec_ok))
+        return -1;
+    return exec_ok;
+}
+
+static void img_write_row(struct clc_req *r, const void *row, const struct clc_tagset *tags,
+                          void *ctx)
+{
+    (void)ctx;
+    img_write(r, row, tags);
+}
+
+static void img_fill(struct oc_arena *a, sqlite3_stmt *st, void *row)
+{
+    img_from_row(a, st, row);
+}
+
 static int img_describe(struct clc_req *r)
 {
-    const char **raw_ids = NULL, **ids = NULL, **owners = NULL, **exec = NULL;
-    size_t nids = 0, nowners = 0, nexec = 0, nrows = 0, shown = 0;
+    const char **raw_ids = NULL;
+    struct img_select sel = { 0 };
+    size_t nrows = 0;
     struct clc_filters *filters = NULL;
     struct clc_page page = { 0 };
     struct clc_image *rows = NULL;
     struct oc_err err = { 0 };
-    const char *last = NULL;
-    int more = 0, unused;
+    struct clc_describe d = {
+        .set_name = "imagesSet", .tag_type = "image", .row_size = sizeof(struct clc_image),
+        .id = img_row_id, .keep = img_keep, .attr = img_attr, .page = &page,
+        .write = img_write_row,
+    };
+    int unused;
 
-    if (clc_param_list(r, "ImageId", &raw_ids, &nids) || img_owners(r, &owners, &nowners) ||
-        img_exec_by(r, &exec, &nexec) ||
+    if (clc_param_list(r, "ImageId", &raw_ids, &sel.nids) ||
+        img_owners(r, &sel.owners, &sel.nowners) || img_exec_by(r, &sel.exec, &sel.nexec) ||
         clc_param_bool(r, "IncludeDeprecated", 0, &unused) ||
         clc_param_bool(r, "IncludeDisabled", 0, &unused))
         return CLC_FAILED;
-    ids = oc_arena_calloc(r->arena, nids ? nids : 1, sizeof(*ids));
-    for (size_t i = 0; i < nids; i++) {
-        ids[i] = clc_image_id_canonical(r, raw_ids[i]);
-        if (!ids[i])
+    sel.ids = oc_arena_calloc(r->arena, sel.nids ? sel.nids : 1, sizeof(*sel.ids));
+    for (size_t i = 0; i < sel.nids; i++) {
+        sel.ids[i] = clc_image_id_canonical(r, raw_ids[i]);
+        if (!sel.ids[i])
             return img_malformed(r, raw_ids[i]);
     }
     if (clc_filters_parse(r, img_filter_names, &filters) ||
-        clc_page_parse(r, 5, 1000, nids > 0, &page))
+        clc_page_parse(r, 5, 1000, sel.nids > 0, &page))
         return CLC_FAILED;
     /* Every image named must be one the caller may see. */
-    for (size_t i = 0; i < nids; i++) {
+    for (size_t i = 0; i < sel.nids; i++) {
         struct clc_image one;
-        int rc = clc_image_load_visible(r, ids[i], &one, &err);
+        int rc = clc_image_load_visible(r, sel.ids[i], &one, &err);
 
         if (rc == OC_ENOTFOUND)
             return clc_image_not_found(r, raw_ids[i]);
@@ -499,40 +509,13 @@ static int img_describe(struct clc_req *r)
     }
     if (clc_dry_run(r))
         return CLC_FAILED;
-    if (img_list_visible(r, page.limited ? page.after : NULL, &rows, &nrows, &err))
-        return clc_internal(r, &err);
-    clc_reply_begin(r);
-    oc_xmlw_start(r->xml, "imagesSet");
-    for (size_t i = 0; i < nrows; i++) {
-        struct clc_image *m = &rows[i];
-        struct clc_tagset tags = { 0 };
-        struct img_ctx ctx = { r, m };
-        int exec_ok = 1;
-
-        if (nids && !img_in_list(m->id, ids, nids))
-            continue;
-        if (nowners && !img_in_list(m->account_id, owners, nowners))
-            continue;
-        if (nexec && img_matches_exec(r, m, exec, nexec, &exec_ok))
-            return CLC_FAILED;
-        if (!exec_ok)
-            continue;
-        if (clc_tags_load(r, m->id, &tags))
-            return CLC_FAILED;
-        if (!clc_filters_match(filters, img_attr, &ctx, &tags))
-            continue;
-        if (page.limited && (long long)shown == page.max) {
-            more = 1;
-            break;
-        }
-        img_write(r, m, &tags);
-        last = m->id;
-        shown++;
-    }
-    oc_xmlw_end(r->xml);
-    if (more)
-        clc_page_next(r, last);
-    return CLC_OK;
+    if (clc_describe_rows(r, IMG_LIST_VISIBLE, page.limited ? page.after : NULL, img_fill,
+                          sizeof(*rows), (void **)&rows, &nrows))
+        return CLC_FAILED;
+    d.rows = rows;
+    d.nrows = nrows;
+    d.filters = filters;
+    return clc_describe_run(r, &d, &sel);
 }
 
 /* ------------------------------------------------------------------ */
@@ -886,9 +869,9 @@ static int img_reset_attribute(struct clc_req *r)
 
 const struct clc_action clc_image_actions[] = {
     { "RegisterImage", clc_image_register, CLC_ACTION_CALLS_OUT },
-    { "DescribeImages", img_describe, 0 },
+    { "DescribeImages", img_describe, CLC_ACTION_CACHEABLE },
     { "DeregisterImage", img_deregister, 0 },
-    { "DescribeImageAttribute", img_describe_attribute, 0 },
+    { "DescribeImageAttribute", img_describe_attribute, CLC_ACTION_CACHEABLE },
     { "ModifyImageAttribute", img_modify_attribute, 0 },
     { "ResetImageAttribute", img_reset_attribute, 0 },
     { NULL, NULL, 0 },

@@ -855,105 +855,97 @@ static void kp_attr(void *row, const char *name, struct clc_values *vals)
         clc_values_add(vals, k->type);
 }
 
-static int in_list(const char *s, const char **list, size_t n)
+struct kp_named {
+    const char **names, **ids;
+    size_t nnames, nids;
+    int with_pub;
+};
+
+static void kp_fill(struct oc_arena *a, sqlite3_stmt *st, void *row)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(s, list[i]) == 0)
-            return 1;
-    return 0;
+    struct kp_row *k = row;
+
+    k->id = clc_col_text(a, st, 0);
+    k->name = clc_col_text(a, st, 1);
+    k->type = clc_col_text(a, st, 2);
+    k->fingerprint = clc_col_text(a, st, 3);
+    k->public_key = clc_col_text(a, st, 4);
+    k->created = (time_t)sqlite3_column_int64(st, 5);
+}
+
+static const char *kp_row_id(const void *row)
+{
+    return ((const struct kp_row *)row)->id;
+}
+
+static int kp_keep(struct clc_req *r, const void *row, void *ctx)
+{
+    const struct kp_row *k = row;
+    const struct kp_named *nm = ctx;
+
+    (void)r;
+    return !(nm->nnames + nm->nids) || clc_in_list(k->name, nm->names, nm->nnames) ||
+           clc_in_list(k->id, nm->ids, nm->nids);
+}
+
+static void kp_write(struct clc_req *r, const void *row, const struct clc_tagset *tags,
+                     void *ctx)
+{
+    const struct kp_row *k = row;
+    const struct kp_named *nm = ctx;
+    char when[32];
+    struct tm tm;
+
+    gmtime_r(&k->created, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+    oc_xmlw_start(r->xml, "item");
+    oc_xmlw_elem(r->xml, "keyPairId", k->id);
+    oc_xmlw_elem(r->xml, "keyName", k->name);
+    oc_xmlw_elem(r->xml, "keyFingerprint", k->fingerprint);
+    oc_xmlw_elem(r->xml, "keyType", k->type);
+    clc_tags_write(r, tags);
+    if (nm->with_pub)
+        oc_xmlw_elem(r->xml, "publicKey", k->public_key);
+    oc_xmlw_elem(r->xml, "createTime", when);
+    oc_xmlw_end(r->xml);
 }
 
 static int kp_describe(struct clc_req *r)
 {
-    const char **names = NULL, **ids = NULL;
-    size_t nnames = 0, nids = 0, nrows = 0, cap = 0;
+    struct kp_named nm = { 0 };
+    size_t nrows = 0;
     struct clc_filters *filters = NULL;
     struct kp_row *rows = NULL;
-    struct oc_err err = { 0 };
-    sqlite3_stmt *st;
-    int with_pub, rc;
+    struct clc_describe d = {
+        .set_name = "keySet", .tag_type = "key-pair", .row_size = sizeof(struct kp_row),
+        .id = kp_row_id, .keep = kp_keep, .attr = kp_attr, .write = kp_write,
+    };
 
-    if (clc_param_list(r, "KeyName", &names, &nnames) ||
-        clc_param_list(r, "KeyPairId", &ids, &nids) ||
-        clc_param_bool(r, "IncludePublicKey", 0, &with_pub) ||
+    if (clc_param_list(r, "KeyName", &nm.names, &nm.nnames) ||
+        clc_param_list(r, "KeyPairId", &nm.ids, &nm.nids) ||
+        clc_param_bool(r, "IncludePublicKey", 0, &nm.with_pub) ||
         clc_filters_parse(r, kp_filter_names, &filters))
         return CLC_FAILED;
-    st = oc_db_prepare(r->db, "SELECT id, name, key_type, fingerprint, public_key, created"
-                              " FROM keypairs WHERE account_id = ? ORDER BY name", &err);
-    if (!st)
-        return clc_internal(r, &err);
-    sqlite3_bind_text(st, 1, r->who.account_id, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (nrows == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct kp_row *n = oc_arena_calloc(r->arena, ncap, sizeof(*n));
-
-            if (nrows)
-                memcpy(n, rows, nrows * sizeof(*n));
-            rows = n;
-            cap = ncap;
-        }
-        rows[nrows].id = col(r, st, 0);
-        rows[nrows].name = col(r, st, 1);
-        rows[nrows].type = col(r, st, 2);
-        rows[nrows].fingerprint = col(r, st, 3);
-        rows[nrows].public_key = col(r, st, 4);
-        rows[nrows].created = (time_t)sqlite3_column_int64(st, 5);
-        nrows++;
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        oc_db_fail(r->db, &err, "list key pairs");
-        return clc_internal(r, &err);
-    }
+    /* Not paginated: key pairs are listed by name, whatever their ids. */
+    if (clc_describe_rows(r, "SELECT id, name, key_type, fingerprint, public_key, created"
+                             " FROM keypairs WHERE account_id = ?1 ORDER BY name",
+                          NULL, kp_fill, sizeof(*rows), (void **)&rows, &nrows))
+        return CLC_FAILED;
     /* Every key named must exist in the caller's account. */
-    for (size_t i = 0; i < nnames; i++) {
+    for (size_t i = 0; i < nm.nnames + nm.nids; i++) {
+        const char *want = i < nm.nnames ? nm.names[i] : nm.ids[i - nm.nnames];
         size_t j = 0;
 
-        while (j < nrows && strcmp(rows[j].name, names[i]) != 0)
+        while (j < nrows && strcmp(i < nm.nnames ? rows[j].name : rows[j].id, want) != 0)
             j++;
         if (j == nrows)
             return clc_error(r, "InvalidKeyPair.NotFound", "The key pair '%s' does not exist",
-                             names[i]);
+                             want);
     }
-    for (size_t i = 0; i < nids; i++) {
-        size_t j = 0;
-
-        while (j < nrows && strcmp(rows[j].id, ids[i]) != 0)
-            j++;
-        if (j == nrows)
-            return clc_error(r, "InvalidKeyPair.NotFound", "The key pair '%s' does not exist",
-                             ids[i]);
-    }
-    clc_reply_begin(r);
-    oc_xmlw_start(r->xml, "keySet");
-    for (size_t i = 0; i < nrows; i++) {
-        struct kp_row *k = &rows[i];
-        struct clc_tagset tags = { 0 };
-        char when[32];
-        struct tm tm;
-
-        if ((nnames || nids) && !in_list(k->name, names, nnames) && !in_list(k->id, ids, nids))
-            continue;
-        if (clc_tags_load(r, k->id, &tags))
-            return CLC_FAILED;
-        if (!clc_filters_match(filters, kp_attr, k, &tags))
-            continue;
-        gmtime_r(&k->created, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-        oc_xmlw_start(r->xml, "item");
-        oc_xmlw_elem(r->xml, "keyPairId", k->id);
-        oc_xmlw_elem(r->xml, "keyName", k->name);
-        oc_xmlw_elem(r->xml, "keyFingerprint", k->fingerprint);
-        oc_xmlw_elem(r->xml, "keyType", k->type);
-        clc_tags_write(r, &tags);
-        if (with_pub)
-            oc_xmlw_elem(r->xml, "publicKey", k->public_key);
-        oc_xmlw_elem(r->xml, "createTime", when);
-        oc_xmlw_end(r->xml);
-    }
-    oc_xmlw_end(r->xml);
-    return CLC_OK;
+    d.rows = rows;
+    d.nrows = nrows;
+    d.filters = filters;
+    return clc_describe_run(r, &d, &nm);
 }
 
 static int kp_delete(struct clc_req *r)
@@ -1014,7 +1006,7 @@ static int kp_delete(struct clc_req *r)
 const struct clc_action clc_keypair_actions[] = {
     { "CreateKeyPair", kp_create, 0 },
     { "ImportKeyPair", kp_import, 0 },
-    { "DescribeKeyPairs", kp_describe, 0 },
+    { "DescribeKeyPairs", kp_describe, CLC_ACTION_CACHEABLE },
     { "DeleteKeyPair", kp_delete, 0 },
     { NULL, NULL, 0 },
 };

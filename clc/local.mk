@@ -12,6 +12,8 @@ clc_libclc_a_SOURCES = \
 	clc/bootstrap.c clc/bootstrap.h \
 	clc/clusters.c clc/clusters.h \
 	clc/filter.c \
+	clc/cache.c clc/cache.h \
+	clc/describe.c \
 	clc/tags.c \
 	clc/resource.c \
 	clc/ec2_misc.c \

@@ -946,115 +946,159 @@ static void sg_write_group(struct clc_req *r, const struct sg_row *g,
     oc_xmlw_end(w);
 }
 
-static int sg_in_list(const char *s, const char **list, size_t n)
+static void sg_fill(struct oc_arena *a, sqlite3_stmt *st, void *row)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(s, list[i]) == 0)
-            return 1;
-    return 0;
+    struct sg_row *g = row;
+
+    g->id = clc_col_text(a, st, 0);
+    g->name = clc_col_text(a, st, 1);
+    g->description = clc_col_text(a, st, 2);
+    g->account_id = clc_col_text(a, st, 3);
 }
 
-/* The account's groups after `after`, ordered by id. */
-static int sg_list_rows(struct clc_req *r, const char *after, struct sg_row **rows, size_t *n,
-                        struct oc_err *err)
+/*
+ * The rules of every group in rows (the account's groups after `after`, by
+ * id) with one statement, ordered as clc_secgroup_rules_load() orders one
+ * group's; each group gets its slice of one array.
+ */
+static int sg_rules_attach(struct clc_req *r, const char *after, struct sg_row *rows,
+                           size_t nrows)
 {
-    sqlite3_stmt *st = oc_db_prepare(r->db, "SELECT id, name, description, account_id"
-                                            " FROM security_groups"
-                                            " WHERE account_id = ? AND id > ? ORDER BY id",
-                                     err);
-    struct sg_row *v = NULL;
-    size_t cnt = 0, cap = 0;
+    struct oc_err err = { 0 };
+    sqlite3_stmt *st = oc_db_prepare(
+        r->db,
+        "SELECT r.group_id, r.egress, r.protocol, r.from_port, r.to_port, r.cidr,"
+        " r.src_group_id, r.src_account_id, COALESCE(g.name, ''), r.description, r.rule_id"
+        " FROM security_groups o JOIN sg_rules r ON r.group_id = o.id"
+        " LEFT JOIN security_groups g ON r.src_group_id <> '' AND g.id = r.src_group_id"
+        " WHERE o.account_id = ?1 AND o.id > ?2 ORDER BY r.group_id, r.egress, r.rowid",
+        &err);
+    struct clc_sg_rule *v = NULL;
+    size_t cnt = 0, cap = 0, g = 0;
     int rc;
 
     if (!st)
-        return OC_EDB;
+        return clc_internal(r, &err);
     sqlite3_bind_text(st, 1, r->who.account_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, after ? after : "", -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *gid = (const char *)sqlite3_column_text(st, 0);
+        struct clc_sg_rule *x;
+
+        /* Both lists are sorted by group id: advance to this rule's group.
+         * (The groups were read in the same transaction, so it is there.) */
+        while (g < nrows && strcmp(rows[g].id, gid ? gid : "") < 0)
+            g++;
+        if (g == nrows || strcmp(rows[g].id, gid ? gid : "") != 0)
+            continue;
         v = sg_grow(r->arena, v, cnt, &cap, sizeof(*v));
-        memset(&v[cnt], 0, sizeof(v[0]));
-        v[cnt].id = sg_col(r->arena, st, 0);
-        v[cnt].name = sg_col(r->arena, st, 1);
-        v[cnt].description = sg_col(r->arena, st, 2);
-        v[cnt].account_id = sg_col(r->arena, st, 3);
-        cnt++;
+        x = &v[cnt++];
+        x->egress = sqlite3_column_int(st, 1);
+        x->protocol = clc_col_text(r->arena, st, 2);
+        x->from_port = sqlite3_column_int(st, 3);
+        x->to_port = sqlite3_column_int(st, 4);
+        x->cidr = clc_col_text(r->arena, st, 5);
+        x->src_group_id = clc_col_text(r->arena, st, 6);
+        x->src_account_id = clc_col_text(r->arena, st, 7);
+        x->src_group_name = clc_col_text(r->arena, st, 8);
+        x->description = clc_col_text(r->arena, st, 9);
+        x->rule_id = clc_col_text(r->arena, st, 10);
+        /* Rules arrive group by group in the groups' order, so each
+         * group's rules are one run of v: counting is enough. */
+        rows[g].nrules++;
     }
-    rc = rc == SQLITE_DONE ? OC_OK : oc_db_fail(r->db, err, "list security groups");
     sqlite3_reset(st);
-    *rows = v;
-    *n = cnt;
-    return rc;
+    if (rc != SQLITE_DONE) {
+        oc_db_fail(r->db, &err, "load security group rules");
+        return clc_internal(r, &err);
+    }
+    for (size_t i = 0, at = 0; i < nrows; i++) {
+        rows[i].rules = rows[i].nrules ? &v[at] : NULL;
+        at += rows[i].nrules;
+    }
+    return CLC_OK;
+}
+
+struct sg_named {
+    const char **names, **ids;
+    size_t nnames, nids;
+};
+
+static const char *sg_row_id(const void *row)
+{
+    return ((const struct sg_row *)row)->id;
+}
+
+static int sg_keep(struct clc_req *r, const void *row, void *ctx)
+{
+    const struct sg_row *g = row;
+    const struct sg_named *nm = ctx;
+
+    (void)r;
+    return !(nm->nnames + nm->nids) || clc_in_list(g->name, nm->names, nm->nnames) ||
+           clc_in_list(g->id, nm->ids, nm->nids);
+}
+
+static void sg_write(struct clc_req *r, const void *row, const struct clc_tagset *tags,
+                     void *ctx)
+{
+    (void)ctx;
+    sg_write_group(r, row, tags);
 }
 
 static int sg_describe(struct clc_req *r)
 {
-    const char **names = NULL, **ids = NULL;
-    size_t nnames = 0, nids = 0, nrows = 0, shown = 0;
+    struct sg_named nm = { 0 };
+    size_t nrows = 0;
     struct clc_filters *filters = NULL;
     struct clc_page page = { 0 };
     struct sg_row *rows = NULL;
     struct oc_err err = { 0 };
-    const char *last = NULL;
-    int more = 0;
+    struct clc_describe d = {
+        .set_name = "securityGroupInfo", .tag_type = "security-group",
+        .row_size = sizeof(struct sg_row), .id = sg_row_id, .keep = sg_keep,
+        .attr = sg_attr, .page = &page, .write = sg_write,
+    };
+    const char *after;
 
-    if (clc_param_list(r, "GroupName", &names, &nnames) ||
-        clc_param_list(r, "GroupId", &ids, &nids))
+    if (clc_param_list(r, "GroupName", &nm.names, &nm.nnames) ||
+        clc_param_list(r, "GroupId", &nm.ids, &nm.nids))
         return CLC_FAILED;
-    for (size_t i = 0; i < nids; i++)
-        if (!clc_sg_id_valid(ids[i]))
+    for (size_t i = 0; i < nm.nids; i++)
+        if (!clc_sg_id_valid(nm.ids[i]))
             return clc_error(r, "InvalidGroupId.Malformed",
-                             "Invalid id: \"%s\" (expecting \"sg-...\")", ids[i]);
+                             "Invalid id: \"%s\" (expecting \"sg-...\")", nm.ids[i]);
     if (clc_filters_parse(r, sg_filter_names, &filters))
         return CLC_FAILED;
-    if (clc_page_parse(r, 5, 1000, nnames + nids > 0, &page))
+    if (clc_page_parse(r, 5, 1000, nm.nnames + nm.nids > 0, &page))
         return CLC_FAILED;
     /* Every group named must exist, as AWS answers NotFound otherwise. */
-    for (size_t i = 0; i < nnames + nids; i++) {
-        const char *want = i < nnames ? names[i] : ids[i - nnames];
-        int rc = sg_find(r->db, r->arena, r->who.account_id, i < nnames ? NULL : want,
-                         i < nnames ? want : NULL, NULL, NULL, &err);
+    for (size_t i = 0; i < nm.nnames + nm.nids; i++) {
+        const char *want = i < nm.nnames ? nm.names[i] : nm.ids[i - nm.nnames];
+        int rc = sg_find(r->db, r->arena, r->who.account_id, i < nm.nnames ? NULL : want,
+                         i < nm.nnames ? want : NULL, NULL, NULL, &err);
 
         if (rc == OC_ENOTFOUND)
             return sg_not_found(r, want);
         if (rc)
             return clc_internal(r, &err);
     }
-    if (sg_list_rows(r, page.limited ? page.after : NULL, &rows, &nrows, &err))
-        return clc_internal(r, &err);
-    clc_reply_begin(r);
-    oc_xmlw_start(r->xml, "securityGroupInfo");
-    for (size_t i = 0; i < nrows; i++) {
-        struct sg_row *g = &rows[i];
-        struct clc_tagset tags = { 0 };
-
-        if (nnames + nids &&
-            !sg_in_list(g->name, names, nnames) && !sg_in_list(g->id, ids, nids))
-            continue;
-        if (clc_secgroup_rules_load(r->db, r->arena, g->id, &g->rules, &g->nrules, &err))
-            return clc_internal(r, &err);
-        if (clc_tags_load(r, g->id, &tags))
-            return CLC_FAILED;
-        if (!clc_filters_match(filters, sg_attr, g, &tags))
-            continue;
-        if (page.limited && (long long)shown == page.max) {
-            /* One more match exists: the page ends before it. */
-            more = 1;
-            break;
-        }
-        sg_write_group(r, g, &tags);
-        last = g->id;
-        shown++;
-    }
-    oc_xmlw_end(r->xml);
-    if (more)
-        clc_page_next(r, last);
-    return CLC_OK;
+    after = page.limited ? page.after : NULL;
+    if (clc_describe_rows(r, "SELECT id, name, description, account_id FROM security_groups"
+                             " WHERE account_id = ?1 AND id > ?2 ORDER BY id",
+                          after, sg_fill, sizeof(*rows), (void **)&rows, &nrows) ||
+        sg_rules_attach(r, after, rows, nrows))
+        return CLC_FAILED;
+    d.rows = rows;
+    d.nrows = nrows;
+    d.filters = filters;
+    return clc_describe_run(r, &d, &nm);
 }
 
 const struct clc_action clc_secgroup_actions[] = {
     { "CreateSecurityGroup", sg_create, 0 },
     { "DeleteSecurityGroup", sg_delete, 0 },
-    { "DescribeSecurityGroups", sg_describe, 0 },
+    { "DescribeSecurityGroups", sg_describe, CLC_ACTION_CACHEABLE },
     { "AuthorizeSecurityGroupIngress", sg_authorize_ingress, 0 },
     { "RevokeSecurityGroupIngress", sg_revoke_ingress, 0 },
     { "AuthorizeSecurityGroupEgress", sg_authorize_egress, 0 },

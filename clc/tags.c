@@ -649,6 +649,6 @@ static int tags_describe(struct clc_req *r)
 const struct clc_action clc_tag_actions[] = {
     { "CreateTags", tags_create, 0 },
     { "DeleteTags", tags_delete, 0 },
-    { "DescribeTags", tags_describe, 0 },
+    { "DescribeTags", tags_describe, CLC_ACTION_CACHEABLE },
     { NULL, NULL, 0 },
 };

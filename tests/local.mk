@@ -7,6 +7,7 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test_identity.c \
 	tests/unit/test_httpc.c \
 	tests/unit/test_clc_filter.c \
+	tests/unit/test_clc_cache.c \
 	tests/unit/test_keypairs.c \
 	tests/unit/test_secgroups.c \
 	tests/unit/test_manifest.c \

@@ -506,3 +506,30 @@ def test_isolation_of_imports_and_ids(cloud, tmp_path):
     assert one.describe_key_pairs(KeyPairIds=[k1["KeyPairId"]])["KeyPairs"][0]["KeyName"] == \
         name
     one.delete_key_pair(KeyPairId=k1["KeyPairId"])
+
+
+def test_describe_never_stale_after_an_outside_write(cloud):
+    """Describe answers are cached until clc.db changes; a commit by another
+    process (here the sqlite3 module, as an operator's shell would) must show
+    in the very next answer, and a repeated answer carries its own requestId."""
+    import sqlite3
+    name = uname()
+    ec2 = cloud.ec2()
+    ec2.create_key_pair(KeyName=name)
+    first = ec2.describe_key_pairs(KeyNames=[name])
+    again = ec2.describe_key_pairs(KeyNames=[name])
+    assert first["KeyPairs"] == again["KeyPairs"]
+    assert first["ResponseMetadata"]["RequestId"] != again["ResponseMetadata"]["RequestId"]
+    db = sqlite3.connect(os.path.join(cloud.clc.home, "clc", "clc.db"), timeout=30)
+    with db:
+        n = db.execute("UPDATE keypairs SET fingerprint = 'ab:cd' WHERE name = ?",
+                       (name,)).rowcount
+    assert n == 1
+    d = ec2.describe_key_pairs(KeyNames=[name])["KeyPairs"][0]
+    assert d["KeyFingerprint"] == "ab:cd"
+    with db:
+        db.execute("DELETE FROM keypairs WHERE name = ?", (name,))
+    db.close()
+    with pytest.raises(ClientError) as e:
+        ec2.describe_key_pairs(KeyNames=[name])
+    assert code_of(e) == "InvalidKeyPair.NotFound"
