@@ -35,6 +35,19 @@ int cc_api_authorize(void *ctx, const struct oc_principal *who)
 }
 
 /* Every action but ccNodeEvent is the CLC's. */
+/* Makes the data plane what the state now says, before the answer: a rule
+ * or an address is live when the call returns.  When that fails the state
+ * is kept (the periodic sync retries) and the caller hears why. */
+static int applied(struct oc_qsrv_req *r)
+{
+    struct oc_err err = { 0 };
+
+    if (api_of(r)->dp && cc_dataplane_sync(api_of(r)->dp, &err) != OC_OK)
+        return oc_qsrv_error(r, "InternalError", "recorded, but the data plane failed: %s",
+                             err.msg);
+    return OC_OK;
+}
+
 static int clc_only(struct oc_qsrv_req *r)
 {
     if (is_clc(api_of(r), &r->who))
@@ -113,6 +126,8 @@ static int cc_run_instances(struct oc_qsrv_req *r)
         return oc_qsrv_error(r, "InternalError", "out of memory");
     if ((rc = cc_run(api_of(r)->cluster, &req, out, &err)))
         return oc_qsrv_fail(r, rc, &err);
+    if ((rc = applied(r)))
+        return rc;
     w = oc_qsrv_reply(r);
     oc_xmlw_start(w, "instancesSet");
     for (size_t k = 0; k < req.n; k++)
@@ -152,6 +167,9 @@ static int each_instance(struct oc_qsrv_req *r, enum cc_op op)
         oc_xmlw_end(w);
     }
     oc_xmlw_end(w);
+    if (op == CC_OP_TERMINATE && api_of(r)->dp &&
+        cc_dataplane_sync(api_of(r)->dp, &err) != OC_OK)
+        oc_log(OC_LOG_WARN, "data plane after terminating: %s", err.msg);
     return OC_OK;
 }
 
@@ -296,6 +314,8 @@ static int cc_register_node(struct oc_qsrv_req *r)
     if ((rc = cc_node_register(api_of(r)->cluster, name, host, (unsigned)port, &err)))
         return rc == OC_EEXIST ? oc_qsrv_error(r, "InvalidParameterValue", "%s", err.msg)
                                : oc_qsrv_fail(r, rc, &err);
+    if ((rc = applied(r)))
+        return rc;
     oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
     return OC_OK;
 }
@@ -311,6 +331,8 @@ static int cc_deregister_node(struct oc_qsrv_req *r)
     if ((rc = cc_node_deregister(api_of(r)->cluster, name, &err)))
         return rc == OC_ENOTFOUND ? oc_qsrv_error(r, "InvalidNode.NotFound", "%s", err.msg)
                                   : oc_qsrv_fail(r, rc, &err);
+    if ((rc = applied(r)))
+        return rc;
     oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
     return OC_OK;
 }
@@ -422,6 +444,8 @@ static int cc_configure_network(struct oc_qsrv_req *r)
     }
     if ((rc = cc_netstate_configure(api_of(r)->net, group, rules, n, &err)))
         return oc_qsrv_fail(r, rc, &err);
+    if ((rc = applied(r)))
+        return rc;
     oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
     return OC_OK;
 }
@@ -452,6 +476,8 @@ static int cc_assign_address(struct oc_qsrv_req *r)
     if ((rc = cc_netstate_assign(api_of(r)->net, pub, id, priv, &err)))
         return rc == OC_EEXIST ? oc_qsrv_error(r, "Resource.AlreadyAssociated", "%s", err.msg)
                                : oc_qsrv_fail(r, rc, &err);
+    if ((rc = applied(r)))
+        return rc;
     oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
     return OC_OK;
 }
@@ -467,6 +493,8 @@ static int cc_unassign_address(struct oc_qsrv_req *r)
     if ((rc = cc_netstate_unassign(api_of(r)->net, pub, &err)))
         return rc == OC_ENOTFOUND ? oc_qsrv_error(r, "InvalidAddress.NotFound", "%s", err.msg)
                                   : oc_qsrv_fail(r, rc, &err);
+    if ((rc = applied(r)))
+        return rc;
     oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
     return OC_OK;
 }

@@ -9,6 +9,7 @@
 #define CC_API_H
 
 #include "cc/cluster.h"
+#include "cc/dataplane.h"
 #include "cc/netstate.h"
 #include "common/creds.h"
 #include "common/qsrv.h"
@@ -18,6 +19,7 @@
 struct cc_api {
     struct cc_cluster *cluster;
     struct cc_netstate *net;
+    struct cc_dataplane *dp;      /* NULL: VNET_MODE without a data plane */
     char clc_access_key[OC_ACCESS_KEY_LEN + 1];
     char clc_user[65];
     char nc_user[65];

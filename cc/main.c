@@ -67,6 +67,9 @@ int main(int argc, char **argv)
     struct cc_cluster *cluster = NULL;
     struct cc_netstate *net = NULL;
     struct cc_mdproxy *md = NULL;
+    struct cc_dataplane *dp = NULL;
+    struct cc_dataplane_config dc = { 0 };
+    const char *mode;
     struct cc_mdproxy_config mc = { 0 };
     struct cc_api api = { 0 };
     struct oc_qsrv *qs = NULL;
@@ -85,6 +88,10 @@ int main(int argc, char **argv)
     rc = 1;
     conf = d.conf;
     home = d.home;
+    /* Before any thread starts: every thread inherits the mask, and only
+     * oc_daemon_wait() takes SIGTERM (a stray default action would skip
+     * removing the nftables table). */
+    oc_daemon_block_signals(&d);
     if (oc_daemon_listen_config(&d, DEFAULT_PORT))
         goto out;
 
@@ -130,6 +137,36 @@ int main(int argc, char **argv)
     api.cluster = cluster;
     api.net = net;
 
+    /* The data plane: bridge, dnsmasq, nftables (docs/cc.md). */
+    mode = oc_config_get(conf, "VNET_MODE", "SYSTEM");
+    if (strcmp(mode, "MANAGED-NOVLAN") == 0) {
+        dc.dir = cc_dir;
+        dc.netns = oc_config_get(conf, "VNET_NETNS", "");
+        dc.bridge = cfg.bridge;
+        dc.pubif = oc_config_get(conf, "VNET_PUBINTERFACE", "");
+        dc.table = oc_config_get(conf, "CC_NFT_TABLE", "overcast");
+        dc.subnet = cfg.subnet;
+        dc.netmask = cfg.netmask;
+        dc.addrs_per_net = cfg.addrs_per_net;
+        dc.md_ip = oc_config_get(conf, "VNET_METADATA_IP", "");
+        if (oc_daemon_int(&d, "VNET_METADATA_PORT", 8776, 1, 65535, &v))
+            goto out;
+        dc.md_port = (unsigned)v;
+        dc.dnsmasq = oc_config_get(conf, "VNET_DHCPDAEMON", "dnsmasq");
+        if (oc_daemon_int(&d, "VNET_DHCP_LEASE", 3600, 120, 86400 * 365, &v))
+            goto out;
+        dc.lease_s = (unsigned)v;
+        dc.interval_s = cfg.poll_s;
+        if (cc_dataplane_open(&dc, cluster, net, &dp, &err) != OC_OK) {
+            oc_error("data plane: %s", err.msg);
+            goto out;
+        }
+        api.dp = dp;
+    } else if (strcmp(mode, "SYSTEM") != 0) {
+        oc_error("VNET_MODE=\"%s\" is not supported yet (SYSTEM or MANAGED-NOVLAN)", mode);
+        goto out;
+    }
+
     /* The metadata proxy, where the data plane's redirect sends instances. */
     mc.bind_ip = oc_config_get(conf, "VNET_METADATA_IP", "");
     if (mc.bind_ip[0]) {
@@ -137,7 +174,9 @@ int main(int argc, char **argv)
             goto out;
         mc.port = (unsigned)v;
         mc.netns = oc_config_get(conf, "VNET_NETNS", "");
-        mc.upstream = oc_config_get(conf, "CLC_URL", "http://127.0.0.1:8773");
+        mc.upstream = oc_config_get(conf, "CC_METADATA_URL", "");
+        if (!mc.upstream[0])
+            mc.upstream = oc_config_get(conf, "CLC_URL", "http://127.0.0.1:8773");
         mc.access_key_id = ak;
         mc.secret_key = sk;
         mc.region = cfg.region;
@@ -163,7 +202,6 @@ int main(int argc, char **argv)
     }
     oc_qsrv_handler(qs, &handler);
 
-    oc_daemon_block_signals(&d);
     if (oc_http_start(&d.http, &handler, &srv, &err) != OC_OK) {
         oc_error("%s", err.msg);
         goto out;
@@ -178,6 +216,7 @@ out:
     oc_http_stop(srv);
     cc_mdproxy_stop(md);
     oc_qsrv_free(qs);
+    cc_dataplane_close(dp);
     cc_cluster_close(cluster);
     cc_netstate_close(net);
     oc_cred_remote_free(creds);

@@ -3,6 +3,8 @@
  */
 #include "cc/mdproxy.h"
 
+#include "cc/netns.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,75 +34,46 @@ struct cc_mdproxy {
 /* a socket inside a namespace */
 
 struct listen_job {
-    const char *netns, *ip;
+    const char *ip;
     unsigned port;
     int fd;
-    struct oc_err err;
 };
 
-/* Runs on a thread of its own: setns() changes only the calling thread's
- * namespace, and that thread ends with it. */
-static void *listen_main(void *arg)
+static int listen_here(void *arg, struct oc_err *err)
 {
     struct listen_job *j = arg;
     struct sockaddr_in sin = { 0 };
     int one = 1, fd;
 
-    if (j->netns && *j->netns) {
-        char path[300];
-        int nsfd;
-
-        if (strchr(j->netns, '/') || strlen(j->netns) > 200) {
-            oc_err_set(&j->err, OC_EINVAL, "namespace name '%.40s' is malformed", j->netns);
-            return NULL;
-        }
-        snprintf(path, sizeof(path), "/run/netns/%s", j->netns);
-        nsfd = open(path, O_RDONLY | O_CLOEXEC);
-        if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) {
-            oc_err_set(&j->err, OC_EIO, "cannot enter network namespace %s: %s", j->netns,
-                       strerror(errno));
-            if (nsfd >= 0)
-                close(nsfd);
-            return NULL;
-        }
-        close(nsfd);
-    }
     sin.sin_family = AF_INET;
     sin.sin_port = htons((uint16_t)j->port);
-    if (inet_pton(AF_INET, j->ip, &sin.sin_addr) != 1) {
-        oc_err_set(&j->err, OC_EINVAL, "'%.40s' is not an IPv4 address", j->ip);
-        return NULL;
-    }
+    if (inet_pton(AF_INET, j->ip, &sin.sin_addr) != 1)
+        return oc_err_set(err, OC_EINVAL, "'%.40s' is not an IPv4 address", j->ip);
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
         bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(fd, 256) != 0) {
-        oc_err_set(&j->err, OC_EIO, "cannot listen on %s:%u%s%s: %s", j->ip, j->port,
-                   j->netns && *j->netns ? " in " : "", j->netns ? j->netns : "",
-                   strerror(errno));
+        int e = errno;
+
         if (fd >= 0)
             close(fd);
-        return NULL;
+        return oc_err_set(err, OC_EIO, "cannot listen on %s:%u: %s", j->ip, j->port,
+                          strerror(e));
     }
     j->fd = fd;
-    return NULL;
+    return OC_OK;
 }
 
 int cc_listen_in_netns(const char *netns, const char *ip, unsigned port, int *fd,
                        struct oc_err *err)
 {
-    struct listen_job j = { netns, ip, port, -1, { 0 } };
-    pthread_t t;
+    struct listen_job j = { ip, port, -1 };
+    int rc;
 
     if (port > 65535)
         return oc_err_set(err, OC_EINVAL, "port %u is out of range", port);
-    if (pthread_create(&t, NULL, listen_main, &j) != 0)
-        return oc_err_set(err, OC_EINTERNAL, "cannot start a thread");
-    pthread_join(t, NULL);
-    if (j.fd < 0) {
-        if (err)
-            *err = j.err;
-        return j.err.code ? j.err.code : OC_EIO;
-    }
+    rc = cc_netns_run(netns, listen_here, &j, err);
+    if (rc)
+        return rc;
     *fd = j.fd;
     return OC_OK;
 }

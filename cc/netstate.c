@@ -238,6 +238,11 @@ static int in_range(const struct cc_netstate *ns, uint32_t ip)
     return 0;
 }
 
+int cc_netstate_is_public(struct cc_netstate *ns, uint32_t ip)
+{
+    return in_range(ns, ip);
+}
+
 int cc_netstate_assign(struct cc_netstate *ns, const char *public_ip, const char *instance_id,
                        const char *private_ip, struct oc_err *err)
 {

@@ -125,6 +125,8 @@ static int nc_run(struct oc_qsrv_req *r)
     if (!!req.bridge[0] == !!req.tap[0])
         return oc_qsrv_error(r, "InvalidParameterCombination",
                              "Exactly one of Bridge and Tap is required");
+    if (req.bridge[0] && api_of(r)->bridge[0])
+        snprintf(req.bridge, sizeof(req.bridge), "%s", api_of(r)->bridge);
     if ((rc = nc_instance_check(&req, &err)))
         return oc_qsrv_error(r, "InvalidParameterValue", "%s", err.msg);
     if ((rc = nc_node_run(api_of(r)->node, &req, &got, &err)))

@@ -15,6 +15,9 @@ struct nc_api {
     struct nc_node *node;
     char node_name[256];
     char hypervisor[8];
+    /* NC_BRIDGE: when set, the bridge this node plugs every instance into
+     * whatever bridge the CC names (Eucalyptus's node-local VNET_BRIDGE). */
+    char bridge[NC_IFNAME_MAX];
     /* Who may call: the key NC_CC_ACCESS_KEY_ID when set, else any active
      * key of the user NC_CC_USER in the eucalyptus account. */
     char cc_access_key[OC_ACCESS_KEY_LEN + 1];

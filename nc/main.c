@@ -104,6 +104,7 @@ int main(int argc, char **argv)
     snprintf(api.cc_access_key, sizeof(api.cc_access_key), "%s",
              oc_config_get(conf, "NC_CC_ACCESS_KEY_ID", ""));
     snprintf(api.cc_user, sizeof(api.cc_user), "%s", oc_config_get(conf, "NC_CC_USER", "cc"));
+    snprintf(api.bridge, sizeof(api.bridge), "%s", oc_config_get(conf, "NC_BRIDGE", ""));
 
     /* Hypervisor */
     if (nc_hyp_choose(oc_config_get(conf, "HYPERVISOR", "auto"), "/proc/cpuinfo", "/dev/kvm",

@@ -18,6 +18,7 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test_qsrv.c \
 	tests/unit/test_cc.c \
 	tests/unit/test_cc_mdproxy.c \
+	tests/unit/test_cc_net.c \
 	tests/unit/test_sigv4.c \
 	tests/unit/test_sigv2.c \
 	tests/unit/test_chunked.c \
@@ -26,5 +27,6 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test_store_cache.c \
 	tests/unit/store_fixtures.c tests/unit/store_fixtures.h \
 	tests/unit/test_s3.c
+tests_unit_unit_tests_CPPFLAGS = $(AM_CPPFLAGS) -DOC_TEST_SRCDIR='"$(abs_top_srcdir)"'
 tests_unit_unit_tests_LDADD = clc/libclc.a nc/libnc.a cc/libcc.a euca-compat/libeuca.a walrus/libwalrus.a \
 	$(OC_COMMON_LIBS) $(LIBVIRT_LIBS) $(ARCHIVE_LIBS) $(NFT_LIBS) $(NL_LIBS)

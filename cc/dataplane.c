@@ -1,0 +1,446 @@
+/*
+ * dataplane.c - one sync of the cluster's network (dataplane.h).
+ */
+#include "cc/dataplane.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cc/addr.h"
+#include "cc/dhcp.h"
+#include "cc/netif.h"
+#include "cc/netmodel.h"
+#include "cc/netns.h"
+#include "cc/nft.h"
+#include "common/log.h"
+
+struct cc_dataplane {
+    struct cc_dataplane_config cfg;
+    char *dir, *netns, *bridge, *pubif, *table, *md_ip, *dnsmasq;
+    char subnet_cidr[24], subnet[16], netmask[16];
+    struct cc_plan plan;
+    struct cc_cluster *cluster;
+    struct cc_netstate *net;
+    struct cc_dhcp *dhcp;
+
+    pthread_mutex_t lock;         /* one sync at a time; the fields below */
+    struct oc_buf nft_last;       /* the table's text as last applied */
+    uint64_t applies;
+
+    pthread_mutex_t tlock;        /* the periodic thread */
+    pthread_cond_t tcond;
+    pthread_t thread;
+    int thread_started, stopping;
+};
+
+/* ------------------------------------------------------------------ */
+/* the model */
+
+void cc_net_model_free(struct cc_net_model *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->ngroups; i++)
+        free((void *)m->groups[i].rules);
+    free(m->groups);
+    free(m->hosts);
+    free(m->eips);
+    memset(m, 0, sizeof(*m));
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+    const struct cc_net_group *x = a, *y = b;
+
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static uint32_t ip_of(const char *s)
+{
+    uint32_t ip = 0;
+
+    (void)cc_ip_parse(s, &ip);
+    return ip;
+}
+
+static int cmp_host(const void *a, const void *b)
+{
+    uint32_t x = ip_of(((const struct cc_net_host *)a)->ip);
+    uint32_t y = ip_of(((const struct cc_net_host *)b)->ip);
+
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_eip(const void *a, const void *b)
+{
+    uint32_t x = ip_of(((const struct cc_eip *)a)->public_ip);
+    uint32_t y = ip_of(((const struct cc_eip *)b)->public_ip);
+
+    return x < y ? -1 : x > y;
+}
+
+/* The index of group id in m, adding it (with its network) when new;
+ * -1 when the cluster has no network for it. */
+static long group_index(struct cc_dataplane *dp, struct cc_net_model *m, size_t cap,
+                        const char *id, struct oc_err *err)
+{
+    struct cc_net_group *g;
+    struct cc_network net;
+    char cidr[20], gw[16], base[16];
+    uint32_t gwip;
+
+    for (size_t i = 0; i < m->ngroups; i++)
+        if (strcmp(m->groups[i].id, id) == 0)
+            return (long)i;
+    if (m->ngroups >= cap || cc_group_network(dp->cluster, id, cidr, gw, err) != OC_OK ||
+        cc_ip_parse(gw, &gwip) != OC_OK || gwip < dp->plan.subnet + 1)
+        return -1;
+    g = &m->groups[m->ngroups];
+    memset(g, 0, sizeof(*g));
+    snprintf(g->id, sizeof(g->id), "%s", id);
+    g->index = (gwip - 1 - dp->plan.subnet) / dp->plan.per_net;
+    if (cc_plan_network(&dp->plan, g->index, &net) != OC_OK)
+        return -1;
+    cc_ip_str(net.base, base);
+    snprintf(g->cidr, sizeof(g->cidr), "%s/%u", base, net.prefix & 63u);
+    cc_ip_str(net.gateway, g->gateway);
+    cc_ip_str(net.mask, g->netmask);
+    cc_ip_str(net.broadcast, g->broadcast);
+    g->prefix = net.prefix;
+    return (long)m->ngroups++;
+}
+
+int cc_dataplane_model(struct cc_dataplane *dp, struct cc_net_model *m, struct oc_err *err)
+{
+    struct cc_instance_info *inst = NULL;
+    struct cc_eip *eips = NULL;
+    size_t ninst = 0, neips = 0;
+    int rc;
+
+    memset(m, 0, sizeof(*m));
+    m->table = dp->table;
+    m->bridge = dp->bridge;
+    m->pubif = dp->pubif;
+    m->subnet = dp->subnet_cidr;
+    m->md_ip = dp->md_ip;
+    m->md_port = dp->cfg.md_port;
+    rc = cc_instances(dp->cluster, &inst, &ninst);
+    if (rc)
+        return oc_err_set(err, rc, "cannot list the cluster's instances");
+    m->groups = calloc(ninst ? ninst : 1, sizeof(*m->groups));
+    m->hosts = calloc(ninst ? ninst : 1, sizeof(*m->hosts));
+    if (!m->groups || !m->hosts) {
+        rc = oc_err_set(err, OC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < ninst; i++) {
+        const struct cc_instance_info *x = &inst[i];
+        struct cc_net_host *h;
+        long g;
+
+        if (strcmp(x->state, "terminated") == 0 || !x->private_ip[0] || !x->mac[0])
+            continue;
+        g = group_index(dp, m, ninst, x->group_id, err);
+        if (g < 0)
+            continue;
+        h = &m->hosts[m->nhosts++];
+        snprintf(h->id, sizeof(h->id), "%s", x->id);
+        snprintf(h->mac, sizeof(h->mac), "%s", x->mac);
+        snprintf(h->ip, sizeof(h->ip), "%s", x->private_ip);
+        h->group = (unsigned)g;
+    }
+    /* Rules, then the order renderers rely on (hosts keep group indexes
+     * into the unsorted array: remap them). */
+    {
+        unsigned *where = calloc(m->ngroups ? m->ngroups : 1, sizeof(*where));
+
+        if (!where) {
+            rc = oc_err_set(err, OC_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < m->ngroups; i++)
+            where[i] = m->groups[i].index;
+        qsort(m->groups, m->ngroups, sizeof(*m->groups), cmp_group);
+        for (size_t h = 0; h < m->nhosts; h++)
+            for (size_t i = 0; i < m->ngroups; i++)
+                if (m->groups[i].index == where[m->hosts[h].group]) {
+                    m->hosts[h].group = (unsigned)i;
+                    break;
+                }
+        free(where);
+    }
+    qsort(m->hosts, m->nhosts, sizeof(*m->hosts), cmp_host);
+    for (size_t i = 0; i < m->ngroups; i++) {
+        struct cc_rule *r = NULL;
+        size_t nr = 0;
+
+        rc = cc_netstate_rules(dp->net, m->groups[i].id, &r, &nr, err);
+        if (rc)
+            goto out;
+        m->groups[i].rules = r;
+        m->groups[i].nrules = nr;
+    }
+    rc = cc_netstate_eips(dp->net, &eips, &neips, err);
+    if (rc)
+        goto out;
+    m->eips = calloc(neips ? neips : 1, sizeof(*m->eips));
+    if (!m->eips) {
+        rc = oc_err_set(err, OC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < neips; i++)
+        if (eips[i].instance_id[0] && eips[i].private_ip[0])
+            m->eips[m->neips++] = eips[i];
+    qsort(m->eips, m->neips, sizeof(*m->eips), cmp_eip);
+out:
+    free(inst);
+    free(eips);
+    if (rc)
+        cc_net_model_free(m);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* a sync */
+
+struct in_ns {
+    struct cc_dataplane *dp;
+    const struct cc_net_model *m;
+    const char *nft_text;         /* NULL: the table is unchanged */
+};
+
+static int public_of(void *ctx, uint32_t ip)
+{
+    return cc_netstate_is_public(ctx, ip);
+}
+
+static int sync_in_ns(void *arg, struct oc_err *err)
+{
+    struct in_ns *j = arg;
+    struct cc_netif_scope scope = { j->dp->plan.subnet, j->dp->plan.netmask, public_of,
+                                    j->dp->net };
+    int rc = cc_netif_sync(j->m, &scope, err);
+
+    if (rc == OC_OK && j->nft_text)
+        rc = cc_nft_apply(j->dp->table, j->nft_text, err);
+    return rc;
+}
+
+static int sync_locked(struct cc_dataplane *dp, int start_dhcp, struct oc_err *err)
+{
+    struct cc_net_model m;
+    struct oc_buf text = { 0 };
+    struct in_ns j = { dp, &m, NULL };
+    int rc = cc_dataplane_model(dp, &m, err);
+
+    if (rc)
+        return rc;
+    if (cc_nft_render(&m, &text) != OC_OK) {
+        rc = oc_err_set(err, OC_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (!dp->nft_last.data || strcmp(dp->nft_last.data, text.data) != 0)
+        j.nft_text = text.data;
+    rc = cc_netns_run(dp->netns, sync_in_ns, &j, err);
+    if (rc)
+        goto out;
+    if (j.nft_text) {
+        oc_buf_reset(&dp->nft_last);
+        if (oc_buf_puts(&dp->nft_last, text.data) != OC_OK) {
+            rc = oc_err_set(err, OC_ENOMEM, "out of memory");
+            goto out;
+        }
+        dp->applies++;
+    }
+    if (start_dhcp) {
+        struct cc_dhcp_config dc = { dp->dir, dp->netns, dp->bridge, dp->subnet, dp->netmask,
+                                     dp->dnsmasq, dp->cfg.lease_s };
+
+        rc = cc_dhcp_start(&dc, &m, &dp->dhcp, err);
+    } else if (dp->dhcp) {
+        rc = cc_dhcp_update(dp->dhcp, &m, err);
+    }
+out:
+    oc_buf_free(&text);
+    cc_net_model_free(&m);
+    return rc;
+}
+
+int cc_dataplane_sync(struct cc_dataplane *dp, struct oc_err *err)
+{
+    int rc;
+
+    pthread_mutex_lock(&dp->lock);
+    rc = sync_locked(dp, 0, err);
+    pthread_mutex_unlock(&dp->lock);
+    return rc;
+}
+
+static void *periodic(void *arg)
+{
+    struct cc_dataplane *dp = arg;
+
+    pthread_mutex_lock(&dp->tlock);
+    while (!dp->stopping) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += dp->cfg.interval_s;
+        while (!dp->stopping && pthread_cond_timedwait(&dp->tcond, &dp->tlock, &ts) != ETIMEDOUT)
+            ;
+        if (dp->stopping)
+            break;
+        pthread_mutex_unlock(&dp->tlock);
+        {
+            struct oc_err err = { 0 };
+
+            if (cc_dataplane_sync(dp, &err) != OC_OK)
+                oc_warn("data plane: %s", err.msg);
+        }
+        pthread_mutex_lock(&dp->tlock);
+    }
+    pthread_mutex_unlock(&dp->tlock);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* life */
+
+static void dp_free(struct cc_dataplane *dp)
+{
+    free(dp->dir);
+    free(dp->netns);
+    free(dp->bridge);
+    free(dp->pubif);
+    free(dp->table);
+    free(dp->md_ip);
+    free(dp->dnsmasq);
+    oc_buf_free(&dp->nft_last);
+    pthread_mutex_destroy(&dp->lock);
+    pthread_mutex_destroy(&dp->tlock);
+    pthread_cond_destroy(&dp->tcond);
+    free(dp);
+}
+
+static int valid_table(const char *t)
+{
+    size_t n = strlen(t);
+
+    return n > 0 && n < 32 && strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+static int remove_in_ns(void *arg, struct oc_err *err)
+{
+    return cc_nft_remove(arg, err);
+}
+
+int cc_dataplane_open(const struct cc_dataplane_config *cfg, struct cc_cluster *cluster,
+                      struct cc_netstate *net, struct cc_dataplane **out, struct oc_err *err)
+{
+    struct cc_dataplane *dp = calloc(1, sizeof(*dp));
+    char base[16];
+    int rc;
+
+    *out = NULL;
+    if (!dp)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    pthread_mutex_init(&dp->lock, NULL);
+    pthread_mutex_init(&dp->tlock, NULL);
+    pthread_cond_init(&dp->tcond, NULL);
+    dp->cfg = *cfg;
+    dp->cluster = cluster;
+    dp->net = net;
+#define DUP(f) (dp->f = strdup(cfg->f ? cfg->f : ""))
+    if (!DUP(dir) || !DUP(netns) || !DUP(bridge) || !DUP(pubif) || !DUP(table) || !DUP(md_ip) ||
+        !DUP(dnsmasq)) {
+        dp_free(dp);
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    }
+#undef DUP
+    if (!valid_table(dp->table)) {
+        dp_free(dp);
+        return oc_err_set(err, OC_EINVAL, "CC_NFT_TABLE '%.40s' must be 1-31 of [a-z0-9_]",
+                          dp->table);
+    }
+    if (!dp->bridge[0] || strlen(dp->bridge) > 15 || strchr(dp->bridge, '"') ||
+        strlen(dp->pubif) > 15 || strchr(dp->pubif, '"')) {
+        dp_free(dp);
+        return oc_err_set(err, OC_EINVAL, "VNET_BRIDGE and VNET_PUBINTERFACE must be interface"
+                          " names (1-15 characters)");
+    }
+    rc = cc_plan_init(&dp->plan, cfg->subnet, cfg->netmask, cfg->addrs_per_net, err);
+    if (rc) {
+        dp_free(dp);
+        return rc;
+    }
+    cc_ip_str(dp->plan.subnet, base);
+    cc_ip_str(dp->plan.netmask, dp->netmask);
+    snprintf(dp->subnet, sizeof(dp->subnet), "%s", base);
+    snprintf(dp->subnet_cidr, sizeof(dp->subnet_cidr), "%s/%d", base,
+             __builtin_popcount(dp->plan.netmask));
+    pthread_mutex_lock(&dp->lock);
+    rc = sync_locked(dp, 1, err);
+    pthread_mutex_unlock(&dp->lock);
+    if (rc) {
+        struct oc_err e2 = { 0 };
+
+        if (dp->applies && cc_netns_run(dp->netns, remove_in_ns, dp->table, &e2) != OC_OK)
+            oc_warn("data plane: removing table ip %s: %s", dp->table, e2.msg);
+        dp_free(dp);
+        return rc;
+    }
+    if (cfg->interval_s) {
+        if (pthread_create(&dp->thread, NULL, periodic, dp) != 0) {
+            cc_dataplane_close(dp);
+            return oc_err_set(err, OC_EINTERNAL, "cannot start a thread");
+        }
+        dp->thread_started = 1;
+    }
+    oc_info("data plane: bridge %s%s%s, table ip %s, %s", dp->bridge,
+            dp->netns[0] ? " in network namespace " : "", dp->netns, dp->table,
+            dp->pubif[0] ? dp->pubif : "no public interface");
+    *out = dp;
+    return OC_OK;
+}
+
+void cc_dataplane_nft_text(struct cc_dataplane *dp, struct oc_buf *out)
+{
+    pthread_mutex_lock(&dp->lock);
+    if (dp->nft_last.data && oc_buf_puts(out, dp->nft_last.data) != OC_OK)
+        oc_buf_reset(out);
+    pthread_mutex_unlock(&dp->lock);
+}
+
+void cc_dataplane_stats(struct cc_dataplane *dp, uint64_t *applies, pid_t *dnsmasq_pid,
+                        unsigned *dnsmasq_starts)
+{
+    pthread_mutex_lock(&dp->lock);
+    *applies = dp->applies;
+    *dnsmasq_pid = dp->dhcp ? cc_dhcp_pid(dp->dhcp, dnsmasq_starts) : 0;
+    if (!dp->dhcp)
+        *dnsmasq_starts = 0;
+    pthread_mutex_unlock(&dp->lock);
+}
+
+
+void cc_dataplane_close(struct cc_dataplane *dp)
+{
+    struct oc_err err = { 0 };
+
+    if (!dp)
+        return;
+    pthread_mutex_lock(&dp->tlock);
+    dp->stopping = 1;
+    pthread_cond_broadcast(&dp->tcond);
+    pthread_mutex_unlock(&dp->tlock);
+    if (dp->thread_started)
+        pthread_join(dp->thread, NULL);
+    cc_dhcp_stop(dp->dhcp);
+    if (cc_netns_run(dp->netns, remove_in_ns, dp->table, &err) != OC_OK)
+        oc_warn("data plane: removing table ip %s: %s", dp->table, err.msg);
+    dp_free(dp);
+}

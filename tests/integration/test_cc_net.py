@@ -1,0 +1,432 @@
+"""The cluster controller's data plane (VNET_MODE=MANAGED-NOVLAN) with real
+parts: two overcast-nc "hosts" (one libvirtd, TCG guests), each with its own
+VM bridge joined by a veth to the CC's bridge inside a network namespace the
+test makes; the CC's dnsmasq, netlink addresses and nftables table in that
+namespace; a second namespace playing the outside world on the CC's public
+interface.  Traffic goes only between these namespaces and the guests.
+
+What is checked, through guests started with ccRunInstances:
+  - each guest gets exactly the address the CC chose, from the CC's dnsmasq;
+  - each reads its own instance id through the 169.254.169.254 redirect and
+    the CC's metadata proxy;
+  - a guest of group A reaches a guest of group B on a port B allows to A's
+    group and not on one it does not; revoking the rule closes it;
+  - an elastic IP: the outside reaches the guest's port through it, and not
+    after ccUnassignAddress;
+  - dnsmasq killed: the CC starts it again with the same files and leases;
+  - CC restarted: the table is removed on the clean stop and rebuilt
+    identically, dnsmasq's files are identical, the guests keep working.
+
+The CLC's metadata service is not part of the CC; here a stand-in on
+loopback (CC_METADATA_URL) answers the proxy's signed GETs and checks that
+they are signed by the CC's key for service "metadata".
+"""
+
+import base64
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nc_harness as nh  # noqa: E402
+import walrus_harness as wh  # noqa: E402
+
+BUCKET = "ccnet-images"
+GROUP_A = "sg-aaaa0001"
+GROUP_B = "sg-bbbb0002"
+PUBLIC = "192.0.2.10-192.0.2.20"
+EIP = "192.0.2.10"
+MD_IP = "10.101.0.1"
+
+
+def sh(*cmd, check=True, timeout=60):
+    return nh.run(*cmd, check=check, timeout=timeout)
+
+
+class MetadataStandIn:
+    """GET /services/metadata/<iid>/latest/{meta-data/instance-id,user-data}."""
+
+    def __init__(self, cc_key):
+        self.user_data = {}
+        self.seen = []
+        stand = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                auth = self.headers.get("Authorization", "")
+                m = re.match(r"/services/metadata/(i-[0-9a-f]+)(/.*)$", self.path)
+                ok = ("Credential=%s/" % cc_key) in auth and "/metadata/aws4_request" in auth
+                stand.seen.append((self.path, ok))
+                body, status = b"", 404
+                if not ok:
+                    status = 403
+                elif m and m.group(2) == "/latest/meta-data/instance-id":
+                    body, status = m.group(1).encode(), 200
+                elif m and m.group(2) == "/latest/user-data" and m.group(1) in stand.user_data:
+                    body, status = stand.user_data[m.group(1)].encode(), 200
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.server.server_address[1]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Net:
+    """The namespaces, bridges and veths of this test, all named by tag."""
+
+    def __init__(self):
+        t = os.getpid() % 100000
+        self.ns_cc, self.ns_out = "occ%d" % t, "oco%d" % t
+        self.cc_bridge = "ocbc%d" % t
+        self.node_bridges = ["ocb1%d" % t, "ocb2%d" % t]
+        self.vhost = ["ocv1%d" % t, "ocv2%d" % t]      # root-side ends
+        self.vcc = ["ocw1%d" % t, "ocw2%d" % t]        # CC-side ends
+        self.pub_cc, self.pub_out = "ocp%d" % t, "ocq%d" % t
+        self.made = False
+
+    def up(self):
+        self.made = True
+        sh("ip", "netns", "add", self.ns_cc)
+        sh("ip", "netns", "add", self.ns_out)
+        sh("ip", "-n", self.ns_cc, "link", "set", "lo", "up")
+        sh("ip", "-n", self.ns_out, "link", "set", "lo", "up")
+        # The CC's bridge exists before the CC: the node links join it.
+        sh("ip", "-n", self.ns_cc, "link", "add", self.cc_bridge, "type", "bridge")
+        for br, vh, vc in zip(self.node_bridges, self.vhost, self.vcc):
+            sh("ip", "link", "add", br, "type", "bridge")
+            sh("ip", "link", "set", br, "up")
+            sh("ip", "link", "add", vh, "type", "veth", "peer", "name", vc)
+            sh("ip", "link", "set", vh, "master", br, "up")
+            sh("ip", "link", "set", vc, "netns", self.ns_cc)
+            sh("ip", "-n", self.ns_cc, "link", "set", vc, "master", self.cc_bridge, "up")
+        sh("ip", "link", "add", self.pub_cc, "type", "veth", "peer", "name", self.pub_out)
+        sh("ip", "link", "set", self.pub_cc, "netns", self.ns_cc)
+        sh("ip", "link", "set", self.pub_out, "netns", self.ns_out)
+        sh("ip", "-n", self.ns_cc, "addr", "add", "192.0.2.1/24", "dev", self.pub_cc)
+        sh("ip", "-n", self.ns_cc, "link", "set", self.pub_cc, "up")
+        sh("ip", "-n", self.ns_out, "addr", "add", "192.0.2.2/24", "dev", self.pub_out)
+        sh("ip", "-n", self.ns_out, "link", "set", self.pub_out, "up")
+
+    def down(self):
+        if not self.made:
+            return
+        for name in self.vhost + self.node_bridges:
+            sh("ip", "link", "del", name, check=False)
+        # Deleting a namespace deletes what is inside it (the CC's bridge,
+        # the veth ends, its nft table).
+        sh("ip", "netns", "del", self.ns_cc, check=False)
+        sh("ip", "netns", "del", self.ns_out, check=False)
+
+    def nft_table(self):
+        p = sh("ip", "netns", "exec", self.ns_cc, "nft", "list", "table", "ip", "overcast",
+               check=False)
+        return p.stdout if p.returncode == 0 else None
+
+    def outside_get(self, ip, port, timeout=3):
+        """What a client in the outside namespace reads from ip:port ('' when
+        it cannot connect)."""
+        code = ("import socket, sys\n"
+                "s = socket.create_connection((sys.argv[1], int(sys.argv[2])), %d)\n"
+                "s.settimeout(%d)\n"
+                "data = b''\n"
+                "while True:\n"
+                "    d = s.recv(4096)\n"
+                "    if not d: break\n"
+                "    data += d\n"
+                "sys.stdout.write(data.decode('utf-8', 'replace'))\n" % (timeout, timeout))
+        p = subprocess.run(["ip", "netns", "exec", self.ns_out, sys.executable, "-c", code, ip,
+                            str(port)], capture_output=True, text=True, timeout=timeout + 20)
+        return p.stdout
+
+
+def nc_env(c, name, bridge):
+    return {"OVERCAST_NC_NAME": name, "OVERCAST_CLC_URL": c.env.clc.endpoint,
+            "OVERCAST_WALRUS_URL": c.env.endpoint, "OVERCAST_HYPERVISOR": "qemu",
+            "OVERCAST_NC_SHUTDOWN_TIMEOUT": "2", "OVERCAST_NC_MAX_CORES": "2",
+            "OVERCAST_NC_MAX_MEM_MB": "1024", "OVERCAST_NC_MAX_DISK_GB": "50",
+            "OVERCAST_CC_URL": c.cc.endpoint, "OVERCAST_NC_BRIDGE": bridge}
+
+
+def start_cc(c):
+    c.cc = nh.Cc(c.env.home, port=c.cc_port, env={
+        "OVERCAST_CLC_URL": c.env.clc.endpoint, "OVERCAST_SCHEDPOLICY": "ROUNDROBIN",
+        "OVERCAST_VNET_MODE": "MANAGED-NOVLAN", "OVERCAST_VNET_NETNS": c.net.ns_cc,
+        "OVERCAST_VNET_BRIDGE": c.net.cc_bridge, "OVERCAST_VNET_PUBINTERFACE": c.net.pub_cc,
+        "OVERCAST_VNET_SUBNET": "10.101.0.0", "OVERCAST_VNET_NETMASK": "255.255.0.0",
+        "OVERCAST_VNET_ADDRSPERNET": "32", "OVERCAST_VNET_PUBLICIPS": PUBLIC,
+        "OVERCAST_VNET_METADATA_IP": MD_IP, "OVERCAST_VNET_METADATA_PORT": "8776",
+        "OVERCAST_CC_METADATA_URL": c.md.url, "OVERCAST_CC_POLL_INTERVAL": "2"})
+    c.cc.start()
+
+
+@pytest.fixture(scope="module")
+def cn():
+    c = type("C", (), {})()
+    c.tmp = tempfile.mkdtemp(prefix="overcast-ccnet-")
+    c.libvirtd = nh.Libvirtd()
+    c.net = Net()
+    c.env = c.cc = c.md = None
+    c.ncs = []
+    c.made = []
+    try:
+        for tool in ("dnsmasq", "nft", "busybox", "ip"):
+            if not shutil.which(tool):
+                raise nh.HarnessError("%s is missing (apt-get install dnsmasq nftables "
+                                      "busybox-static iproute2)" % tool)
+        c.libvirtd.ensure()
+        c.guest = nh.guest_dir()
+        c.env = wh.start_env(c.tmp)
+        c.net.up()
+        clc = wh.parse_shell_vars(os.path.join(c.env.home, "clc", "component-credentials"))
+        cck = wh.parse_shell_vars(os.path.join(c.env.home, "cc", "clc-credentials"))
+        c.md = MetadataStandIn(cck["AWS_ACCESS_KEY_ID"])
+        c.cc_port = wh.free_port()
+        start_cc(c)
+        home2 = os.path.join(c.tmp, "home2")
+        os.makedirs(os.path.join(home2, "nc"))
+        for f in ("clc-credentials", "cloud-pk.pem"):
+            shutil.copy(os.path.join(c.env.home, "nc", f), os.path.join(home2, "nc", f))
+        for k, home in enumerate((c.env.home, home2)):
+            n = nh.Nc(home, env=nc_env(c, "node%d" % (k + 1), c.net.node_bridges[k]))
+            n.start()
+            c.ncs.append(n)
+        c.api = nh.NcClient(c.cc.endpoint, clc["AWS_ACCESS_KEY_ID"],
+                            clc["AWS_SECRET_ACCESS_KEY"], service="cc")
+        s3 = c.env.client(1)
+        s3.create_bucket(Bucket=BUCKET)
+        c.images = {}
+        for name in ("vmlinuz", "initrd.img", "rootdisk.img"):
+            data = open(os.path.join(c.guest, name), "rb").read()
+            s3.put_object(Bucket=BUCKET, Key=name, Body=data)
+            c.images[name] = ("%s/%s" % (BUCKET, name), hashlib.md5(data).hexdigest())
+        for k, n in enumerate(c.ncs):
+            c.api.call("ccRegisterNode", NodeName="node%d" % (k + 1), Host="127.0.0.1",
+                       Port=n.port)
+        yield c
+    finally:
+        if c.cc is not None and c.cc.alive() and c.made:
+            for iid in c.made:
+                try:
+                    c.api.call("ccTerminateInstances", **{"InstanceId.1": iid})
+                except Exception:
+                    pass
+            deadline = time.time() + 60
+            while time.time() < deadline and any(nh.domain_exists(i) for i in c.made):
+                time.sleep(0.5)
+        leftover = [i for i in c.made if nh.domain_exists(i)]
+        for iid in leftover:
+            nh.destroy_domain(iid)
+        for n in c.ncs:
+            if n.alive():
+                n.stop()
+        if c.cc is not None:
+            if c.cc.alive():
+                c.cc.stop()
+            sys.stderr.write("\n--- overcast-cc log tail ---\n%s\n" % c.cc.log_tail(6000))
+        if c.md is not None:
+            c.md.close()
+        if c.env is not None:
+            c.env.shutdown()
+        c.net.down()
+        c.libvirtd.stop()
+        shutil.rmtree(c.tmp, ignore_errors=True)
+        assert not leftover, "domains left behind: %s" % leftover
+
+
+def run_one(c, group, user_data):
+    iid = nh.new_instance_id()
+    c.made.append(iid)
+    c.md.user_data[iid] = user_data
+    p = {"ReservationId": "r-" + nh.secrets.token_hex(9)[:17], "OwnerId": "123456789012",
+         "InstanceType": "t2.nano", "VCpus": 1, "MemoryMiB": 256, "DiskGiB": 1,
+         "GroupId": group, "InstanceId.1": iid}
+    for pfx, name, kind in (("Image", "rootdisk.img", "emi"), ("Kernel", "vmlinuz", "eki"),
+                            ("Ramdisk", "initrd.img", "eri")):
+        loc, dig = c.images[name]
+        p[pfx + "Id"] = "%s-%s" % (kind, hashlib.md5(name.encode()).hexdigest()[:8])
+        p[pfx + "Location"] = loc
+        p[pfx + "Digest"] = dig
+    item = c.api.call("ccRunInstances", **p)["instancesSet"][0]
+    assert item["state"] == "pending", item
+    return item
+
+
+def console(c, iid):
+    out = c.api.call("ccGetConsoleOutput", InstanceId=iid)["output"]
+    return base64.b64decode(out).decode("utf-8", "replace")
+
+
+def wait_console(c, iid, pattern, timeout=240, after=0):
+    """The first match of pattern in the console text after offset `after`."""
+    deadline = time.time() + timeout
+    text = ""
+    while time.time() < deadline:
+        text = console(c, iid)
+        m = re.compile(pattern, re.M).search(text, after)
+        if m:
+            return m, text
+        time.sleep(1)
+    raise AssertionError("%s: /%s/ not on the console after %ds; it ends:\n%s"
+                         % (iid, pattern, timeout, text[-3000:]))
+
+
+SERVER_UD = """#!/bin/sh
+printf '#!/bin/sh\\necho GUEST-NC-SERVED\\n' > /tmp/served
+chmod +x /tmp/served
+nc -ll -p 8080 -e /tmp/served &
+nc -ll -p 8081 -e /tmp/served &
+echo GUEST-LISTENING
+"""
+
+CLIENT_UD = """#!/bin/sh
+n=0
+while :; do
+    n=$((n + 1))
+    for p in 8080 8081; do
+        if echo x | nc -w 2 %s $p 2>/dev/null | grep -q GUEST-NC-SERVED; then r=ok; else r=fail; fi
+        echo "GUEST-NC $n $p $r"
+    done
+    sleep 1
+done
+"""
+
+
+def configure(c, group, rules):
+    p = {"GroupId": group}
+    for k, r in enumerate(rules, 1):
+        for key, v in r.items():
+            p["Rule.%d.%s" % (k, key)] = v
+    c.api.call("ccConfigureNetwork", **p)
+
+
+def nc_results(text, port, after_round=0):
+    return [(int(n), r) for n, p, r in re.findall(r"^GUEST-NC (\d+) (\d+) (ok|fail)\s*$", text,
+                                                   re.M) if p == str(port) and int(n) > after_round]
+
+
+def wait_nc(c, iid, port, want, after_round=0, timeout=120):
+    """Waits for two rounds in a row after after_round with result want."""
+    deadline = time.time() + timeout
+    res = []
+    while time.time() < deadline:
+        res = nc_results(console(c, iid), port, after_round)
+        tail = [r for _, r in res[-2:]]
+        if len(tail) == 2 and tail == [want, want]:
+            return res[-1][0]
+        time.sleep(1)
+    raise AssertionError("port %d: wanted %s after round %d, saw %s" % (port, want, after_round,
+                                                                        res[-6:]))
+
+
+def last_round(c, iid):
+    res = nc_results(console(c, iid), 8080)
+    return res[-1][0] if res else 0
+
+
+def test_guests_addresses_metadata_groups_eip_and_restarts(cn):
+    c = cn
+    # B allows tcp 8080 from group A and from the outside's range; 8081 is
+    # allowed to nobody.
+    configure(c, GROUP_B, [
+        {"Protocol": "tcp", "FromPort": 8080, "ToPort": 8080, "SourceGroupId": GROUP_A},
+        {"Protocol": "tcp", "FromPort": 8080, "ToPort": 8080, "CidrIp": "192.0.2.0/24"}])
+    b = run_one(c, GROUP_B, SERVER_UD)
+    a = run_one(c, GROUP_A, CLIENT_UD % b["privateIpAddress"])
+    assert a["node"] != b["node"], "ROUNDROBIN should use both nodes"
+    assert a["privateIpAddress"].startswith("10.101.0.") and \
+        b["privateIpAddress"].startswith("10.101.0.")
+
+    # DHCP gives exactly the CC's addresses; metadata names each guest.
+    for it in (b, a):
+        iid = it["instanceId"]
+        m, _ = wait_console(c, iid, r"^GUEST-UP ip=(\S+)")
+        assert m.group(1) == it["privateIpAddress"]
+        m, _ = wait_console(c, iid, r"^GUEST-IID (\S+)")
+        assert m.group(1) == iid
+    assert all(ok for _, ok in c.md.seen), c.md.seen
+    wait_console(c, b["instanceId"], r"^GUEST-LISTENING")
+
+    # Group A reaches B on 8080 (allowed to A's group), not on 8081.
+    wait_nc(c, a["instanceId"], 8080, "ok")
+    wait_nc(c, a["instanceId"], 8081, "fail")
+
+    # The outside reaches B through an elastic IP, and not without it.
+    assert "GUEST-NC-SERVED" not in c.net.outside_get(EIP, 8080)
+    c.api.call("ccAssignAddress", PublicIp=EIP, InstanceId=b["instanceId"])
+    assert "GUEST-NC-SERVED" in c.net.outside_get(EIP, 8080)
+    assert "GUEST-NC-SERVED" not in c.net.outside_get(EIP, 8081)
+
+    # dnsmasq killed: started again, same files, leases kept.
+    cc_dir = os.path.join(c.env.home, "cc")
+    pid_file = os.path.join(cc_dir, "dnsmasq.pid")
+    leases = open(os.path.join(cc_dir, "dnsmasq.leases")).read()
+    for it in (a, b):
+        assert it["privateIpAddress"] in leases and it["macAddress"] in leases, leases
+    old = int(open(pid_file).read())
+    os.kill(old, 9)
+    deadline = time.time() + 30
+    new = old
+    while time.time() < deadline:
+        try:
+            new = int(open(pid_file).read())
+        except (OSError, ValueError):
+            new = old
+        if new != old and os.path.exists("/proc/%d" % new):
+            break
+        time.sleep(0.3)
+    assert new != old, "dnsmasq was not restarted"
+    assert open(os.path.join("/proc", str(new), "comm")).read().strip() == "dnsmasq"
+    after = open(os.path.join(cc_dir, "dnsmasq.leases")).read()
+    for it in (a, b):
+        assert it["privateIpAddress"] in after and it["macAddress"] in after, after
+    assert "GUEST-NC-SERVED" in c.net.outside_get(EIP, 8080)
+
+    # CC restarted: the table goes on a clean stop and comes back identical.
+    table = c.net.nft_table()
+    assert table and "dnat to %s" % b["privateIpAddress"] in table
+    files = {f: open(os.path.join(cc_dir, f)).read() for f in ("dnsmasq.hosts", "dnsmasq.opts")}
+    c.cc.stop()
+    assert c.net.nft_table() is None, "the table outlived a clean stop"
+    start_cc(c)
+    assert c.net.nft_table() == table
+    for f, text in files.items():
+        assert open(os.path.join(cc_dir, f)).read() == text
+    assert "GUEST-NC-SERVED" in c.net.outside_get(EIP, 8080)
+    r = last_round(c, a["instanceId"])
+    wait_nc(c, a["instanceId"], 8080, "ok", after_round=r)
+
+    # Revoking A's rule closes 8080 to A (the outside's rule stays).
+    configure(c, GROUP_B, [
+        {"Protocol": "tcp", "FromPort": 8080, "ToPort": 8080, "CidrIp": "192.0.2.0/24"}])
+    r = last_round(c, a["instanceId"])
+    wait_nc(c, a["instanceId"], 8080, "fail", after_round=r)
+    assert "GUEST-NC-SERVED" in c.net.outside_get(EIP, 8080)
+
+    # Unassigning the elastic IP closes the outside's way in.
+    c.api.call("ccUnassignAddress", PublicIp=EIP)
+    assert "GUEST-NC-SERVED" not in c.net.outside_get(EIP, 8080)
+    table = c.net.nft_table() or ""
+    assert "dnat to %s\n" % b["privateIpAddress"] not in table and "snat" not in table, table
