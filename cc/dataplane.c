@@ -29,7 +29,7 @@ struct cc_dataplane {
 
     pthread_mutex_t lock;         /* one sync at a time; the fields below */
     struct oc_buf nft_last;       /* the table's text as last applied */
-    uint64_t applies;
+    uint64_t applies, replaces;   /* changes applied; of them, whole replaces */
 
     pthread_mutex_t tlock;        /* the periodic thread */
     pthread_cond_t tcond;
@@ -211,6 +211,8 @@ struct in_ns {
     struct cc_dataplane *dp;
     const struct cc_net_model *m;
     const char *nft_text;         /* NULL: the table is unchanged */
+    const char *nft_cmds;         /* the change alone, or NULL: replace it whole */
+    int full;                     /* out: it was replaced whole */
 };
 
 static int public_of(void *ctx, uint32_t ip)
@@ -225,16 +227,24 @@ static int sync_in_ns(void *arg, struct oc_err *err)
                                     j->dp->net };
     int rc = cc_netif_sync(j->m, &scope, err);
 
-    if (rc == OC_OK && j->nft_text)
-        rc = cc_nft_apply(j->dp->table, j->nft_text, err);
-    return rc;
+    if (rc != OC_OK || !j->nft_text)
+        return rc;
+    /* The change alone when it can be said so; the whole table when not,
+     * or when the change does not apply (someone edited our table). */
+    if (j->nft_cmds && cc_nft_run(j->nft_cmds, NULL, err) == OC_OK)
+        return OC_OK;
+    if (j->nft_cmds)
+        oc_warn("data plane: the table differs from what was applied (%s): replacing it",
+                err->msg);
+    j->full = 1;
+    return cc_nft_apply(j->dp->table, j->nft_text, err);
 }
 
 static int sync_locked(struct cc_dataplane *dp, int start_dhcp, struct oc_err *err)
 {
     struct cc_net_model m;
-    struct oc_buf text = { 0 };
-    struct in_ns j = { dp, &m, NULL };
+    struct oc_buf text = { 0 }, cmds = { 0 };
+    struct in_ns j = { dp, &m, NULL, NULL, 0 };
     int rc = cc_dataplane_model(dp, &m, err);
 
     if (rc)
@@ -243,8 +253,12 @@ static int sync_locked(struct cc_dataplane *dp, int start_dhcp, struct oc_err *e
         rc = oc_err_set(err, OC_ENOMEM, "out of memory");
         goto out;
     }
-    if (!dp->nft_last.data || strcmp(dp->nft_last.data, text.data) != 0)
+    if (!dp->nft_last.data || strcmp(dp->nft_last.data, text.data) != 0) {
         j.nft_text = text.data;
+        if (dp->nft_last.data &&
+            cc_nft_update(dp->table, dp->nft_last.data, text.data, &cmds) == 0 && cmds.len)
+            j.nft_cmds = cmds.data;
+    }
     rc = cc_netns_run(dp->netns, sync_in_ns, &j, err);
     if (rc)
         goto out;
@@ -255,6 +269,8 @@ static int sync_locked(struct cc_dataplane *dp, int start_dhcp, struct oc_err *e
             goto out;
         }
         dp->applies++;
+        if (j.full)
+            dp->replaces++;
     }
     if (start_dhcp) {
         struct cc_dhcp_config dc = { dp->dir, dp->netns, dp->bridge, dp->subnet, dp->netmask,
@@ -266,6 +282,7 @@ static int sync_locked(struct cc_dataplane *dp, int start_dhcp, struct oc_err *e
     }
 out:
     oc_buf_free(&text);
+    oc_buf_free(&cmds);
     cc_net_model_free(&m);
     return rc;
 }

@@ -5,6 +5,7 @@
 
 #include <nftables/libnftables.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define P(...)                                                   \
@@ -69,18 +70,28 @@ int cc_nft_render(const struct cc_net_model *m, struct oc_buf *out)
 {
     P("table ip %s {\n", m->table);
 
+    /* Elastic IPs live in two maps, so assigning one is an element, not a
+     * rule: the update is two elements whatever the table's size. */
+    P("\tmap eip_dnat {\n\t\ttype ipv4_addr : ipv4_addr\n\t\tflags interval\n");
+    for (size_t i = 0; i < m->neips; i++)
+        P("%s%s : %s", i ? ", " : "\t\telements = { ", m->eips[i].public_ip,
+          m->eips[i].private_ip);
+    P("%s\t}\n", m->neips ? " }\n" : "");
+    P("\tmap eip_snat {\n\t\ttype ipv4_addr : ipv4_addr\n\t\tflags interval\n");
+    for (size_t i = 0; i < m->neips; i++)
+        P("%s%s : %s", i ? ", " : "\t\telements = { ", m->eips[i].private_ip,
+          m->eips[i].public_ip);
+    P("%s\t}\n", m->neips ? " }\n" : "");
+
     P("\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
     if (m->md_ip && m->md_ip[0])
         P("\t\tiifname \"%s\" ip daddr 169.254.169.254 tcp dport 80 dnat to %s:%u\n",
           m->bridge, m->md_ip, m->md_port);
-    for (size_t i = 0; i < m->neips; i++)
-        P("\t\tip daddr %s dnat to %s\n", m->eips[i].public_ip, m->eips[i].private_ip);
+    P("\t\tdnat to ip daddr map @eip_dnat\n");
     P("\t}\n");
 
     P("\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
-    for (size_t i = 0; i < m->neips; i++)
-        P("\t\tip saddr %s ip daddr != %s snat to %s\n", m->eips[i].private_ip, m->subnet,
-          m->eips[i].public_ip);
+    P("\t\tip daddr != %s snat to ip saddr map @eip_snat\n", m->subnet);
     P("\t}\n");
 
     P("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n");
@@ -156,4 +167,245 @@ int cc_nft_remove(const char *table, struct oc_err *err)
 
     snprintf(cmds, sizeof(cmds), "add table ip %s\ndelete table ip %s\n", table, table);
     return cc_nft_run(cmds, NULL, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* incremental updates */
+
+/* One line of a rendered table: [p, p + n), without the newline. */
+struct line {
+    const char *p;
+    size_t n;
+};
+
+struct block {
+    int is_map;
+    struct line name;
+    struct line head[3];          /* "type ..." (and a map's "flags ...") */
+    size_t nhead;
+    struct line *items;           /* rules, or a map's elements ("k : v") */
+    size_t nitems;
+};
+
+struct doc {
+    struct block *b;
+    size_t n;
+    struct line *pool;            /* every item, blocks point into it */
+    size_t npool;
+};
+
+static void doc_free(struct doc *d)
+{
+    free(d->b);
+    free(d->pool);
+}
+
+static int starts(const struct line *l, const char *pfx)
+{
+    size_t k = strlen(pfx);
+
+    return l->n >= k && memcmp(l->p, pfx, k) == 0;
+}
+
+static int same(const struct line *a, const struct line *b)
+{
+    return a->n == b->n && memcmp(a->p, b->p, a->n) == 0;
+}
+
+/* Splits cc_nft_render()'s text into blocks; -1 when it is not in that
+ * shape (then only a full replace will do). */
+static int doc_parse(const char *text, struct doc *d)
+{
+    size_t cap = 1, ncap = 8;
+    struct block *cur = NULL;
+    const char *p = text;
+
+    memset(d, 0, sizeof(*d));
+    for (const char *q = text; *q; q++)
+        cap += (*q == '\n' || *q == ',');
+    d->pool = calloc(cap, sizeof(*d->pool));
+    d->b = calloc(ncap, sizeof(*d->b));
+    if (!d->pool || !d->b)
+        return -1;
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        struct line l = { p, e ? (size_t)(e - p) : strlen(p) };
+
+        p = e ? e + 1 : p + l.n;
+        if (starts(&l, "table ") || (l.n == 1 && l.p[0] == '}'))
+            continue;
+        if (!cur) {
+            int is_map = starts(&l, "\tmap ");
+
+            if (!is_map && !starts(&l, "\tchain "))
+                return -1;
+            if (d->n == ncap) {
+                struct block *nb = realloc(d->b, 2 * ncap * sizeof(*nb));
+
+                if (!nb)
+                    return -1;
+                d->b = nb;
+                ncap *= 2;
+            }
+            cur = &d->b[d->n++];
+            memset(cur, 0, sizeof(*cur));
+            cur->is_map = is_map;
+            cur->name.p = l.p + (is_map ? 5 : 7);
+            cur->name.n = l.n - (is_map ? 5 : 7) - 2;   /* " {" */
+            cur->items = d->pool + d->npool;
+            continue;
+        }
+        if (l.n == 2 && l.p[0] == '\t' && l.p[1] == '}') {
+            cur = NULL;
+            continue;
+        }
+        if (!starts(&l, "\t\t"))
+            return -1;
+        l.p += 2;
+        l.n -= 2;
+        if (starts(&l, "type ") || starts(&l, "flags ")) {
+            if (cur->nhead == 3)
+                return -1;
+            cur->head[cur->nhead++] = l;
+        } else if (cur->is_map && starts(&l, "elements = { ")) {
+            const char *x = l.p + 13, *end = l.p + l.n - 2;   /* " }" */
+
+            while (x < end) {
+                const char *c = memchr(x, ',', (size_t)(end - x));
+                size_t n = c ? (size_t)(c - x) : (size_t)(end - x);
+
+                if (d->npool == cap)
+                    return -1;
+                d->pool[d->npool].p = x;
+                d->pool[d->npool++].n = n;
+                cur->nitems++;
+                x += n + (c ? 2 : 0);
+            }
+        } else if (!starts(&l, "#")) {
+            if (d->npool == cap)
+                return -1;
+            d->pool[d->npool++] = l;
+            cur->nitems++;
+        }
+    }
+    return cur ? -1 : 0;
+}
+
+static const struct block *find_block(const struct doc *d, const struct block *like)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (d->b[i].is_map == like->is_map && same(&d->b[i].name, &like->name))
+            return &d->b[i];
+    return NULL;
+}
+
+static int items_equal(const struct block *a, const struct block *b)
+{
+    if (a->nitems != b->nitems)
+        return 0;
+    for (size_t i = 0; i < a->nitems; i++)
+        if (!same(&a->items[i], &b->items[i]))
+            return 0;
+    return 1;
+}
+
+static int heads_equal(const struct block *a, const struct block *b)
+{
+    if (a->nhead != b->nhead)
+        return 0;
+    for (size_t i = 0; i < a->nhead; i++)
+        if (!same(&a->head[i], &b->head[i]))
+            return 0;
+    return 1;
+}
+
+/* The key of a map element "k : v". */
+static struct line elem_key(const struct line *e)
+{
+    const char *c = memmem(e->p, e->n, " : ", 3);
+    struct line k = { e->p, c ? (size_t)(c - e->p) : e->n };
+
+    return k;
+}
+
+static int has_item(const struct block *b, const struct line *l)
+{
+    for (size_t i = 0; i < b->nitems; i++)
+        if (same(&b->items[i], l))
+            return 1;
+    return 0;
+}
+
+#define C(...)                                                   \
+    do {                                                         \
+        if (oc_buf_printf(cmds, __VA_ARGS__) != OC_OK)           \
+            goto nomem;                                          \
+    } while (0)
+
+int cc_nft_update(const char *table, const char *old_text, const char *new_text,
+                  struct oc_buf *cmds)
+{
+    struct doc o = { 0 }, n = { 0 };
+    int rc = 1;
+
+    if (doc_parse(old_text, &o) || doc_parse(new_text, &n))
+        goto out;
+    /* Maps and base chains are the skeleton: any change there, or a map
+     * gone, is a full replace (it never happens while the CC runs). */
+    for (size_t i = 0; i < n.n; i++) {
+        const struct block *ob = find_block(&o, &n.b[i]);
+
+        if ((n.b[i].is_map || n.b[i].nhead) && (!ob || !heads_equal(ob, &n.b[i])))
+            goto out;
+        if (ob && !heads_equal(ob, &n.b[i]))
+            goto out;
+    }
+    for (size_t i = 0; i < o.n; i++)
+        if ((o.b[i].is_map || o.b[i].nhead) && !find_block(&n, &o.b[i]))
+            goto out;
+    /* 1. new chains, 2. flush changed ones, 3. their rules, 4. map
+     * elements, 5. chains gone (nothing jumps to them after 2-3). */
+    for (size_t i = 0; i < n.n; i++)
+        if (!n.b[i].is_map && !find_block(&o, &n.b[i]))
+            C("add chain ip %s %.*s\n", table, (int)n.b[i].name.n, n.b[i].name.p);
+    for (size_t i = 0; i < n.n; i++) {
+        const struct block *nb = &n.b[i], *ob = find_block(&o, nb);
+
+        if (nb->is_map || (ob && items_equal(ob, nb)))
+            continue;
+        if (ob)
+            C("flush chain ip %s %.*s\n", table, (int)nb->name.n, nb->name.p);
+        for (size_t k = 0; k < nb->nitems; k++)
+            C("add rule ip %s %.*s %.*s\n", table, (int)nb->name.n, nb->name.p,
+              (int)nb->items[k].n, nb->items[k].p);
+    }
+    for (size_t i = 0; i < n.n; i++) {
+        const struct block *nb = &n.b[i], *ob = find_block(&o, nb);
+
+        if (!nb->is_map)
+            continue;
+        for (size_t k = 0; k < ob->nitems; k++)
+            if (!has_item(nb, &ob->items[k])) {
+                struct line key = elem_key(&ob->items[k]);
+
+                C("delete element ip %s %.*s { %.*s }\n", table, (int)nb->name.n, nb->name.p,
+                  (int)key.n, key.p);
+            }
+        for (size_t k = 0; k < nb->nitems; k++)
+            if (!has_item(ob, &nb->items[k]))
+                C("add element ip %s %.*s { %.*s }\n", table, (int)nb->name.n, nb->name.p,
+                  (int)nb->items[k].n, nb->items[k].p);
+    }
+    for (size_t i = 0; i < o.n; i++)
+        if (!o.b[i].is_map && !find_block(&n, &o.b[i]))
+            C("flush chain ip %s %.*s\ndelete chain ip %s %.*s\n", table,
+              (int)o.b[i].name.n, o.b[i].name.p, table, (int)o.b[i].name.n, o.b[i].name.p);
+    rc = 0;
+    goto out;
+nomem:
+    rc = -1;
+out:
+    doc_free(&o);
+    doc_free(&n);
+    return rc;
 }

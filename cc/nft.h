@@ -2,16 +2,20 @@
  * nft.h - the cluster's nftables table (family ip, one table the CC owns,
  * named by CC_NFT_TABLE, default "overcast").
  *
- * The whole table is rendered from the model (netmodel.h) and replaced in
- * one libnftables transaction ("add table; delete table; table {...}"),
- * so a packet sees either the old rules or the new ones, never a mix, and
- * nothing outside the table is touched.  What the table holds:
+ * The whole table is rendered from the model (netmodel.h).  At start it
+ * is replaced in one libnftables transaction ("add table; delete table;
+ * table {...}"); after that each change is the difference between the
+ * last text applied and the new one (cc_nft_update: only the chains and
+ * map elements that changed), again one transaction.  A packet sees
+ * either the old rules or the new ones, never a mix, and nothing outside
+ * the table is touched.  What the table holds:
  *
+ *   maps eip_dnat      public -> private, and eip_snat private -> public
  *   prerouting (nat)   169.254.169.254:80 from the instances' bridge is
- *                      sent to the metadata proxy; each elastic IP is
- *                      DNATed to its instance's private address
- *   postrouting (nat)  an instance with an elastic IP leaves the private
- *                      plan from that address (SNAT)
+ *                      sent to the metadata proxy; an address in eip_dnat
+ *                      is DNATed to its instance's private address
+ *   postrouting (nat)  an instance in eip_snat leaves the private plan
+ *                      from its elastic IP (SNAT)
  *   forward (filter)   replies pass (conntrack); a packet for a group's
  *                      network jumps to that group's chain
  *   chain g-<group>    its own network passes (instances of one group talk
@@ -31,6 +35,16 @@ int cc_nft_render(const struct cc_net_model *m, struct oc_buf *out) OC_WUR;
 /* Replaces the table with text (cc_nft_render's) in one transaction, in
  * the calling thread's network namespace. */
 int cc_nft_apply(const char *table, const char *text, struct oc_err *err) OC_WUR;
+/*
+ * The commands that turn the table rendered as old_text into new_text
+ * without replacing it, appended to cmds: new chains, changed chains
+ * flushed and refilled, map elements deleted and added, chains gone
+ * deleted.  0 with cmds (empty when nothing changed); 1 when only a full
+ * replace will do (old_text unknown, maps or base chains changed); -1 out
+ * of memory.  Applied with cc_nft_run() as one transaction.
+ */
+int cc_nft_update(const char *table, const char *old_text, const char *new_text,
+                  struct oc_buf *cmds) OC_WUR;
 /* Removes the table if it exists. */
 int cc_nft_remove(const char *table, struct oc_err *err) OC_WUR;
 /* Runs nft commands (a buffer of them, one transaction); the listing

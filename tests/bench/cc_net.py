@@ -136,7 +136,7 @@ def main():
             t0 = time.perf_counter()
             api.call("ccAssignAddress", PublicIp=eip, InstanceId=iid)
             eip_t.append(time.perf_counter() - t0)
-            assert "ip daddr %s dnat to %s" % (eip, priv) in table()
+            assert "%s : %s" % (eip, priv) in table()
             api.call("ccUnassignAddress", PublicIp=eip)
             rules = {"GroupId": gid}
             for k in range(6):
@@ -153,7 +153,7 @@ def main():
         # `nft add rule` process per round.
         base = sh("ip", "netns", "exec", ns, "nft", "list", "table", "ip", "overcast").stdout
         base = base.replace("table ip overcast", "table ip ocbase", 1)
-        base = re.sub(r"\n\t\t[^\n]*169\.254\.169\.254[^\n]*", "", base)
+        base = re.sub(r"\n\t\t[^\n]*(169\.254\.169\.254|map @eip)[^\n]*", "", base)
         with open(os.path.join(tmp, "base.nft"), "w") as f:
             f.write(base)
         code = r"""
