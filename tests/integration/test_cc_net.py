@@ -192,10 +192,10 @@ def cn():
     c.ncs = []
     c.made = []
     try:
-        for tool in ("dnsmasq", "nft", "busybox", "ip"):
+        for tool in ("dnsmasq", "nft", "ip"):
             if not shutil.which(tool):
-                raise nh.HarnessError("%s is missing (apt-get install dnsmasq nftables "
-                                      "busybox-static iproute2)" % tool)
+                raise nh.HarnessError("%s is missing (apt-get install dnsmasq-base nftables "
+                                      "iproute2)" % tool)
         c.libvirtd.ensure()
         c.guest = nh.guest_dir()
         c.env = wh.start_env(c.tmp)
