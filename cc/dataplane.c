@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cc/addr.h"
 #include "cc/dhcp.h"
@@ -29,6 +30,9 @@ struct cc_dataplane {
 
     pthread_mutex_t lock;         /* one sync at a time; the fields below */
     struct oc_buf nft_last;       /* the table's text as last applied */
+    struct oc_buf links_last;     /* the addresses as last made (links_key) */
+    struct cc_nft *nft;           /* kept between syncs; made inside the namespace */
+    int garp_fd;                  /* netif.c's packet socket, likewise */
     uint64_t applies, replaces;   /* changes applied; of them, whole replaces */
 
     pthread_mutex_t tlock;        /* the periodic thread */
@@ -184,17 +188,12 @@ int cc_dataplane_model(struct cc_dataplane *dp, struct cc_net_model *m, struct o
         m->groups[i].rules = r;
         m->groups[i].nrules = nr;
     }
-    rc = cc_netstate_eips(dp->net, &eips, &neips, err);
+    rc = cc_netstate_assigned(dp->net, &eips, &neips, err);
     if (rc)
         goto out;
-    m->eips = calloc(neips ? neips : 1, sizeof(*m->eips));
-    if (!m->eips) {
-        rc = oc_err_set(err, OC_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < neips; i++)
-        if (eips[i].instance_id[0] && eips[i].private_ip[0])
-            m->eips[m->neips++] = eips[i];
+    m->eips = eips;
+    m->neips = neips;
+    eips = NULL;
     qsort(m->eips, m->neips, sizeof(*m->eips), cmp_eip);
 out:
     free(inst);
@@ -212,7 +211,9 @@ struct in_ns {
     const struct cc_net_model *m;
     const char *nft_text;         /* NULL: the table is unchanged */
     const char *nft_cmds;         /* the change alone, or NULL: replace it whole */
+    int links;                    /* make the links and addresses (else they are as last made) */
     int full;                     /* out: it was replaced whole */
+    double t_links;               /* out: when the links were done */
 };
 
 static int public_of(void *ctx, uint32_t ip)
@@ -220,36 +221,69 @@ static int public_of(void *ctx, uint32_t ip)
     return cc_netstate_is_public(ctx, ip);
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static int sync_in_ns(void *arg, struct oc_err *err)
 {
     struct in_ns *j = arg;
     struct cc_netif_scope scope = { j->dp->plan.subnet, j->dp->plan.netmask, public_of,
-                                    j->dp->net };
-    int rc = cc_netif_sync(j->m, &scope, err);
+                                    j->dp->net, &j->dp->garp_fd };
+    struct cc_dataplane *dp = j->dp;
+    int rc = j->links ? cc_netif_sync(j->m, &scope, err) : OC_OK;
 
+    j->t_links = now_ms();
     if (rc != OC_OK || !j->nft_text)
         return rc;
+    if (!dp->nft && (rc = cc_nft_new(&dp->nft, err)) != OC_OK)
+        return rc;
     /* The change alone when it can be said so; the whole table when not,
-     * or when the change does not apply (someone edited our table). */
-    if (j->nft_cmds && cc_nft_run(j->nft_cmds, NULL, err) == OC_OK)
+     * or when the change does not apply (someone edited our table: then
+     * with a fresh context, whose cache is not stale). */
+    if (j->nft_cmds && cc_nft_exec(dp->nft, j->nft_cmds, NULL, err) == OC_OK)
         return OC_OK;
-    if (j->nft_cmds)
+    if (j->nft_cmds) {
         oc_warn("data plane: the table differs from what was applied (%s): replacing it",
                 err->msg);
+        cc_nft_free(dp->nft);
+        dp->nft = NULL;
+        if ((rc = cc_nft_new(&dp->nft, err)) != OC_OK)
+            return rc;
+    }
     j->full = 1;
-    return cc_nft_apply(j->dp->table, j->nft_text, err);
+    return cc_nft_apply(dp->nft, dp->table, j->nft_text, err);
 }
 
-static int sync_locked(struct cc_dataplane *dp, int start_dhcp, struct oc_err *err)
+/* What netif.c makes of a model: when it is what was last made, an
+ * API-driven sync leaves the links alone (the periodic one always checks). */
+static int links_key(const struct cc_net_model *m, struct oc_buf *key)
+{
+    int rc = oc_buf_printf(key, "%s|%s|%s|", m->bridge, m->pubif, m->md_ip);
+
+    for (size_t i = 0; rc == OC_OK && i < m->ngroups; i++)
+        rc = oc_buf_printf(key, "%s/%u,", m->groups[i].gateway, m->groups[i].prefix);
+    for (size_t i = 0; rc == OC_OK && i < m->neips; i++)
+        rc = oc_buf_printf(key, "%s,", m->eips[i].public_ip);
+    return rc;
+}
+
+static int sync_locked(struct cc_dataplane *dp, int start_dhcp, int check_links,
+                       struct oc_err *err)
 {
     struct cc_net_model m;
-    struct oc_buf text = { 0 }, cmds = { 0 };
-    struct in_ns j = { dp, &m, NULL, NULL, 0 };
+    struct oc_buf text = { 0 }, cmds = { 0 }, lkey = { 0 };
+    struct in_ns j = { dp, &m, NULL, NULL, 1, 0, 0 };
+    double t0 = now_ms(), t_model, t_table, t_end;
     int rc = cc_dataplane_model(dp, &m, err);
 
     if (rc)
         return rc;
-    if (cc_nft_render(&m, &text) != OC_OK) {
+    if (cc_nft_render(&m, &text) != OC_OK || links_key(&m, &lkey) != OC_OK) {
         rc = oc_err_set(err, OC_ENOMEM, "out of memory");
         goto out;
     }
@@ -259,9 +293,19 @@ static int sync_locked(struct cc_dataplane *dp, int start_dhcp, struct oc_err *e
             cc_nft_update(dp->table, dp->nft_last.data, text.data, &cmds) == 0 && cmds.len)
             j.nft_cmds = cmds.data;
     }
+    j.links = check_links || !dp->links_last.data || strcmp(dp->links_last.data, lkey.data) != 0;
+    t_model = now_ms();
     rc = cc_netns_run(dp->netns, sync_in_ns, &j, err);
+    t_table = now_ms();
     if (rc)
         goto out;
+    if (j.links) {
+        oc_buf_reset(&dp->links_last);
+        if (oc_buf_puts(&dp->links_last, lkey.data) != OC_OK) {
+            rc = oc_err_set(err, OC_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
     if (j.nft_text) {
         oc_buf_reset(&dp->nft_last);
         if (oc_buf_puts(&dp->nft_last, text.data) != OC_OK) {
@@ -280,9 +324,15 @@ static int sync_locked(struct cc_dataplane *dp, int start_dhcp, struct oc_err *e
     } else if (dp->dhcp) {
         rc = cc_dhcp_update(dp->dhcp, &m, err);
     }
+    t_end = now_ms();
+    oc_debug("data plane: sync %.2f ms (model %.2f, links%s %.2f, table %s %.2f, dhcp %.2f)",
+             t_end - t0, t_model - t0, j.links ? "" : " unchanged", j.t_links - t_model,
+             !j.nft_text ? "unchanged" : j.full ? "replaced" : "changed", t_table - j.t_links,
+             t_end - t_table);
 out:
     oc_buf_free(&text);
     oc_buf_free(&cmds);
+    oc_buf_free(&lkey);
     cc_net_model_free(&m);
     return rc;
 }
@@ -292,7 +342,7 @@ int cc_dataplane_sync(struct cc_dataplane *dp, struct oc_err *err)
     int rc;
 
     pthread_mutex_lock(&dp->lock);
-    rc = sync_locked(dp, 0, err);
+    rc = sync_locked(dp, 0, 0, err);
     pthread_mutex_unlock(&dp->lock);
     return rc;
 }
@@ -315,8 +365,10 @@ static void *periodic(void *arg)
         {
             struct oc_err err = { 0 };
 
-            if (cc_dataplane_sync(dp, &err) != OC_OK)
+            pthread_mutex_lock(&dp->lock);
+            if (sync_locked(dp, 0, 1, &err) != OC_OK)
                 oc_warn("data plane: %s", err.msg);
+            pthread_mutex_unlock(&dp->lock);
         }
         pthread_mutex_lock(&dp->tlock);
     }
@@ -337,6 +389,10 @@ static void dp_free(struct cc_dataplane *dp)
     free(dp->md_ip);
     free(dp->dnsmasq);
     oc_buf_free(&dp->nft_last);
+    oc_buf_free(&dp->links_last);
+    cc_nft_free(dp->nft);
+    if (dp->garp_fd >= 0)
+        close(dp->garp_fd);
     pthread_mutex_destroy(&dp->lock);
     pthread_mutex_destroy(&dp->tlock);
     pthread_cond_destroy(&dp->tcond);
@@ -369,6 +425,7 @@ int cc_dataplane_open(const struct cc_dataplane_config *cfg, struct cc_cluster *
     pthread_mutex_init(&dp->tlock, NULL);
     pthread_cond_init(&dp->tcond, NULL);
     dp->cfg = *cfg;
+    dp->garp_fd = -1;
     dp->cluster = cluster;
     dp->net = net;
 #define DUP(f) (dp->f = strdup(cfg->f ? cfg->f : ""))
@@ -400,7 +457,7 @@ int cc_dataplane_open(const struct cc_dataplane_config *cfg, struct cc_cluster *
     snprintf(dp->subnet_cidr, sizeof(dp->subnet_cidr), "%s/%d", base,
              __builtin_popcount(dp->plan.netmask));
     pthread_mutex_lock(&dp->lock);
-    rc = sync_locked(dp, 1, err);
+    rc = sync_locked(dp, 1, 1, err);
     pthread_mutex_unlock(&dp->lock);
     if (rc) {
         struct oc_err e2 = { 0 };

@@ -165,15 +165,19 @@ static int sync_addrs(struct nl_sock *sk, int ifindex, struct want *w, size_t nw
     return OC_OK;
 }
 
-/* A gratuitous ARP request for ip from this interface (best effort). */
-static void garp(int ifindex, const unsigned char mac[6], uint32_t ip)
+/* A gratuitous ARP request for ip from this interface (best effort), on
+ * the caller's packet socket, made at first use and kept: closing a packet
+ * socket waits for an RCU grace period (10-25 ms measured here). */
+static void garp(int *fdp, int ifindex, const unsigned char mac[6], uint32_t ip)
 {
     struct sockaddr_ll to = { 0 };
     unsigned char pkt[28];
     uint32_t be = htonl(ip);
-    int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
 
-    if (fd < 0)
+    /* Protocol 0: it only sends, nothing is queued to it. */
+    if (*fdp < 0)
+        *fdp = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (*fdp < 0)
         return;
     /* htype 1 (Ethernet), ptype IPv4, hlen 6, plen 4, op 1 (request);
      * sender and target are both the address. */
@@ -187,8 +191,7 @@ static void garp(int ifindex, const unsigned char mac[6], uint32_t ip)
     to.sll_ifindex = ifindex;
     to.sll_halen = 6;
     memset(to.sll_addr, 0xff, 6);
-    (void)!sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to));
-    close(fd);
+    (void)!sendto(*fdp, pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to));
 }
 
 static int gateway_managed(const struct cc_netif_scope *s, uint32_t ip, unsigned prefix)
@@ -202,11 +205,22 @@ static int public_managed(const struct cc_netif_scope *s, uint32_t ip, unsigned 
     return prefix == 32 && s->is_public && s->is_public(s->ctx, ip);
 }
 
+/* Writes value unless the file already says it (writing ip_forward walks
+ * every device, even to write what it holds). */
 static int write_proc(const char *path, const char *value, struct oc_err *err)
 {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    char now[16] = "";
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     size_t n = strlen(value);
 
+    if (fd >= 0) {
+        ssize_t got = read(fd, now, sizeof(now) - 1);
+
+        close(fd);
+        if (got == (ssize_t)n && memcmp(now, value, n) == 0)
+            return OC_OK;
+    }
+    fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, value, n) != (ssize_t)n) {
         int e = errno;
 
@@ -295,7 +309,7 @@ int cc_netif_sync(const struct cc_net_model *m, const struct cc_netif_scope *sco
              * resolve it before) learn where it lives now. */
             for (size_t i = 0; rc == OC_OK && i < nw; i++)
                 if (!w[i].present)
-                    garp(idx, mac, w[i].ip);
+                    garp(scope->garp_fd, idx, mac, w[i].ip);
         }
     }
     nl_socket_free(sk);

@@ -29,6 +29,7 @@ struct cc_netif_scope {
     uint32_t plan_base, plan_mask;          /* host order: the private plan */
     int (*is_public)(void *ctx, uint32_t ip);   /* in VNET_PUBLICIPS */
     void *ctx;
+    int *garp_fd;             /* a packet socket kept by the caller (-1: none yet) */
 };
 
 int cc_netif_sync(const struct cc_net_model *m, const struct cc_netif_scope *scope,

@@ -364,6 +364,47 @@ int cc_netstate_eips(struct cc_netstate *ns, struct cc_eip **out, size_t *n, str
     return OC_OK;
 }
 
+int cc_netstate_assigned(struct cc_netstate *ns, struct cc_eip **out, size_t *n,
+                         struct oc_err *err)
+{
+    sqlite3_stmt *st;
+    size_t cap = 16;
+    int rc = OC_OK;
+
+    *n = 0;
+    *out = calloc(cap, sizeof(**out));
+    if (!*out)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    pthread_mutex_lock(&ns->mu);
+    st = oc_db_prepare(ns->db, "SELECT public_ip, instance_id, private_ip FROM eips", err);
+    if (!st) {
+        pthread_mutex_unlock(&ns->mu);
+        return OC_EDB;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct cc_eip *e;
+
+        if (*n == cap) {
+            struct cc_eip *more = realloc(*out, 2 * cap * sizeof(**out));
+
+            if (!more) {
+                rc = oc_err_set(err, OC_ENOMEM, "out of memory");
+                break;
+            }
+            *out = more;
+            cap *= 2;
+        }
+        e = &(*out)[(*n)++];
+        memset(e, 0, sizeof(*e));
+        snprintf(e->public_ip, sizeof(e->public_ip), "%s", sqlite3_column_text(st, 0));
+        snprintf(e->instance_id, sizeof(e->instance_id), "%s", sqlite3_column_text(st, 1));
+        snprintf(e->private_ip, sizeof(e->private_ip), "%s", sqlite3_column_text(st, 2));
+    }
+    sqlite3_reset(st);
+    pthread_mutex_unlock(&ns->mu);
+    return rc;
+}
+
 uint64_t cc_netstate_generation(struct cc_netstate *ns)
 {
     uint64_t g;

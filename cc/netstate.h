@@ -63,6 +63,9 @@ void cc_netstate_forget_instance(struct cc_netstate *ns, const char *instance_id
 int cc_netstate_eips(struct cc_netstate *ns, struct cc_eip **out, size_t *n,
                      struct oc_err *err) OC_WUR;
 
+/* Only the assigned addresses (malloc'd; free()). */
+int cc_netstate_assigned(struct cc_netstate *ns, struct cc_eip **out, size_t *n,
+                         struct oc_err *err) OC_WUR;
 /* Whether ip (host order) is in VNET_PUBLICIPS (the range never changes). */
 int cc_netstate_is_public(struct cc_netstate *ns, uint32_t ip);
 

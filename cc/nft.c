@@ -118,36 +118,67 @@ int cc_nft_render(const struct cc_net_model *m, struct oc_buf *out)
     return OC_OK;
 }
 
-int cc_nft_run(const char *cmds, struct oc_buf *out, struct oc_err *err)
-{
-    struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-    int rc = OC_OK;
+struct cc_nft {
+    struct nft_ctx *ctx;
+};
 
-    if (!ctx)
+int cc_nft_new(struct cc_nft **out, struct oc_err *err)
+{
+    struct cc_nft *n = calloc(1, sizeof(*n));
+
+    *out = NULL;
+    if (!n || !(n->ctx = nft_ctx_new(NFT_CTX_DEFAULT))) {
+        free(n);
         return oc_err_set(err, OC_ENOMEM, "nftables: cannot make a context");
-    if (nft_ctx_buffer_output(ctx) != 0 || nft_ctx_buffer_error(ctx) != 0) {
-        nft_ctx_free(ctx);
+    }
+    if (nft_ctx_buffer_output(n->ctx) != 0 || nft_ctx_buffer_error(n->ctx) != 0) {
+        cc_nft_free(n);
         return oc_err_set(err, OC_ENOMEM, "nftables: cannot buffer output");
     }
-    if (nft_run_cmd_from_buffer(ctx, cmds) != 0) {
-        const char *e = nft_ctx_get_error_buffer(ctx);
-        size_t n = e ? strlen(e) : 0;
+    *out = n;
+    return OC_OK;
+}
 
-        while (n && (e[n - 1] == '\n' || e[n - 1] == ' '))
-            n--;
-        rc = oc_err_set(err, OC_EIO, "nftables refused the transaction: %.*s", (int)(n > 400 ? 400 : n),
-                        e ? e : "");
-    } else if (out) {
-        const char *o = nft_ctx_get_output_buffer(ctx);
+void cc_nft_free(struct cc_nft *n)
+{
+    if (!n)
+        return;
+    nft_ctx_free(n->ctx);
+    free(n);
+}
 
-        if (o && oc_buf_puts(out, o) != OC_OK)
-            rc = oc_err_set(err, OC_ENOMEM, "out of memory");
+int cc_nft_exec(struct cc_nft *n, const char *cmds, struct oc_buf *out, struct oc_err *err)
+{
+    /* Both buffers are read after every run: libnftables rewinds them. */
+    int failed = nft_run_cmd_from_buffer(n->ctx, cmds) != 0;
+    const char *o = nft_ctx_get_output_buffer(n->ctx);
+    const char *e = nft_ctx_get_error_buffer(n->ctx);
+
+    if (failed) {
+        size_t len = e ? strlen(e) : 0;
+
+        while (len && (e[len - 1] == '\n' || e[len - 1] == ' '))
+            len--;
+        return oc_err_set(err, OC_EIO, "nftables refused the transaction: %.*s",
+                          (int)(len > 400 ? 400 : len), e ? e : "");
     }
-    nft_ctx_free(ctx);
+    if (out && o && oc_buf_puts(out, o) != OC_OK)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    return OC_OK;
+}
+
+int cc_nft_run(const char *cmds, struct oc_buf *out, struct oc_err *err)
+{
+    struct cc_nft *n;
+    int rc = cc_nft_new(&n, err);
+
+    if (rc == OC_OK)
+        rc = cc_nft_exec(n, cmds, out, err);
+    cc_nft_free(n);
     return rc;
 }
 
-int cc_nft_apply(const char *table, const char *text, struct oc_err *err)
+int cc_nft_apply(struct cc_nft *n, const char *table, const char *text, struct oc_err *err)
 {
     struct oc_buf cmds = { 0 };
     int rc;
@@ -156,7 +187,7 @@ int cc_nft_apply(const char *table, const char *text, struct oc_err *err)
         oc_buf_free(&cmds);
         return oc_err_set(err, OC_ENOMEM, "out of memory");
     }
-    rc = cc_nft_run(cmds.data, NULL, err);
+    rc = n ? cc_nft_exec(n, cmds.data, NULL, err) : cc_nft_run(cmds.data, NULL, err);
     oc_buf_free(&cmds);
     return rc;
 }

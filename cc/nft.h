@@ -32,9 +32,23 @@
 
 /* The table's text (without the replace preamble), appended to out. */
 int cc_nft_render(const struct cc_net_model *m, struct oc_buf *out) OC_WUR;
+/*
+ * A libnftables context kept between transactions, so each does not pay
+ * for a new context and a fresh cache of the kernel's ruleset.  Its
+ * netlink socket belongs to the network namespace of the thread that made
+ * it: make and use it inside the same namespace.
+ */
+struct cc_nft;
+int cc_nft_new(struct cc_nft **out, struct oc_err *err) OC_WUR;
+void cc_nft_free(struct cc_nft *n);
+/* Runs commands (one transaction); listings are appended to out. */
+int cc_nft_exec(struct cc_nft *n, const char *cmds, struct oc_buf *out,
+                struct oc_err *err) OC_WUR;
+
 /* Replaces the table with text (cc_nft_render's) in one transaction, in
- * the calling thread's network namespace. */
-int cc_nft_apply(const char *table, const char *text, struct oc_err *err) OC_WUR;
+ * the calling thread's network namespace (n NULL: a context of its own). */
+int cc_nft_apply(struct cc_nft *n, const char *table, const char *text,
+                 struct oc_err *err) OC_WUR;
 /*
  * The commands that turn the table rendered as old_text into new_text
  * without replacing it, appended to cmds: new chains, changed chains
@@ -47,8 +61,7 @@ int cc_nft_update(const char *table, const char *old_text, const char *new_text,
                   struct oc_buf *cmds) OC_WUR;
 /* Removes the table if it exists. */
 int cc_nft_remove(const char *table, struct oc_err *err) OC_WUR;
-/* Runs nft commands (a buffer of them, one transaction); the listing
- * commands' output is appended to out when out is non-NULL. */
+/* cc_nft_exec() on a context of its own. */
 int cc_nft_run(const char *cmds, struct oc_buf *out, struct oc_err *err) OC_WUR;
 
 #endif

@@ -94,7 +94,8 @@ def main():
             "OVERCAST_VNET_PUBINTERFACE": pub, "OVERCAST_VNET_SUBNET": "10.101.0.0",
             "OVERCAST_VNET_NETMASK": "255.255.0.0", "OVERCAST_VNET_ADDRSPERNET": "32",
             "OVERCAST_VNET_PUBLICIPS": "198.18.0.1-198.18.1.250",
-            "OVERCAST_VNET_METADATA_IP": "10.101.0.1", "OVERCAST_CC_POLL_INTERVAL": "60"})
+            "OVERCAST_VNET_METADATA_IP": "10.101.0.1", "OVERCAST_CC_POLL_INTERVAL": "60",
+            "OVERCAST_LOGLEVEL": "DEBUG"})
         cc.start()
         clc = wh.parse_shell_vars(os.path.join(env.home, "clc", "component-credentials"))
         api = nh.NcClient(cc.endpoint, clc["AWS_ACCESS_KEY_ID"], clc["AWS_SECRET_ACCESS_KEY"],
@@ -129,6 +130,7 @@ def main():
         for k in range(50):
             api.call("ccAssignAddress", PublicIp="198.18.0.%d" % (k + 1), InstanceId=insts[k][0])
 
+        log_mark = os.path.getsize(cc.logpath)
         eip_t, sg_t = [], []
         for r in range(ROUNDS):
             iid, priv, gid = insts[50 + r % 50]
@@ -148,6 +150,13 @@ def main():
             api.call("ccConfigureNetwork", **rules)
             sg_t.append(time.perf_counter() - t0)
             assert "tcp dport %d accept" % (20000 + r) in table()
+
+        # The fixed cost of a call (signing, HTTP, verifying): a cheap read.
+        call_t = []
+        for r in range(ROUNDS):
+            t0 = time.perf_counter()
+            api.call("ccDescribeNodes")
+            call_t.append(time.perf_counter() - t0)
 
         # Baseline: inside the namespace, a table of the same size, one
         # `nft add rule` process per round.
@@ -179,6 +188,20 @@ print(statistics.median(ts))
         print("ccAssignAddress -> DNAT live      %.2f ms" % (eip_med * 1000))
         print("ccConfigureNetwork -> rule live   %.2f ms" % (sg_med * 1000))
         print("nft add rule (one process)        %.2f ms" % (nft_med * 1000))
+        print("ccDescribeNodes (a call's floor)  %.2f ms" % (statistics.median(call_t) * 1000))
+        # Where the CC's time goes (its DEBUG lines for the measured syncs).
+        phases = {}
+        with open(cc.logpath, errors="replace") as f:
+            f.seek(log_mark)
+            for line in f:
+                m = re.search(r"data plane: sync ([\d.]+) ms \(model ([\d.]+), links ([\d.]+), "
+                              r"table \w+ ([\d.]+), dhcp ([\d.]+)\)", line)
+                if m:
+                    for k, v in zip(("sync", "model", "links", "table", "dhcp"), m.groups()):
+                        phases.setdefault(k, []).append(float(v))
+        if phases:
+            print("inside the CC, medians: " + ", ".join(
+                "%s %.2f ms" % (k, statistics.median(v)) for k, v in phases.items()))
         print()
         print("RATIO cc_eip_live_vs_nft %.3f (info)" % (eip_med / nft_med))
         print("RATIO cc_sg_live_vs_nft %.3f (info)" % (sg_med / nft_med))
@@ -186,6 +209,8 @@ print(statistics.median(ts))
     finally:
         if cc is not None:
             cc.stop()
+            if os.environ.get("KEEPLOG"):
+                shutil.copy(cc.logpath, os.environ["KEEPLOG"])
         if node is not None:
             node.close()
         if env is not None:

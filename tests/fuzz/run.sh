@@ -16,12 +16,12 @@ command -v clang >/dev/null || { echo "FAIL: clang is not installed (apt-get ins
 
 # Everything but the daemons' main() files.
 srcs=$(ls "$top"/common/*.c "$top"/walrus/*.c "$top"/clc/*.c "$top"/euca-compat/*.c "$top"/nc/*.c \
-           "$top"/cc/sched.c "$top"/cc/addr.c "$top"/cc/cluster.c "$top"/cc/api.c "$top"/cc/netstate.c \
-           2>/dev/null | grep -v -e '/main\.c$' -e '/admin\.c$')
-# libarchive for euca-compat/bundle.c, libvirt for nc/ (linked into every
-# target with the rest).
-cflags="-g -O1 -std=gnu11 -D_GNU_SOURCE -I$top $(pkg-config --cflags libxml-2.0 libmicrohttpd libcurl libarchive libvirt)"
-libs="$(pkg-config --libs libmicrohttpd libcurl libcrypto libxml-2.0 sqlite3 libarchive libvirt) -lz -lpthread"
+           "$top"/cc/*.c 2>/dev/null | grep -v -e '/main\.c$' -e '/admin\.c$')
+# libarchive for euca-compat/bundle.c, libvirt for nc/, libnftables and
+# libnl for cc/ (linked into every target with the rest).
+pkgs="libmicrohttpd libcurl libcrypto libxml-2.0 sqlite3 libarchive libvirt libnftables libnl-route-3.0 libnl-3.0"
+cflags="-g -O1 -std=gnu11 -D_GNU_SOURCE -I$top $(pkg-config --cflags $pkgs)"
+libs="$(pkg-config --libs $pkgs) -lz -lpthread"
 
 # Compile the library once (instrumented for coverage but without a main).
 mkdir -p "$out/obj"
