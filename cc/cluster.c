@@ -138,8 +138,9 @@ static int save_inst(struct cc_cluster *c, const struct inst *i, struct oc_err *
 static void set_state(struct cc_cluster *c, struct inst *i, const char *state, const char *reason)
 {
     struct oc_err err = { 0 };
+    int changed = strcmp(i->info.state, state) != 0;
 
-    if (strcmp(i->info.state, state) != 0)
+    if (changed)
         oc_log(OC_LOG_INFO, "%s on %s: %s -> %s%s%s", i->info.id, i->info.node, i->info.state,
                state, reason && *reason ? ": " : "", reason ? reason : "");
     snprintf(i->info.state, sizeof(i->info.state), "%s", state);
@@ -147,6 +148,8 @@ static void set_state(struct cc_cluster *c, struct inst *i, const char *state, c
     i->info.state_time = now_s();
     if (save_inst(c, i, &err) != OC_OK)
         oc_log(OC_LOG_ERROR, "%s: %s", i->info.id, err.msg);
+    if (changed && c->cfg.on_state)
+        c->cfg.on_state(c->cfg.on_state_ctx, &i->info);
     if (!live(i) && c->cfg.on_terminated)
         c->cfg.on_terminated(c->cfg.on_terminated_ctx, i->info.id);
 }

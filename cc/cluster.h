@@ -28,6 +28,8 @@
 #define CC_NAME_MAX 64
 #define CC_ID_MAX 24
 
+struct cc_instance_info;
+
 struct cc_config {
     const char *dir;             /* $OVERCAST_HOME/cc */
     enum cc_policy policy;
@@ -43,6 +45,11 @@ struct cc_config {
      * what it held elsewhere (an elastic IP) is let go.  May be NULL. */
     void (*on_terminated)(void *ctx, const char *instance_id);
     void *on_terminated_ctx;
+    /* Called (under the lock: it must only queue) after every change of an
+     * instance's state the CC learns (node events, the poller, its own
+     * operations): what is forwarded to the CLC.  May be NULL. */
+    void (*on_state)(void *ctx, const struct cc_instance_info *i);
+    void *on_state_ctx;
 };
 
 struct cc_node_info {

@@ -30,6 +30,7 @@
 #include "common/httpc.h"
 #include "common/log.h"
 #include "common/qsrv.h"
+#include "common/report.h"
 #include "common/xml.h"
 
 #define DEFAULT_PORT 8774
@@ -50,6 +51,20 @@ static int instance_of(void *ctx, const char *ip, char id[24])
     return cc_instance_by_ip(ctx, ip, id);
 }
 
+/* Instance state changes, forwarded to the CLC (common/report.c). */
+static void forward_state(void *ctx, const struct cc_instance_info *i)
+{
+    struct oc_report_event e;
+
+    memset(&e, 0, sizeof(e));
+    snprintf(e.id, sizeof(e.id), "%s", i->id);
+    snprintf(e.state, sizeof(e.state), "%s", i->state);
+    snprintf(e.reason, sizeof(e.reason), "%s", i->state_reason);
+    e.time = i->state_time;
+    snprintf(e.node, sizeof(e.node), "%s", i->node);
+    oc_report_push(ctx, &e);
+}
+
 static void forget_instance(void *ctx, const char *instance_id)
 {
     cc_netstate_forget_instance(ctx, instance_id);
@@ -68,6 +83,7 @@ int main(int argc, char **argv)
     struct cc_netstate *net = NULL;
     struct cc_mdproxy *md = NULL;
     struct cc_dataplane *dp = NULL;
+    struct oc_report *events = NULL;
     struct cc_dataplane_config dc = { 0 };
     const char *mode;
     struct cc_mdproxy_config mc = { 0 };
@@ -130,6 +146,19 @@ int main(int argc, char **argv)
     }
     cfg.on_terminated = forget_instance;
     cfg.on_terminated_ctx = net;
+    {
+        struct oc_report_config ec = { oc_config_get(conf, "CC_EVENT_URL", ""), ak, sk,
+                                       cfg.region, "/services/Cluster", "clc",
+                                       "clcInstanceEvent", "2026-11-01", "ClusterName",
+                                       oc_config_get(conf, "CC_NAME", "cluster1") };
+
+        if (oc_report_new(&ec, &events, &err) != OC_OK) {
+            oc_error("%s", err.msg);
+            goto out;
+        }
+    }
+    cfg.on_state = forward_state;
+    cfg.on_state_ctx = events;
     if (cc_cluster_open(&cfg, &cluster, &err) != OC_OK) {
         oc_error("%s", err.msg);
         goto out;
@@ -218,6 +247,7 @@ out:
     oc_qsrv_free(qs);
     cc_dataplane_close(dp);
     cc_cluster_close(cluster);
+    oc_report_free(events);
     cc_netstate_close(net);
     oc_cred_remote_free(creds);
     if (sk)

@@ -22,4 +22,5 @@ common_libovercast_common_a_SOURCES = \
 	common/cred_remote.c common/cred_remote.h \
 	common/qsrv.c common/qsrv.h \
 	common/proc.c common/proc.h \
+	common/report.c common/report.h \
 	common/daemon.c common/daemon.h

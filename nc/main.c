@@ -66,7 +66,7 @@ int main(int argc, char **argv)
     struct nc_walrus_fetcher_config wc = { 0 };
     struct nc_img_fetcher fetcher;
     struct nc_imgcache *cache = NULL;
-    struct nc_report *report = NULL;
+    struct oc_report *report = NULL;
     struct nc_node *node = NULL;
     struct nc_driver drv = { 0 };
     struct nc_node_config nc = { 0 };
@@ -223,7 +223,7 @@ out:
     if (drv.close)
         drv.close(drv.ctx);
     nc_node_free(node);
-    nc_report_free(report);
+    oc_report_free(report);
     nc_imgcache_close(cache);
     nc_walrus_fetcher_free(wf);
     oc_cred_remote_free(creds);

@@ -43,7 +43,8 @@ def start_cc(c, policy):
         "OVERCAST_VNET_BRIDGE": c.net.bridge, "OVERCAST_CC_POLL_INTERVAL": "1",
         "OVERCAST_CC_NODE_DOWN_AFTER": "2", "OVERCAST_VNET_SUBNET": "10.101.0.0",
         "OVERCAST_VNET_NETMASK": "255.255.0.0", "OVERCAST_VNET_ADDRSPERNET": "32",
-        "OVERCAST_VNET_PUBLICIPS": "192.0.2.10-192.0.2.20"})
+        "OVERCAST_VNET_PUBLICIPS": "192.0.2.10-192.0.2.20",
+        "OVERCAST_CC_EVENT_URL": c.sink.url, "OVERCAST_CC_NAME": "zone-test"})
     c.cc.start()
 
 
@@ -54,6 +55,7 @@ def cl():
     c.libvirtd = nh.Libvirtd()
     c.net = nh.TestNet(dhcp=False)
     c.env = c.cc = None
+    c.sink = nh.EventSink()
     c.ncs = []
     c.made = []
     try:
@@ -111,6 +113,7 @@ def cl():
             sys.stderr.write("\n--- overcast-cc log tail ---\n%s\n" % c.cc.log_tail(4000))
         if c.env is not None:
             c.env.shutdown()
+        c.sink.close()
         c.net.down()
         c.libvirtd.stop()
         shutil.rmtree(c.tmp, ignore_errors=True)
@@ -211,6 +214,19 @@ def test_roundrobin_addresses_and_a_real_boot(cl):
     (o,) = other
     assert other[o]["privateIpAddress"] == "10.101.0.66"
     terminate_all(cl, [a, b, o])
+    # Every change the CC learned went on to the CLC's event URL, in order,
+    # named by cluster and node, signed with the CC's key for service clc.
+    deadline = time.time() + 30
+    while time.time() < deadline and "terminated" not in cl.sink.states(a):
+        time.sleep(0.2)
+    assert cl.sink.states(a)[-2:] == ["shutting-down", "terminated"], cl.sink.states(a)
+    assert "running" in cl.sink.states(a)
+    with cl.sink.lock:
+        mine = [e for e in cl.sink.events if e.get("InstanceId") == a]
+    assert all(e["Action"] == "clcInstanceEvent" and e["ClusterName"] == "zone-test" and
+               e["Node"] == got[a]["node"] and "/clc/aws4_request" in e["_auth"] for e in mine)
+    seqs = [int(e["Sequence"]) for e in mine]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     # Addresses come back: the group's next instance gets .34 again.
     again = run(cl, 1, group="sg-0000000a")
     (g,) = again
