@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cc/addr.h"
+#include "common/nlink.h"
 
 #define WANT_MAX 4096
 
@@ -27,72 +28,6 @@ struct want {
     unsigned prefix;
     int present;
 };
-
-static int nlfail(struct oc_err *err, const char *what, int nlerr)
-{
-    return oc_err_set(err, OC_EIO, "netlink: %s: %s", what, nl_geterror(nlerr));
-}
-
-/* The link's index, creating a bridge of that name when make_bridge and it
- * is missing; brought up either way.  0 with err set on failure. */
-static int link_up(struct nl_sock *sk, const char *name, int make_bridge, unsigned char mac[6],
-                   struct oc_err *err)
-{
-    struct rtnl_link *link = NULL, *change;
-    int rc, idx;
-
-    rc = rtnl_link_get_kernel(sk, 0, name, &link);
-    if (rc == -NLE_OBJ_NOTFOUND || rc == -NLE_NODEV) {
-        if (!make_bridge) {
-            oc_err_set(err, OC_ENOTFOUND, "interface %s does not exist", name);
-            return 0;
-        }
-        struct rtnl_link *br = rtnl_link_bridge_alloc();
-
-        if (!br) {
-            oc_err_set(err, OC_ENOMEM, "out of memory");
-            return 0;
-        }
-        rtnl_link_set_name(br, name);
-        rc = rtnl_link_add(sk, br, NLM_F_CREATE);
-        rtnl_link_put(br);
-        if (rc < 0 && rc != -NLE_EXIST) {
-            nlfail(err, "create bridge", rc);
-            return 0;
-        }
-        rc = rtnl_link_get_kernel(sk, 0, name, &link);
-    }
-    if (rc < 0) {
-        nlfail(err, name, rc);
-        return 0;
-    }
-    idx = rtnl_link_get_ifindex(link);
-    if (mac) {
-        struct nl_addr *ll = rtnl_link_get_addr(link);
-
-        memset(mac, 0, 6);
-        if (ll && nl_addr_get_len(ll) == 6)
-            memcpy(mac, nl_addr_get_binary_addr(ll), 6);
-    }
-    if (!(rtnl_link_get_flags(link) & IFF_UP)) {
-        change = rtnl_link_alloc();
-        if (!change) {
-            rtnl_link_put(link);
-            oc_err_set(err, OC_ENOMEM, "out of memory");
-            return 0;
-        }
-        rtnl_link_set_flags(change, IFF_UP);
-        rc = rtnl_link_change(sk, link, change, 0);
-        rtnl_link_put(change);
-        if (rc < 0) {
-            rtnl_link_put(link);
-            nlfail(err, "bring link up", rc);
-            return 0;
-        }
-    }
-    rtnl_link_put(link);
-    return idx;
-}
 
 /* Makes the IPv4 addresses on ifindex that `managed` claims exactly the
  * wanted ones. */
@@ -105,7 +40,7 @@ static int sync_addrs(struct nl_sock *sk, int ifindex, struct want *w, size_t nw
     int rc = rtnl_addr_alloc_cache(sk, &cache);
 
     if (rc < 0)
-        return nlfail(err, "list addresses", rc);
+        return oc_nl_fail(err, "list addresses", rc);
     for (o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
         struct rtnl_addr *a = (struct rtnl_addr *)o;
         struct nl_addr *local = rtnl_addr_get_local(a);
@@ -128,7 +63,7 @@ static int sync_addrs(struct nl_sock *sk, int ifindex, struct want *w, size_t nw
             rc = rtnl_addr_delete(sk, a, 0);
             if (rc < 0 && rc != -NLE_NOADDR) {
                 nl_cache_free(cache);
-                return nlfail(err, "remove address", rc);
+                return oc_nl_fail(err, "remove address", rc);
             }
         }
     }
@@ -160,7 +95,7 @@ static int sync_addrs(struct nl_sock *sk, int ifindex, struct want *w, size_t nw
         nl_addr_put(local);
         rtnl_addr_put(a);
         if (rc < 0 && rc != -NLE_EXIST)
-            return nlfail(err, "add address", rc);
+            return oc_nl_fail(err, "add address", rc);
     }
     return OC_OK;
 }
@@ -250,6 +185,40 @@ static int sysctls(const char *bridge, struct oc_err *err)
     return rc;
 }
 
+/* The wanted address of ip/prefix, appended when ip parses. */
+static void want(struct want *w, size_t *nw, const char *ip, unsigned prefix)
+{
+    if (cc_ip_parse(ip, &w[*nw].ip) != OC_OK)
+        return;
+    w[*nw].prefix = prefix;
+    w[*nw].present = 0;
+    (*nw)++;
+}
+
+/* Every group network's gateway on the one bridge. */
+static int sync_bridge(struct nl_sock *sk, const struct cc_net_model *m,
+                       const struct cc_netif_scope *scope, struct want *w, struct oc_err *err)
+{
+    struct oc_nl_make bridge = { OC_NL_BRIDGE };
+    size_t nw = 0;
+    uint32_t ip;
+    int rc, idx;
+
+    if (!(idx = oc_nl_link_up(sk, m->bridge, &bridge, NULL, err)))
+        return err->code ? err->code : OC_EIO;
+    rc = sysctls(m->bridge, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < m->ngroups; i++)
+        want(w, &nw, m->groups[i].gateway, m->groups[i].prefix);
+    /* The metadata proxy's address, when it is in the plan, is the CC's
+     * too (the proxy binds it). */
+    if (m->md_ip && m->md_ip[0] && cc_ip_parse(m->md_ip, &ip) == OC_OK &&
+        gateway_managed(scope, ip, 32))
+        want(w, &nw, m->md_ip, 32);
+    return sync_addrs(sk, idx, w, nw, gateway_managed, scope, err);
+}
+
 int cc_netif_sync(const struct cc_net_model *m, const struct cc_netif_scope *scope,
                   struct oc_err *err)
 {
@@ -260,50 +229,18 @@ int cc_netif_sync(const struct cc_net_model *m, const struct cc_netif_scope *sco
 
     if (m->ngroups > WANT_MAX || m->neips > WANT_MAX)
         return oc_err_set(err, OC_ETOOBIG, "too many networks or elastic IPs");
-    sk = nl_socket_alloc();
-    if (!sk)
-        return oc_err_set(err, OC_ENOMEM, "out of memory");
-    rc = nl_connect(sk, NETLINK_ROUTE);
-    if (rc < 0) {
-        nl_socket_free(sk);
-        return nlfail(err, "connect", rc);
-    }
-    if (!(idx = link_up(sk, m->bridge, 1, NULL, err)))
-        rc = err->code ? err->code : OC_EIO;
-    else
-        rc = sysctls(m->bridge, err);
-    if (rc == OC_OK) {
-        for (size_t i = 0; i < m->ngroups; i++) {
-            if (cc_ip_parse(m->groups[i].gateway, &w[nw].ip) != OC_OK)
-                continue;
-            w[nw].prefix = m->groups[i].prefix;
-            w[nw].present = 0;
-            nw++;
-        }
-        /* The metadata proxy's address, when it is in the plan, is the
-         * CC's too (the proxy binds it). */
-        if (m->md_ip && m->md_ip[0] && cc_ip_parse(m->md_ip, &w[nw].ip) == OC_OK &&
-            gateway_managed(scope, w[nw].ip, 32)) {
-            w[nw].prefix = 32;
-            w[nw].present = 0;
-            nw++;
-        }
-        rc = sync_addrs(sk, idx, w, nw, gateway_managed, scope, err);
-    }
+    if ((rc = oc_nl_open(&sk, err)) != OC_OK)
+        return rc;
+    rc = sync_bridge(sk, m, scope, w, err);
     if (rc == OC_OK && m->pubif && m->pubif[0]) {
         unsigned char mac[6];
 
-        if (!(idx = link_up(sk, m->pubif, 0, mac, err))) {
+        if (!(idx = oc_nl_link_up(sk, m->pubif, NULL, mac, err))) {
             rc = err->code ? err->code : OC_EIO;
         } else {
             nw = 0;
-            for (size_t i = 0; i < m->neips; i++) {
-                if (cc_ip_parse(m->eips[i].public_ip, &w[nw].ip) != OC_OK)
-                    continue;
-                w[nw].prefix = 32;
-                w[nw].present = 0;
-                nw++;
-            }
+            for (size_t i = 0; i < m->neips; i++)
+                want(w, &nw, m->eips[i].public_ip, 32);
             rc = sync_addrs(sk, idx, w, nw, public_managed, scope, err);
             /* Neighbours that cached the address elsewhere (or failed to
              * resolve it before) learn where it lives now. */
@@ -312,6 +249,6 @@ int cc_netif_sync(const struct cc_net_model *m, const struct cc_netif_scope *sco
                     garp(scope->garp_fd, idx, mac, w[i].ip);
         }
     }
-    nl_socket_free(sk);
+    oc_nl_close(sk);
     return rc;
 }

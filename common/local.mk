@@ -23,4 +23,5 @@ common_libovercast_common_a_SOURCES = \
 	common/qsrv.c common/qsrv.h \
 	common/proc.c common/proc.h \
 	common/report.c common/report.h \
+	common/nlink.c common/nlink.h \
 	common/daemon.c common/daemon.h
