@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cc_ip_parse(const char *s, uint32_t *out)
@@ -78,4 +79,88 @@ int cc_plan_index_of(const struct cc_plan *p, uint32_t ip, unsigned *idx)
     if (cc_plan_network(p, *idx, &n) != OC_OK || ip < n.first || ip > n.last)
         return -1;
     return 0;
+}
+
+/* "AA:bb:..": six hex pairs; out gets the lower-case form. */
+static int mac_parse(const char *s, size_t n, char out[18])
+{
+    if (n != 17)
+        return OC_EINVAL;
+    for (size_t i = 0; i < 17; i++) {
+        char ch = s[i];
+
+        if (i % 3 == 2) {
+            if (ch != ':')
+                return OC_EINVAL;
+            out[i] = ':';
+        } else if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')) {
+            out[i] = ch;
+        } else if (ch >= 'A' && ch <= 'F') {
+            out[i] = (char)(ch - 'A' + 'a');
+        } else {
+            return OC_EINVAL;
+        }
+    }
+    out[17] = '\0';
+    /* A unicast address: the low bit of the first byte clear. */
+    return (strtol((char[3]){ out[0], out[1], 0 }, NULL, 16) & 1) ? OC_EINVAL : OC_OK;
+}
+
+int cc_macmap_parse(const struct cc_plan *p, const char *spec, struct cc_static_addr **out,
+                    size_t *n, struct oc_err *err)
+{
+    size_t cap = 0;
+    const char *s = spec;
+
+    *out = NULL;
+    *n = 0;
+    while (*s) {
+        size_t len = strcspn(s, " ,\t\n");
+        const char *eq = memchr(s, '=', len);
+        char ip[16];
+        struct cc_static_addr a;
+
+        if (len == 0) {
+            s++;
+            continue;
+        }
+        if (!eq || (size_t)(s + len - eq - 1) >= sizeof(ip) ||
+            mac_parse(s, (size_t)(eq - s), a.mac) != OC_OK) {
+            free(*out);
+            *out = NULL;
+            return oc_err_set(err, OC_EINVAL, "VNET_MACMAP: '%.*s' is not MAC=IP (a unicast"
+                              " MAC)", (int)(len > 60 ? 60 : len), s);
+        }
+        memcpy(ip, eq + 1, (size_t)(s + len - eq - 1));
+        ip[s + len - eq - 1] = '\0';
+        if (cc_ip_parse(ip, &a.ip) != OC_OK || (a.ip & p->netmask) != p->subnet ||
+            a.ip == p->subnet || a.ip == (p->subnet | ~p->netmask)) {
+            free(*out);
+            *out = NULL;
+            return oc_err_set(err, OC_EINVAL, "VNET_MACMAP: %.15s is not a host address of "
+                              "VNET_SUBNET/VNET_NETMASK", ip);
+        }
+        for (size_t k = 0; k < *n; k++)
+            if ((*out)[k].ip == a.ip || strcmp((*out)[k].mac, a.mac) == 0) {
+                free(*out);
+                *out = NULL;
+                return oc_err_set(err, OC_EINVAL, "VNET_MACMAP: %s or %s appears twice",
+                                  a.mac, ip);
+            }
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct cc_static_addr *more = realloc(*out, ncap * sizeof(*more));
+
+            if (!more) {
+                free(*out);
+                *out = NULL;
+                return oc_err_set(err, OC_ENOMEM, "out of memory");
+            }
+            *out = more;
+            cap = ncap;
+        }
+        (*out)[(*n)++] = a;
+        s += len;
+    }
+    return OC_OK;
 }

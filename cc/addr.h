@@ -41,4 +41,15 @@ int cc_ip_parse(const char *s, uint32_t *out);
 /* d0:0d:0a:01:02:03 for 10.1.2.3; out holds 18 bytes. */
 void cc_mac_of_ip(uint32_t ip, char out[18]);
 
+/* VNET_MODE=STATIC: Eucalyptus's VNET_MACMAP, "MAC=IP MAC=IP ..." (space
+ * or comma separated): the only addresses instances get, each with its
+ * MAC.  Every IP a host address of the plan's subnet, no MAC or IP twice,
+ * MACs unicast (stored lower-case).  *out malloc'd (free()). */
+struct cc_static_addr {
+    uint32_t ip;
+    char mac[18];
+};
+int cc_macmap_parse(const struct cc_plan *p, const char *spec, struct cc_static_addr **out,
+                    size_t *n, struct oc_err *err) OC_WUR;
+
 #endif

@@ -696,12 +696,12 @@ static int place_all(struct cc_cluster *c, const struct cc_run_request *req, siz
 
     if (!caps)
         return oc_err_set(err, OC_ENOMEM, "out of memory");
-    if ((rc = group_network(c, req->group_id, &idx, err)) ||
-        (rc = cc_plan_network(&c->plan, idx, &net)) != OC_OK) {
+    if (!c->cfg.static_map && ((rc = group_network(c, req->group_id, &idx, err)) ||
+                               (rc = cc_plan_network(&c->plan, idx, &net)) != OC_OK)) {
         free(caps);
         return rc ? rc : oc_err_set(err, OC_EINTERNAL, "bad network index");
     }
-    next = net.first;
+    next = c->cfg.static_map ? 0 : net.first;
     for (size_t k = 0; k < req->n; k++) {
         struct inst *i = &c->insts[first + k];
         int pick;
@@ -715,17 +715,30 @@ static int place_all(struct cc_cluster *c, const struct cc_run_request *req, siz
                                                "%u cores, %u MiB", req->n, req->vcpus,
                               req->mem_mb);
         }
-        while (next <= net.last && ip_taken(c, next))
+        if (c->cfg.static_map) {
+            /* STATIC: the first pair of VNET_MACMAP nobody holds. */
+            while (next < c->cfg.static_n && ip_taken(c, c->cfg.static_map[next].ip))
+                next++;
+            if (next == c->cfg.static_n) {
+                free(caps);
+                return oc_err_set(err, OC_ETOOBIG, "VNET_MACMAP has no address left");
+            }
+            i->ip = c->cfg.static_map[next].ip;
+            snprintf(i->info.mac, sizeof(i->info.mac), "%s", c->cfg.static_map[next].mac);
             next++;
-        if (next > net.last) {
-            free(caps);
-            return oc_err_set(err, OC_ETOOBIG, "the network of %s has no address left",
-                              req->group_id);
+        } else {
+            while (next <= net.last && ip_taken(c, next))
+                next++;
+            if (next > net.last) {
+                free(caps);
+                return oc_err_set(err, OC_ETOOBIG, "the network of %s has no address left",
+                                  req->group_id);
+            }
+            i->ip = next++;
+            cc_mac_of_ip(i->ip, i->info.mac);
         }
         snprintf(i->info.node, sizeof(i->info.node), "%s", c->nodes[pick].info.name);
-        i->ip = next++;
         cc_ip_str(i->ip, i->info.private_ip);
-        cc_mac_of_ip(i->ip, i->info.mac);
         snprintf(i->info.state, sizeof(i->info.state), "pending");   /* now it counts */
     }
     free(caps);
@@ -1033,6 +1046,7 @@ int cc_cluster_open(const struct cc_config *cfg, struct cc_cluster **out, struct
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     c->cfg = *cfg;
+    c->cfg.static_map = NULL;     /* a copy of its own, below */
     c->rr_cursor = (size_t)-1;
     c->dir = strdup(cfg->dir);
     c->bridge = strdup(cfg->bridge ? cfg->bridge : "");
@@ -1045,6 +1059,16 @@ int cc_cluster_open(const struct cc_config *cfg, struct cc_cluster **out, struct
     }
     c->cfg.dir = c->dir;
     c->cfg.bridge = c->bridge;
+    if (cfg->static_map) {
+        struct cc_static_addr *m = malloc((cfg->static_n + 1) * sizeof(*m));
+
+        if (!m) {
+            cc_cluster_close(c);
+            return oc_err_set(err, OC_ENOMEM, "out of memory");
+        }
+        memcpy(m, cfg->static_map, cfg->static_n * sizeof(*m));
+        c->cfg.static_map = m;
+    }
     if ((rc = cc_plan_init(&c->plan, cfg->subnet, cfg->netmask, cfg->addrs_per_net, err)) ||
         (rc = oc_mkdirs(cfg->dir, 0700, err))) {
         cc_cluster_close(c);
@@ -1086,6 +1110,7 @@ void cc_cluster_close(struct cc_cluster *c)
         memset(c->sk, 0, strlen(c->sk));
     free(c->dir);
     free(c->bridge);
+    free((void *)c->cfg.static_map);
     free(c->ak);
     free(c->sk);
     free(c->region);

@@ -36,6 +36,11 @@ struct cc_config {
     const char *subnet, *netmask;
     unsigned addrs_per_net;
     const char *bridge;          /* the bridge NCs plug instances into */
+    /* VNET_MODE=STATIC: instances take addresses (and MACs) from this map
+     * only, first free first, whatever their group (NULL: the plan's group
+     * networks).  Copied. */
+    const struct cc_static_addr *static_map;
+    size_t static_n;
     unsigned poll_s;             /* 0 = no poller (tests drive cc_cluster_poll) */
     unsigned down_after;         /* failed polls before a node is down */
     const char *access_key_id;   /* the CC's key, for calling NCs */

@@ -21,7 +21,7 @@
 
 struct cc_dataplane {
     struct cc_dataplane_config cfg;
-    char *dir, *netns, *bridge, *pubif, *table, *md_ip, *dnsmasq;
+    char *dir, *netns, *bridge, *pubif, *table, *md_ip, *dnsmasq, *router;
     char subnet_cidr[24], subnet[16], netmask[16];
     struct cc_plan plan;
     struct cc_cluster *cluster;
@@ -118,6 +118,27 @@ static long group_index(struct cc_dataplane *dp, struct cc_net_model *m, size_t 
     return (long)m->ngroups++;
 }
 
+/* STATIC: every instance is in the one network, "group" 0, whose router
+ * is VNET_ROUTER. */
+static long static_group(struct cc_dataplane *dp, struct cc_net_model *m)
+{
+    struct cc_net_group *g = &m->groups[0];
+    char bcast[16];
+
+    if (m->ngroups)
+        return 0;
+    memset(g, 0, sizeof(*g));
+    snprintf(g->id, sizeof(g->id), "static");
+    snprintf(g->cidr, sizeof(g->cidr), "%.19s", dp->subnet_cidr);
+    snprintf(g->gateway, sizeof(g->gateway), "%s", dp->router);
+    snprintf(g->netmask, sizeof(g->netmask), "%s", dp->netmask);
+    cc_ip_str(dp->plan.subnet | ~dp->plan.netmask, bcast);
+    snprintf(g->broadcast, sizeof(g->broadcast), "%s", bcast);
+    g->prefix = (unsigned)__builtin_popcount(dp->plan.netmask);
+    m->ngroups = 1;
+    return 0;
+}
+
 int cc_dataplane_model(struct cc_dataplane *dp, struct cc_net_model *m, struct oc_err *err)
 {
     struct cc_instance_info *inst = NULL;
@@ -130,6 +151,7 @@ int cc_dataplane_model(struct cc_dataplane *dp, struct cc_net_model *m, struct o
     m->bridge = dp->bridge;
     m->pubif = dp->pubif;
     m->subnet = dp->subnet_cidr;
+    m->filter = !dp->cfg.static_mode;
     m->md_ip = dp->md_ip;
     m->md_port = dp->cfg.md_port;
     rc = cc_instances(dp->cluster, &inst, &ninst);
@@ -148,7 +170,8 @@ int cc_dataplane_model(struct cc_dataplane *dp, struct cc_net_model *m, struct o
 
         if (strcmp(x->state, "terminated") == 0 || !x->private_ip[0] || !x->mac[0])
             continue;
-        g = group_index(dp, m, ninst, x->group_id, err);
+        g = dp->cfg.static_mode ? static_group(dp, m) : group_index(dp, m, ninst, x->group_id,
+                                                                        err);
         if (g < 0)
             continue;
         h = &m->hosts[m->nhosts++];
@@ -388,6 +411,7 @@ static void dp_free(struct cc_dataplane *dp)
     free(dp->table);
     free(dp->md_ip);
     free(dp->dnsmasq);
+    free(dp->router);
     oc_buf_free(&dp->nft_last);
     oc_buf_free(&dp->links_last);
     cc_nft_free(dp->nft);
@@ -430,7 +454,7 @@ int cc_dataplane_open(const struct cc_dataplane_config *cfg, struct cc_cluster *
     dp->net = net;
 #define DUP(f) (dp->f = strdup(cfg->f ? cfg->f : ""))
     if (!DUP(dir) || !DUP(netns) || !DUP(bridge) || !DUP(pubif) || !DUP(table) || !DUP(md_ip) ||
-        !DUP(dnsmasq)) {
+        !DUP(dnsmasq) || !DUP(router)) {
         dp_free(dp);
         return oc_err_set(err, OC_ENOMEM, "out of memory");
     }
@@ -450,6 +474,15 @@ int cc_dataplane_open(const struct cc_dataplane_config *cfg, struct cc_cluster *
     if (rc) {
         dp_free(dp);
         return rc;
+    }
+    if (dp->cfg.static_mode) {
+        uint32_t r;
+
+        if (cc_ip_parse(dp->router, &r) != OC_OK || (r & dp->plan.netmask) != dp->plan.subnet) {
+            dp_free(dp);
+            return oc_err_set(err, OC_EINVAL, "VNET_MODE=STATIC needs VNET_ROUTER, an address "
+                              "of VNET_SUBNET/VNET_NETMASK");
+        }
     }
     cc_ip_str(dp->plan.subnet, base);
     cc_ip_str(dp->plan.netmask, dp->netmask);

@@ -1,6 +1,7 @@
 /*
  * dataplane.h - makes the cluster's network what the CC's state says
- * (VNET_MODE=MANAGED-NOVLAN).
+ * (VNET_MODE=MANAGED-NOVLAN, or STATIC: one network, addresses from
+ * VNET_MACMAP, no group filtering, the bridge's addresses the admin's).
  *
  * A sync gathers one model (netmodel.h) from the cluster (the network of
  * every group with a live instance, every live instance's MAC and address)
@@ -35,6 +36,8 @@ struct cc_dataplane_config {
     const char *dir;              /* $OVERCAST_HOME/cc (dnsmasq's files) */
     const char *netns;            /* VNET_NETNS ("": the CC's own) */
     const char *bridge;           /* VNET_BRIDGE */
+    int static_mode;              /* VNET_MODE=STATIC: one network, no group filtering */
+    const char *router;           /* STATIC: VNET_ROUTER, the instances' gateway */
     const char *pubif;            /* VNET_PUBINTERFACE ("": none) */
     const char *table;            /* CC_NFT_TABLE */
     const char *subnet, *netmask; /* VNET_SUBNET, VNET_NETMASK */

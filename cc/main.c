@@ -84,6 +84,7 @@ int main(int argc, char **argv)
     struct cc_mdproxy *md = NULL;
     struct cc_dataplane *dp = NULL;
     struct oc_report *events = NULL;
+    struct cc_static_addr *static_map = NULL;
     struct cc_dataplane_config dc = { 0 };
     const char *mode;
     struct cc_mdproxy_config mc = { 0 };
@@ -131,6 +132,23 @@ int main(int argc, char **argv)
         goto out;
     cfg.addrs_per_net = (unsigned)v;
     cfg.bridge = oc_config_get(conf, "VNET_BRIDGE", "ocbr0");
+    mode = oc_config_get(conf, "VNET_MODE", "SYSTEM");
+    if (strcmp(mode, "STATIC") == 0) {
+        /* Addresses come from VNET_MACMAP, not from group networks. */
+        struct cc_plan plan;
+
+        if (cc_plan_init(&plan, cfg.subnet, cfg.netmask, cfg.addrs_per_net, &err) != OC_OK ||
+            cc_macmap_parse(&plan, oc_config_get(conf, "VNET_MACMAP", ""), &static_map,
+                            &cfg.static_n, &err) != OC_OK) {
+            oc_error("%s", err.msg);
+            goto out;
+        }
+        if (!cfg.static_n) {
+            oc_error("VNET_MODE=STATIC needs VNET_MACMAP (\"MAC=IP MAC=IP ...\")");
+            goto out;
+        }
+        cfg.static_map = static_map;
+    }
     if (oc_daemon_int(&d, "CC_POLL_INTERVAL", 5, 1, 3600, &v))
         goto out;
     cfg.poll_s = (unsigned)v;
@@ -167,8 +185,9 @@ int main(int argc, char **argv)
     api.net = net;
 
     /* The data plane: bridge, dnsmasq, nftables (docs/cc.md). */
-    mode = oc_config_get(conf, "VNET_MODE", "SYSTEM");
-    if (strcmp(mode, "MANAGED-NOVLAN") == 0) {
+    if (strcmp(mode, "MANAGED-NOVLAN") == 0 || strcmp(mode, "STATIC") == 0) {
+        dc.static_mode = strcmp(mode, "STATIC") == 0;
+        dc.router = oc_config_get(conf, "VNET_ROUTER", "");
         dc.dir = cc_dir;
         dc.netns = oc_config_get(conf, "VNET_NETNS", "");
         dc.bridge = cfg.bridge;
@@ -192,7 +211,8 @@ int main(int argc, char **argv)
         }
         api.dp = dp;
     } else if (strcmp(mode, "SYSTEM") != 0) {
-        oc_error("VNET_MODE=\"%s\" is not supported yet (SYSTEM or MANAGED-NOVLAN)", mode);
+        oc_error("VNET_MODE=\"%s\" is not supported (SYSTEM, STATIC or MANAGED-NOVLAN;"
+                 " MANAGED is not built yet)", mode);
         goto out;
     }
 
@@ -248,6 +268,7 @@ out:
     cc_dataplane_close(dp);
     cc_cluster_close(cluster);
     oc_report_free(events);
+    free(static_map);
     cc_netstate_close(net);
     oc_cred_remote_free(creds);
     if (sk)

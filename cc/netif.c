@@ -135,6 +135,14 @@ static int gateway_managed(const struct cc_netif_scope *s, uint32_t ip, unsigned
     return (ip & s->plan_mask) == s->plan_base;
 }
 
+static int never_managed(const struct cc_netif_scope *s, uint32_t ip, unsigned prefix)
+{
+    (void)s;
+    (void)ip;
+    (void)prefix;
+    return 0;
+}
+
 static int public_managed(const struct cc_netif_scope *s, uint32_t ip, unsigned prefix)
 {
     return prefix == 32 && s->is_public && s->is_public(s->ctx, ip);
@@ -209,6 +217,13 @@ static int sync_bridge(struct nl_sock *sk, const struct cc_net_model *m,
     rc = sysctls(m->bridge, err);
     if (rc)
         return rc;
+    if (!m->filter) {
+        /* STATIC: the bridge's addresses are the administrator's; only
+         * the metadata address is added when missing, nothing removed. */
+        if (m->md_ip && m->md_ip[0])
+            want(w, &nw, m->md_ip, 32);
+        return sync_addrs(sk, idx, w, nw, never_managed, scope, err);
+    }
     for (size_t i = 0; i < m->ngroups; i++)
         want(w, &nw, m->groups[i].gateway, m->groups[i].prefix);
     /* The metadata proxy's address, when it is in the plan, is the CC's

@@ -35,6 +35,8 @@ struct cc_net_host {
 struct cc_net_model {
     const char *table;           /* nftables table name (family ip) */
     const char *bridge;          /* the instances' bridge, in the CC's namespace */
+    int filter;                  /* MANAGED-NOVLAN: groups are isolated and filtered;
+                                    0 in STATIC (one network, the admin's addresses) */
     const char *pubif;           /* VNET_PUBINTERFACE ("": none) */
     const char *subnet;          /* the whole private plan, "10.101.0.0/16" */
     const char *md_ip;           /* metadata proxy address ("": no redirect) */

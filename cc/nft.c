@@ -97,11 +97,11 @@ int cc_nft_render(const struct cc_net_model *m, struct oc_buf *out)
     P("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n");
     P("\t\tct state established,related accept\n");
     P("\t\tct state invalid drop\n");
-    for (size_t i = 0; i < m->ngroups; i++)
+    for (size_t i = 0; m->filter && i < m->ngroups; i++)
         P("\t\tip daddr %s jump g-%s\n", m->groups[i].cidr, m->groups[i].id);
     P("\t}\n");
 
-    for (size_t i = 0; i < m->ngroups; i++) {
+    for (size_t i = 0; m->filter && i < m->ngroups; i++) {
         const struct cc_net_group *g = &m->groups[i];
 
         P("\tchain g-%s {\n", g->id);

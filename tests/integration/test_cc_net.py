@@ -96,8 +96,9 @@ class MetadataStandIn:
 class Net:
     """The namespaces, bridges and veths of this test, all named by tag."""
 
-    def __init__(self):
-        t = os.getpid() % 100000
+    def __init__(self, salt=0):
+        # Two clusters of one module may be up at once: salt keeps them apart.
+        t = (os.getpid() * 2 + salt) % 100000
         self.ns_cc, self.ns_out = "occ%d" % t, "oco%d" % t
         self.cc_bridge = "ocbc%d" % t
         self.node_bridges = ["ocb1%d" % t, "ocb2%d" % t]
@@ -169,24 +170,49 @@ def nc_env(c, name, bridge):
             "OVERCAST_CC_URL": c.cc.endpoint, "OVERCAST_NC_BRIDGE": bridge}
 
 
+# STATIC: the administrator's network: the CC's bridge holds the router's
+# address, instances take the MAC map's pairs.
+STATIC_ROUTER = "10.102.0.1"
+STATIC_MAP = {"02:00:0a:66:00:0a": "10.102.0.10", "02:00:0a:66:00:0b": "10.102.0.11",
+              "02:00:0a:66:00:0c": "10.102.0.12"}
+
+
 def start_cc(c):
-    c.cc = nh.Cc(c.env.home, port=c.cc_port, env={
+    env = {
         "OVERCAST_CLC_URL": c.env.clc.endpoint, "OVERCAST_SCHEDPOLICY": "ROUNDROBIN",
-        "OVERCAST_VNET_MODE": "MANAGED-NOVLAN", "OVERCAST_VNET_NETNS": c.net.ns_cc,
+        "OVERCAST_VNET_MODE": c.mode, "OVERCAST_VNET_NETNS": c.net.ns_cc,
         "OVERCAST_VNET_BRIDGE": c.net.cc_bridge, "OVERCAST_VNET_PUBINTERFACE": c.net.pub_cc,
         "OVERCAST_VNET_SUBNET": "10.101.0.0", "OVERCAST_VNET_NETMASK": "255.255.0.0",
         "OVERCAST_VNET_ADDRSPERNET": "32", "OVERCAST_VNET_PUBLICIPS": PUBLIC,
         "OVERCAST_VNET_METADATA_IP": MD_IP, "OVERCAST_VNET_METADATA_PORT": "8776",
-        "OVERCAST_CC_METADATA_URL": c.md.url, "OVERCAST_CC_POLL_INTERVAL": "2"})
+        "OVERCAST_CC_METADATA_URL": c.md.url, "OVERCAST_CC_POLL_INTERVAL": "2"}
+    if c.mode == "STATIC":
+        env.update({"OVERCAST_VNET_SUBNET": "10.102.0.0", "OVERCAST_VNET_NETMASK": "255.255.255.0",
+                    "OVERCAST_VNET_ROUTER": STATIC_ROUTER,
+                    "OVERCAST_VNET_METADATA_IP": STATIC_ROUTER,
+                    "OVERCAST_VNET_MACMAP": " ".join("%s=%s" % kv for kv in STATIC_MAP.items())})
+    c.cc = nh.Cc(c.env.home, port=c.cc_port, env=env)
     c.cc.start()
 
 
-@pytest.fixture(scope="module")
+# One cluster per test, torn down before the next starts: the nodes of
+# both share this host's libvirtd and count its VMs.
+@pytest.fixture
 def cn():
+    yield from cluster("MANAGED-NOVLAN")
+
+
+@pytest.fixture
+def cs():
+    yield from cluster("STATIC")
+
+
+def cluster(mode):
     c = type("C", (), {})()
+    c.mode = mode
     c.tmp = tempfile.mkdtemp(prefix="overcast-ccnet-")
     c.libvirtd = nh.Libvirtd()
-    c.net = Net()
+    c.net = Net(1 if mode == "STATIC" else 0)
     c.env = c.cc = c.md = None
     c.ncs = []
     c.made = []
@@ -199,6 +225,10 @@ def cn():
         c.guest = nh.guest_dir()
         c.env = wh.start_env(c.tmp)
         c.net.up()
+        if mode == "STATIC":
+            # The administrator's address on the network (router, metadata).
+            sh("ip", "-n", c.net.ns_cc, "addr", "add", STATIC_ROUTER + "/24", "dev",
+               c.net.cc_bridge)
         clc = wh.parse_shell_vars(os.path.join(c.env.home, "clc", "component-credentials"))
         cck = wh.parse_shell_vars(os.path.join(c.env.home, "cc", "clc-credentials"))
         c.md = MetadataStandIn(cck["AWS_ACCESS_KEY_ID"])
@@ -429,3 +459,35 @@ def test_guests_addresses_metadata_groups_eip_and_restarts(cn):
     assert "GUEST-NC-SERVED" not in c.net.outside_get(EIP, 8080)
     table = c.net.nft_table() or ""
     assert "chain g-%s" % GROUP_B in table and EIP not in table, table
+
+
+def test_static_mode_mac_map_dhcp_metadata_no_filter(cs):
+    """STATIC: addresses and MACs from VNET_MACMAP, served by the CC's
+    dnsmasq with VNET_ROUTER as the gateway; metadata still redirected;
+    no group filtering (two groups reach each other on any port)."""
+    c = cs
+    b = run_one(c, GROUP_B, SERVER_UD)
+    a = run_one(c, GROUP_A, CLIENT_UD % b["privateIpAddress"])
+    assert (b["macAddress"], b["privateIpAddress"]) == ("02:00:0a:66:00:0a", "10.102.0.10")
+    assert (a["macAddress"], a["privateIpAddress"]) == ("02:00:0a:66:00:0b", "10.102.0.11")
+    for it in (b, a):
+        iid = it["instanceId"]
+        m, _ = wait_console(c, iid, r"^GUEST-UP ip=(\S+)")
+        assert m.group(1) == it["privateIpAddress"]
+        m, _ = wait_console(c, iid, r"^GUEST-IID (\S+)")
+        assert m.group(1) == iid
+    wait_console(c, b["instanceId"], r"^GUEST-LISTENING")
+    wait_nc(c, a["instanceId"], 8080, "ok")
+    wait_nc(c, a["instanceId"], 8081, "ok")
+    table = c.net.nft_table() or ""
+    assert "jump g-" not in table and "169.254.169.254" in table, table
+    # The administrator's address is left alone; only the map's pairs are served.
+    addrs = sh("ip", "-n", c.net.ns_cc, "-4", "addr", "show", "dev", c.net.cc_bridge).stdout
+    assert STATIC_ROUTER + "/24" in addrs
+    hosts = open(os.path.join(c.env.home, "cc", "dnsmasq.hosts")).read()
+    assert hosts.count("\n") == 2 and "02:00:0a:66:00:0c" not in hosts, hosts
+    # The map has three pairs: a fourth instance does not fit.
+    run_one(c, GROUP_A, "")
+    with pytest.raises(nh.NcError) as e:
+        run_one(c, GROUP_A, "")
+    assert e.value.code == "InsufficientInstanceCapacity", e.value

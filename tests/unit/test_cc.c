@@ -220,3 +220,38 @@ OC_TEST(cc_netstate_rules_and_addresses)
     CHECK_INT(cc_netstate_open(dir, "192.0.2.12-192.0.2.10", &ns, &err), OC_EINVAL);
     CHECK_INT(cc_netstate_open(dir, "10.0.0.0-10.2.0.0", &ns, &err), OC_EINVAL);
 }
+
+OC_TEST(cc_macmap_parse_rules)
+{
+    struct cc_plan p;
+    struct cc_static_addr *m = NULL;
+    size_t n = 0;
+    struct oc_err err = { 0 };
+
+    CHECK_INT(cc_plan_init(&p, "10.102.0.0", "255.255.255.0", 32, &err), OC_OK);
+    CHECK_INT(cc_macmap_parse(&p, "02:00:0A:66:00:0A=10.102.0.10, 02:00:0a:66:00:0b=10.102.0.11",
+                              &m, &n, &err), OC_OK);
+    CHECK_INT(n, 2);
+    CHECK_STR(m[0].mac, "02:00:0a:66:00:0a");
+    CHECK_INT(m[1].ip, (10u << 24) | (102u << 16) | 11u);
+    free(m);
+    CHECK_INT(cc_macmap_parse(&p, "  ", &m, &n, &err), OC_OK);
+    CHECK_INT(n, 0);
+    free(m);
+    /* Outside the subnet, the network or broadcast address, multicast MAC,
+     * duplicates, malformed. */
+    CHECK(cc_macmap_parse(&p, "02:00:0a:66:00:0a=10.103.0.10", &m, &n, &err) != OC_OK);
+    CHECK(cc_macmap_parse(&p, "02:00:0a:66:00:0a=10.102.0.0", &m, &n, &err) != OC_OK);
+    CHECK(cc_macmap_parse(&p, "02:00:0a:66:00:0a=10.102.0.255", &m, &n, &err) != OC_OK);
+    CHECK(cc_macmap_parse(&p, "01:00:0a:66:00:0a=10.102.0.10", &m, &n, &err) != OC_OK);
+    CHECK(cc_macmap_parse(&p, "02:00:0a:66:00:0a=10.102.0.10 02:00:0a:66:00:0b=10.102.0.10",
+                          &m, &n, &err) != OC_OK);
+    CHECK(cc_macmap_parse(&p, "02:00:0a:66:00:0a=10.102.0.10 02:00:0A:66:00:0a=10.102.0.11",
+                          &m, &n, &err) != OC_OK);
+    CHECK(cc_macmap_parse(&p, "02:00:0a:66:00=10.102.0.10", &m, &n, &err) != OC_OK);
+    CHECK(cc_macmap_parse(&p, "02:00:0a:66:00:0g=10.102.0.10", &m, &n, &err) != OC_OK);
+    CHECK(cc_macmap_parse(&p, "02:00:0a:66:00:0a", &m, &n, &err) != OC_OK);
+    CHECK(cc_macmap_parse(&p, "02:00:0a:66:00:0a=10.102.0.1000000000000", &m, &n, &err) !=
+          OC_OK);
+    CHECK(m == NULL);
+}

@@ -37,6 +37,7 @@ static void model(struct cc_net_model *m, struct cc_net_group g[2], struct cc_ne
     memset(e, 0, sizeof(*e));
     m->table = "overcast";
     m->bridge = "ocbr0";
+    m->filter = 1;
     m->pubif = "ocpub0";
     m->subnet = "10.101.0.0/16";
     m->md_ip = "10.101.0.1";
@@ -226,4 +227,28 @@ OC_TEST(cc_nft_update_commands)
     oc_buf_free(&a);
     oc_buf_free(&b);
     oc_buf_free(&cmds);
+}
+
+/* STATIC: one network, no group chains, the router as the gateway option. */
+OC_TEST(cc_static_render)
+{
+    struct cc_net_model m;
+    struct cc_net_group g[2];
+    struct cc_net_host h[3];
+    struct cc_eip e[1];
+    struct oc_buf t = { 0 }, o = { 0 };
+
+    model(&m, g, h, e);
+    m.filter = 0;
+    m.ngroups = 1;
+    snprintf(g[0].id, sizeof(g[0].id), "static");
+    CHECK_INT(cc_nft_render(&m, &t), OC_OK);
+    CHECK(strstr(t.data, "jump") == NULL && strstr(t.data, "chain g-") == NULL);
+    CHECK(strstr(t.data, "169.254.169.254") != NULL);
+    m.nhosts = 2;
+    CHECK_INT(cc_dhcp_render_opts(&m, &o), OC_OK);
+    CHECK_STR(o.data, "tag:n1,option:router,10.101.0.33\ntag:n1,option:netmask,255.255.255.224\n"
+                      "tag:n1,option:broadcast,10.101.0.63\n");
+    oc_buf_free(&t);
+    oc_buf_free(&o);
 }
