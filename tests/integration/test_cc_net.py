@@ -343,6 +343,18 @@ done
 """
 
 
+def dhcp_and_metadata(c, items):
+    """Each guest's DHCP address is exactly the CC's, and the metadata
+    service names it (through the redirect and the proxy)."""
+    for it in items:
+        iid = it["instanceId"]
+        m, _ = wait_console(c, iid, r"^GUEST-UP ip=(\S+)")
+        assert m.group(1) == it["privateIpAddress"]
+        m, _ = wait_console(c, iid, r"^GUEST-IID (\S+)")
+        assert m.group(1) == iid
+    assert all(ok for _, ok in c.md.seen), c.md.seen
+
+
 def configure(c, group, rules):
     p = {"GroupId": group}
     for k, r in enumerate(rules, 1):
@@ -389,12 +401,7 @@ def test_guests_addresses_metadata_groups_eip_and_restarts(cn):
         b["privateIpAddress"].startswith("10.101.0.")
 
     # DHCP gives exactly the CC's addresses; metadata names each guest.
-    for it in (b, a):
-        iid = it["instanceId"]
-        m, _ = wait_console(c, iid, r"^GUEST-UP ip=(\S+)")
-        assert m.group(1) == it["privateIpAddress"]
-        m, _ = wait_console(c, iid, r"^GUEST-IID (\S+)")
-        assert m.group(1) == iid
+    dhcp_and_metadata(c, (b, a))
     assert all(ok for _, ok in c.md.seen), c.md.seen
     wait_console(c, b["instanceId"], r"^GUEST-LISTENING")
 
@@ -470,12 +477,7 @@ def test_static_mode_mac_map_dhcp_metadata_no_filter(cs):
     a = run_one(c, GROUP_A, CLIENT_UD % b["privateIpAddress"])
     assert (b["macAddress"], b["privateIpAddress"]) == ("02:00:0a:66:00:0a", "10.102.0.10")
     assert (a["macAddress"], a["privateIpAddress"]) == ("02:00:0a:66:00:0b", "10.102.0.11")
-    for it in (b, a):
-        iid = it["instanceId"]
-        m, _ = wait_console(c, iid, r"^GUEST-UP ip=(\S+)")
-        assert m.group(1) == it["privateIpAddress"]
-        m, _ = wait_console(c, iid, r"^GUEST-IID (\S+)")
-        assert m.group(1) == iid
+    dhcp_and_metadata(c, (b, a))
     wait_console(c, b["instanceId"], r"^GUEST-LISTENING")
     wait_nc(c, a["instanceId"], 8080, "ok")
     wait_nc(c, a["instanceId"], 8081, "ok")
