@@ -24,7 +24,9 @@
 # cost of building each answer from SQLite.
 #
 # CPU placement: servers on CPU 1, wrk (1 thread) on CPU 0 (PIN=0: unpinned).
-# Environment: OVERCAST_BUILD, DURATION (default 10), CONNS (default 32), PIN.
+# Environment: OVERCAST_BUILD, DURATION (default 10), CONNS (default 32), PIN,
+# PERF_OUT (a file: perf record of the CLC during the uncached
+# DescribeSecurityGroups run).
 # Everything it starts is killed by PID on exit.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -205,7 +207,15 @@ kill "$clc_pid"; wait "$clc_pid" 2>/dev/null
 start_clc clc-nocache OVERCAST_CLC_DESCRIBE_CACHE=0
 check_replay "$work/dsg.lua" 21 ownerId
 check_replay "$work/dimg.lua" 20 imageId
+perf_pid=""
+if [ -n "${PERF_OUT:-}" ]; then
+    # A CPU profile of the uncached DescribeSecurityGroups run (perf report -i).
+    perf record -g -p "$clc_pid" -o "$PERF_OUT" -- sleep "$((DURATION + WARMUP))" \
+        > /dev/null 2>&1 &
+    perf_pid=$!
+fi
 dsg0=$(run_wrk dsg0 "$ec2_ep/" "$work/dsg.lua")
+[ -n "$perf_pid" ] && wait "$perf_pid"
 echo "DescribeSecurityGroups, no cache  $dsg0 req/s"
 dimg0=$(run_wrk dimg0 "$ec2_ep/" "$work/dimg.lua")
 echo "DescribeImages, no cache          $dimg0 req/s"
