@@ -25,8 +25,8 @@
 #
 # CPU placement: servers on CPU 1, wrk (1 thread) on CPU 0 (PIN=0: unpinned).
 # Environment: OVERCAST_BUILD, DURATION (default 10), CONNS (default 32), PIN,
-# PERF_OUT (a file: perf record of the CLC during the uncached
-# DescribeSecurityGroups run).
+# PERF_OUT (a file: perf record of the CLC during the DescribeSecurityGroups
+# run PERF_RUN names, cached or uncached (default)).
 # Everything it starts is killed by PID on exit.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -188,6 +188,16 @@ run_wrk() {  # run_wrk NAME URL [LUA]: prints requests/s
     fi
     echo "$rps"
 }
+# PERF_OUT: a CPU profile (perf record -g) of the CLC during the
+# DescribeSecurityGroups run PERF_RUN names (cached or uncached).
+perf_pid=""
+perf_start() {  # perf_start WANTED THIS
+    [ -n "${PERF_OUT:-}" ] && [ "$1" = "$2" ] || return 0
+    perf record -g -p "$clc_pid" -o "$PERF_OUT" -- sleep "$((DURATION + WARMUP))" \
+        > /dev/null 2>&1 &
+    perf_pid=$!
+}
+perf_end() { if [ -n "$perf_pid" ]; then wait "$perf_pid"; perf_pid=""; fi; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "nan"}'; }
 
 echo "overcast-clc: $clc"
@@ -196,7 +206,9 @@ echo "cores: $(nproc); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 mhd=$(run_wrk mhd "http://127.0.0.1:$mhd_port/")
 echo "mhd_hello (4 KiB GET)             $mhd req/s"
+perf_start "${PERF_RUN:-uncached}" cached
 dsg=$(run_wrk dsg "$ec2_ep/" "$work/dsg.lua")
+perf_end
 echo "DescribeSecurityGroups (21)       $dsg req/s"
 dimg=$(run_wrk dimg "$ec2_ep/" "$work/dimg.lua")
 echo "DescribeImages Owner=self (20)    $dimg req/s"
@@ -207,15 +219,9 @@ kill "$clc_pid"; wait "$clc_pid" 2>/dev/null
 start_clc clc-nocache OVERCAST_CLC_DESCRIBE_CACHE=0
 check_replay "$work/dsg.lua" 21 ownerId
 check_replay "$work/dimg.lua" 20 imageId
-perf_pid=""
-if [ -n "${PERF_OUT:-}" ]; then
-    # A CPU profile of the uncached DescribeSecurityGroups run (perf report -i).
-    perf record -g -p "$clc_pid" -o "$PERF_OUT" -- sleep "$((DURATION + WARMUP))" \
-        > /dev/null 2>&1 &
-    perf_pid=$!
-fi
+perf_start "${PERF_RUN:-uncached}" uncached
 dsg0=$(run_wrk dsg0 "$ec2_ep/" "$work/dsg.lua")
-[ -n "$perf_pid" ] && wait "$perf_pid"
+perf_end
 echo "DescribeSecurityGroups, no cache  $dsg0 req/s"
 dimg0=$(run_wrk dimg0 "$ec2_ep/" "$work/dimg.lua")
 echo "DescribeImages, no cache          $dimg0 req/s"
