@@ -243,6 +243,16 @@ static int same(const struct line *a, const struct line *b)
     return a->n == b->n && memcmp(a->p, b->p, a->n) == 0;
 }
 
+/* The first of the document's first @n blocks named like @like. */
+static const struct block *find_block_n(const struct doc *d, size_t n,
+                                        const struct block *like)
+{
+    for (size_t i = 0; i < n; i++)
+        if (d->b[i].is_map == like->is_map && same(&d->b[i].name, &like->name))
+            return &d->b[i];
+    return NULL;
+}
+
 /* Splits cc_nft_render()'s text into blocks; -1 when it is not in that
  * shape (then only a full replace will do). */
 static int doc_parse(const char *text, struct doc *d)
@@ -268,7 +278,11 @@ static int doc_parse(const char *text, struct doc *d)
         if (!cur) {
             int is_map = starts(&l, "\tmap ");
 
+            size_t skip = is_map ? 5 : 7;
+
             if (!is_map && !starts(&l, "\tchain "))
+                return -1;
+            if (l.n < skip + 3 || memcmp(l.p + l.n - 2, " {", 2) != 0)
                 return -1;
             if (d->n == ncap) {
                 struct block *nb = realloc(d->b, 2 * ncap * sizeof(*nb));
@@ -281,9 +295,12 @@ static int doc_parse(const char *text, struct doc *d)
             cur = &d->b[d->n++];
             memset(cur, 0, sizeof(*cur));
             cur->is_map = is_map;
-            cur->name.p = l.p + (is_map ? 5 : 7);
-            cur->name.n = l.n - (is_map ? 5 : 7) - 2;   /* " {" */
+            cur->name.p = l.p + skip;
+            cur->name.n = l.n - skip - 2;   /* " {" */
             cur->items = d->pool + d->npool;
+            /* A name declared twice is not render()'s shape. */
+            if (find_block_n(d, d->n - 1, cur))
+                return -1;
             continue;
         }
         if (l.n == 2 && l.p[0] == '\t' && l.p[1] == '}') {
@@ -324,10 +341,7 @@ static int doc_parse(const char *text, struct doc *d)
 
 static const struct block *find_block(const struct doc *d, const struct block *like)
 {
-    for (size_t i = 0; i < d->n; i++)
-        if (d->b[i].is_map == like->is_map && same(&d->b[i].name, &like->name))
-            return &d->b[i];
-    return NULL;
+    return find_block_n(d, d->n, like);
 }
 
 static int items_equal(const struct block *a, const struct block *b)

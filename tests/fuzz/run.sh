@@ -5,6 +5,7 @@
 # "fuzz_").  New inputs found go to a scratch directory, not into git.
 #   FUZZ_SECONDS   seconds per target (default 20)
 #   FUZZ_OUT       build/scratch directory (default build/fuzz)
+#   FUZZ_ONLY      run only these targets (names without "fuzz_", space-separated)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -37,6 +38,7 @@ done
 passed=0; failed=0
 for t in "$here"/fuzz_*.c; do
     name=$(basename "$t" .c); name=${name#fuzz_}
+    if [ -n "${FUZZ_ONLY:-}" ] && [[ " $FUZZ_ONLY " != *" $name "* ]]; then continue; fi
     bin="$out/fuzz_$name"
     clang $cflags -fsanitize=fuzzer,address,undefined "$t" "${objs[@]}" $libs -o "$bin"
     corpus="$here/corpus/$name"

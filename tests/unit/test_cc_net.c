@@ -224,6 +224,12 @@ OC_TEST(cc_nft_update_commands)
     CHECK(strstr(cmds.data, "flush chain ip overcast prerouting") != NULL);
     oc_buf_reset(&cmds);
     CHECK_INT(cc_nft_update("overcast", "garbage", a.data, &cmds), 1);
+    /* A chain declared twice, or a header without " {" (found by
+     * fuzz_cc_net): not the renderer's shape either. */
+    CHECK_INT(cc_nft_update("overcast", a.data,
+                            "table ip overcast {\n\tchain x {\n\t\taccept\n\t}\n"
+                            "\tchain x {\n\t\tdrop\n\t}\n}\n", &cmds), 1);
+    CHECK_INT(cc_nft_update("overcast", a.data, "table ip overcast {\n\tchain \n}\n", &cmds), 1);
     oc_buf_free(&a);
     oc_buf_free(&b);
     oc_buf_free(&cmds);
