@@ -18,7 +18,7 @@
 
 #include "common/db.h"
 #include "common/fsutil.h"
-#include "common/httpc.h"
+#include "common/icall.h"
 #include "common/log.h"
 #include "common/xml.h"
 
@@ -228,80 +228,24 @@ static int load(struct cc_cluster *c, struct oc_err *err)
 /* ------------------------------------------------------------------ */
 /* calling nodes (unlocked) */
 
-struct ncall {
-    long status;
-    xmlDocPtr doc;
-    xmlNodePtr root;
-};
-
-static void ncall_free(struct ncall *r)
-{
-    if (r->doc)
-        xmlFreeDoc(r->doc);
-    memset(r, 0, sizeof(*r));
-}
-
-/* The node's error message, or a description of the failure. */
-static int ncall_err(const struct ncall *r, const char *node, const char *action,
-                     struct oc_err *err)
-{
-    xmlNodePtr e = r->root ? oc_xml_child(oc_xml_child(r->root, "Errors"), "Error") : NULL;
-    char *code = e ? oc_xml_text(oc_xml_child(e, "Code")) : NULL;
-    char *msg = e ? oc_xml_text(oc_xml_child(e, "Message")) : NULL;
-    int rc = r->status == 404 ? OC_ENOTFOUND : r->status >= 500 ? OC_EIO : OC_EINVAL;
-
-    if (code && strcmp(code, "InsufficientInstanceCapacity") == 0)
-        rc = OC_ETOOBIG;
-    if (code && strcmp(code, "IncorrectInstanceState") == 0)
-        rc = OC_ECONFLICT;
-    oc_err_set(err, rc, "node %s: %s: %s: %s", node, action, code ? code : "HTTP error",
-               msg ? msg : "");
-    xmlFree(code);
-    xmlFree(msg);
-    return rc;
-}
-
+/* A call to a node's API (common/icall.h). */
 static int ncall(struct cc_cluster *c, const char *host, unsigned port, const char *action,
-                 const struct oc_kv *p, size_t n, struct ncall *out, struct oc_err *err)
+                 const struct oc_kv *p, size_t n, struct oc_icall *out, struct oc_err *err)
 {
     char url[300];
-    struct oc_httpc_config hc = { url, c->ak, c->sk, c->region, 15000 };
-    struct oc_httpc *h = NULL;
-    struct oc_httpc_resp resp = { 0 };
-    int rc;
+    struct oc_icall_target t = { url, c->ak, c->sk, c->region, "nc", NC_VERSION, 15000 };
 
-    memset(out, 0, sizeof(*out));
     snprintf(url, sizeof(url), "http://%s:%u", host, port);
-    if ((rc = oc_httpc_new(&hc, &h, err)))
-        return rc;
-    rc = oc_httpc_query(h, "/", "nc", action, NC_VERSION, p, n, &resp, err);
-    oc_httpc_free(h);
-    if (rc)
-        return rc;
-    out->status = resp.status;
-    out->doc = oc_xml_parse((const char *)resp.body.data, resp.body.len, err);
-    oc_httpc_resp_free(&resp);
-    if (!out->doc)
-        return oc_err_set(err, OC_EIO, "%s: %s: the answer is not XML", host, action);
-    out->root = xmlDocGetRootElement(out->doc);
-    return OC_OK;
+    return oc_icall(&t, action, p, n, out, err);
 }
 
-static uint64_t num(xmlNodePtr parent, const char *name)
+static int ncall_err(const struct oc_icall *r, const char *node, const char *action,
+                     struct oc_err *err)
 {
-    char *t = oc_xml_text(oc_xml_child(parent, name));
-    uint64_t v = t ? strtoull(t, NULL, 10) : 0;
+    char who[80];
 
-    xmlFree(t);
-    return v;
-}
-
-static void text_into(xmlNodePtr parent, const char *name, char *dst, size_t cap)
-{
-    char *t = parent ? oc_xml_text(oc_xml_child(parent, name)) : NULL;
-
-    snprintf(dst, cap, "%s", t ? t : "");
-    xmlFree(t);
+    snprintf(who, sizeof(who), "node %s", node);
+    return oc_icall_err(r, who, action, NULL, 0, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -353,7 +297,7 @@ static void refresh_free(struct cc_cluster *c)
 /* Asks one node for its resources and instances; updates the cluster. */
 static void poll_node(struct cc_cluster *c, const char *name, const char *host, unsigned port)
 {
-    struct ncall res = { 0 }, ins = { 0 };
+    struct oc_icall res = { 0 }, ins = { 0 };
     struct oc_err err = { 0 };
     struct node *nd;
     int ok;
@@ -372,19 +316,19 @@ static void poll_node(struct cc_cluster *c, const char *name, const char *host, 
         nd->info.up = 1;
         nd->polled = 1;
         nd->info.failures = 0;
-        nd->info.cores_total = (unsigned)num(res.root, "coresTotal");
-        nd->info.mem_total_mb = num(res.root, "memoryTotalMiB");
-        nd->info.disk_total_gb = num(res.root, "diskTotalGiB");
-        text_into(res.root, "hypervisor", nd->info.hypervisor, sizeof(nd->info.hypervisor));
+        nd->info.cores_total = (unsigned)oc_icall_num(res.root, "coresTotal");
+        nd->info.mem_total_mb = oc_icall_num(res.root, "memoryTotalMiB");
+        nd->info.disk_total_gb = oc_icall_num(res.root, "diskTotalGiB");
+        oc_icall_text(res.root, "hypervisor", nd->info.hypervisor, sizeof(nd->info.hypervisor));
         /* Repair what events missed: the node is the truth of what runs. */
         for (xmlNodePtr it = set ? oc_xml_child(set, "item") : NULL; it;
              it = oc_xml_next(it, "item")) {
             char id[CC_ID_MAX], state[16], reason[256];
             struct inst *i;
 
-            text_into(it, "instanceId", id, sizeof(id));
-            text_into(oc_xml_child(it, "instanceState"), "name", state, sizeof(state));
-            text_into(it, "stateReason", reason, sizeof(reason));
+            oc_icall_text(it, "instanceId", id, sizeof(id));
+            oc_icall_text(oc_xml_child(it, "instanceState"), "name", state, sizeof(state));
+            oc_icall_text(it, "stateReason", reason, sizeof(reason));
             i = find_inst(c, id);
             if (i && live(i) && strcmp(i->info.node, name) == 0 &&
                 strcmp(i->info.state, state) != 0)
@@ -400,8 +344,8 @@ static void poll_node(struct cc_cluster *c, const char *name, const char *host, 
     }
     refresh_free(c);
     pthread_mutex_unlock(&c->mu);
-    ncall_free(&res);
-    ncall_free(&ins);
+    oc_icall_free(&res);
+    oc_icall_free(&ins);
 }
 
 void cc_cluster_poll(struct cc_cluster *c)
@@ -809,7 +753,7 @@ int cc_run(struct cc_cluster *c, const struct cc_run_request *req, struct cc_ins
     for (size_t k = 0; k < req->n; k++) {
         struct cc_instance_info *o = &out[k];
         struct oc_err nerr = { 0 };
-        struct ncall r;
+        struct oc_icall r;
         char vc[16], mem[16], disk[16], eph[16], swap[16], li[16];
         struct oc_kv p[24];
         size_t np = 0;
@@ -858,7 +802,7 @@ int cc_run(struct cc_cluster *c, const struct cc_run_request *req, struct cc_ins
         rc = ncall(c, host, port, "ncRunInstance", p, np, &r, &nerr);
         if (rc == OC_OK && r.status != 200)
             rc = ncall_err(&r, o->node, "ncRunInstance", &nerr);
-        ncall_free(&r);
+        oc_icall_free(&r);
         if (rc) {
             struct inst *i;
             char reason[256];
@@ -914,7 +858,7 @@ int cc_instance_op(struct cc_cluster *c, enum cc_op op, const char *id, char pre
     char node[CC_NAME_MAX], host[256], state[16];
     struct oc_kv p[] = { { "InstanceId", id, 1 } };
     unsigned port = 0;
-    struct ncall r;
+    struct oc_icall r;
     int rc;
 
     if ((rc = locate(c, id, node, host, &port, state, err)))
@@ -939,14 +883,14 @@ int cc_instance_op(struct cc_cluster *c, enum cc_op op, const char *id, char pre
         refresh_free(c);
         pthread_mutex_unlock(&c->mu);
         snprintf(cur, 16, "terminated");
-        ncall_free(&r);
+        oc_icall_free(&r);
         return OC_OK;
     }
     if (rc == OC_OK) {
         struct inst *i;
 
-        text_into(oc_xml_child(r.root, "previousState"), "name", prev, 16);
-        text_into(oc_xml_child(r.root, "currentState"), "name", cur, 16);
+        oc_icall_text(oc_xml_child(r.root, "previousState"), "name", prev, 16);
+        oc_icall_text(oc_xml_child(r.root, "currentState"), "name", cur, 16);
         if (op == CC_OP_REBOOT) {
             snprintf(prev, 16, "%s", state);
             snprintf(cur, 16, "%s", state);
@@ -958,7 +902,7 @@ int cc_instance_op(struct cc_cluster *c, enum cc_op op, const char *id, char pre
         refresh_free(c);
         pthread_mutex_unlock(&c->mu);
     }
-    ncall_free(&r);
+    oc_icall_free(&r);
     return rc;
 }
 
@@ -967,7 +911,7 @@ int cc_console(struct cc_cluster *c, const char *id, struct oc_buf *b64, struct 
     char node[CC_NAME_MAX], host[256], state[16];
     struct oc_kv p[] = { { "InstanceId", id, 1 } };
     unsigned port = 0;
-    struct ncall r;
+    struct oc_icall r;
     int rc;
 
     if ((rc = locate(c, id, node, host, &port, state, err)))
@@ -982,7 +926,7 @@ int cc_console(struct cc_cluster *c, const char *id, struct oc_buf *b64, struct 
             rc = oc_err_set(err, OC_ENOMEM, "out of memory");
         xmlFree(t);
     }
-    ncall_free(&r);
+    oc_icall_free(&r);
     return rc;
 }
 

@@ -30,13 +30,17 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "clc/cache.h"
 #include "clc/clc.h"
 #include "clc/identity.h"
 #include "clc/schema.h"
+#include "clc/poller.h"
 #include "common/auth.h"
 #include "common/codec.h"
 #include "common/fsutil.h"
+#include "common/httpc.h"
 #include "common/log.h"
 
 #define EC2_DEFAULT_VERSION "2016-11-15"
@@ -50,6 +54,11 @@ struct clc {
     struct oc_cred_source creds;
     struct clc_dbgen *gen;        /* the generation of clc.db */
     struct clc_rcache *cache;     /* answers of CLC_ACTION_CACHEABLE; NULL when off */
+    /* The CLC's own key (clc/component-credentials), read on first use:
+     * cc* calls are signed with it. */
+    pthread_mutex_t key_lock;
+    char *ak, *sk;
+    struct clc_poller *poller;    /* NULL unless clc_poller_start() ran */
 };
 
 /* Per-request state while the body arrives. */
@@ -75,6 +84,7 @@ int clc_new(const char *home, const struct oc_config *conf, struct clc **out,
         return oc_err_set(err, OC_ENOMEM, "out of memory");
     c->conf = conf;
     c->home = strdup(home);
+    pthread_mutex_init(&c->key_lock, NULL);
     if (asprintf(&dir, "%s/clc", home) < 0 || asprintf(&db, "%s/clc/clc.db", home) < 0 ||
         asprintf(&key, "%s/clc/secret.key", home) < 0 || !c->home) {
         rc = oc_err_set(err, OC_ENOMEM, "out of memory");
@@ -134,10 +144,16 @@ void clc_free(struct clc *c)
 {
     if (!c)
         return;
+    clc_poller_stop(c->poller);
     clc_rcache_free(c->cache);
     clc_dbgen_free(c->gen);
     clc_identity_free(c->ident);
     oc_dbpool_free(c->pool);
+    pthread_mutex_destroy(&c->key_lock);
+    free(c->ak);
+    if (c->sk)
+        OPENSSL_cleanse(c->sk, strlen(c->sk));
+    free(c->sk);
     free(c->home);
     free(c);
 }
@@ -145,6 +161,46 @@ void clc_free(struct clc *c)
 struct oc_dbpool *clc_pool(struct clc *c)
 {
     return c->pool;
+}
+
+const struct oc_config *clc_config(struct clc *c)
+{
+    return c->conf;
+}
+
+struct clc *clc_of(const struct clc_req *r)
+{
+    return r->clc;
+}
+
+void clc_set_poller(struct clc *c, struct clc_poller *p)
+{
+    c->poller = p;
+}
+
+struct clc_poller *clc_poller_of(struct clc *c)
+{
+    return c->poller;
+}
+
+int clc_component_key(struct clc *c, const char **ak, const char **sk, struct oc_err *err)
+{
+    int rc = OC_OK;
+
+    pthread_mutex_lock(&c->key_lock);
+    if (!c->ak) {
+        char *path = NULL;
+
+        if (asprintf(&path, "%s/clc/component-credentials", c->home) < 0)
+            rc = oc_err_set(err, OC_ENOMEM, "out of memory");
+        else
+            rc = oc_httpc_load_creds(path, &c->ak, &c->sk, err);
+        free(path);
+    }
+    *ak = c->ak;
+    *sk = c->sk;
+    pthread_mutex_unlock(&c->key_lock);
+    return rc;
 }
 
 struct clc_identity *clc_identity(struct clc *c)
@@ -331,8 +387,9 @@ static void respond_error(struct oc_http_req *h, enum clc_api api, int status,
 
 static const struct clc_action *const ec2_tables[] = {
     clc_ec2_misc_actions, clc_keypair_actions, clc_secgroup_actions, clc_image_actions,
-    clc_tag_actions, NULL,
+    clc_tag_actions, clc_instance_actions, clc_address_actions, NULL,
 };
+static const struct clc_action *const cluster_tables[] = { clc_cluster_actions, NULL };
 static const struct clc_action *const iam_tables[] = { clc_iam_actions, NULL };
 static const struct clc_action *const identity_tables[] = { clc_identity_actions, NULL };
 
@@ -340,6 +397,7 @@ static const struct clc_action *find_action(enum clc_api api, const char *name)
 {
     const struct clc_action *const *tables = api == CLC_API_IAM ? iam_tables
                                            : api == CLC_API_IDENTITY ? identity_tables
+                                           : api == CLC_API_CLUSTER ? cluster_tables
                                            : ec2_tables;
 
     for (size_t t = 0; tables[t]; t++)
@@ -365,7 +423,11 @@ static int api_of_path(const char *path)
         return CLC_API_IAM;
     if (IS("/services/Identity"))
         return CLC_API_IDENTITY;
+    if (IS("/services/Cluster"))
+        return CLC_API_CLUSTER;
 #undef IS
+    if (strncmp(path, CLC_METADATA_PREFIX, sizeof(CLC_METADATA_PREFIX) - 1) == 0)
+        return CLC_API_METADATA;
     return -1;
 }
 
@@ -378,6 +440,10 @@ static const char *service_of(enum clc_api api)
         return "identity";
     case CLC_API_ADMIN:
         return "euca";
+    case CLC_API_CLUSTER:
+        return "clc";
+    case CLC_API_METADATA:
+        return "metadata";
     case CLC_API_EC2:
     default:
         return "ec2";
@@ -417,6 +483,10 @@ static void clc_on_request(struct oc_http_req *h, void *ctx)
     (void)ctx;
     if (api < 0) {
         respond_error(h, CLC_API_EC2, 404, "InvalidAction", "There is no service at this path.");
+        return;
+    }
+    if (api == CLC_API_METADATA && strcmp(h->method, "GET") != 0) {
+        oc_http_respond(h, 405, "text/plain", "Method Not Allowed\n", 19);
         return;
     }
     if (strcmp(h->method, "GET") != 0 && strcmp(h->method, "POST") != 0) {
@@ -542,7 +612,7 @@ static int dispatch(struct clc_req *r, struct oc_buf *b)
                          r->api == CLC_API_IAM ? "Could not find operation"
                                                : "The action is not valid for this web service.");
     if ((a->flags & CLC_ACTION_ADMIN) && !r->who.is_admin) {
-        if (r->api == CLC_API_IAM || r->api == CLC_API_IDENTITY)
+        if (r->api == CLC_API_IAM || r->api == CLC_API_IDENTITY || r->api == CLC_API_CLUSTER)
             return clc_error(r, "AccessDenied", "Only the eucalyptus account may call %s.",
                              r->action);
         return clc_error(r, "UnauthorizedOperation",
@@ -721,6 +791,10 @@ static void clc_on_end(struct oc_http_req *h, void *ctx)
         return;
     }
     r->who = ar.who;
+    if (r->api == CLC_API_METADATA) {
+        clc_metadata_serve(r);
+        return;
+    }
     if (calls_out(r))
         return;
 

@@ -25,6 +25,7 @@ void clc_http_handler(struct clc *c, struct oc_http_handler *out);
 /* The connection pool of clc.db (bootstrap and tests use it directly). */
 struct oc_dbpool *clc_pool(struct clc *c);
 struct clc_identity *clc_identity(struct clc *c);
+const struct oc_config *clc_config(struct clc *c);
 /* Counters of the Describe answer cache (all zero when it is off). */
 struct clc_rcache_stats;
 void clc_cache_stats(struct clc *c, struct clc_rcache_stats *out);

@@ -41,7 +41,11 @@ enum clc_api {
     CLC_API_IAM,          /* "/services/Euare" */
     CLC_API_ADMIN,        /* "/services/Empyrean", "/services/Properties" */
     CLC_API_IDENTITY,     /* "/services/Identity": components only (Walrus) */
+    CLC_API_CLUSTER,      /* "/services/Cluster": events from cluster controllers */
+    CLC_API_METADATA,     /* "/services/metadata/<instance>/...": the CCs' proxies */
 };
+
+#define CLC_METADATA_PREFIX "/services/metadata/"
 
 struct clc;
 
@@ -94,6 +98,13 @@ extern const struct clc_action clc_image_actions[];
 extern const struct clc_action clc_tag_actions[];
 extern const struct clc_action clc_iam_actions[];
 extern const struct clc_action clc_identity_actions[];
+extern const struct clc_action clc_instance_actions[];   /* clc/instances.c */
+extern const struct clc_action clc_address_actions[];    /* clc/addresses.c */
+extern const struct clc_action clc_cluster_actions[];    /* clc/events.c */
+
+/* The metadata service (clc/metadata.c): answers r->http, already
+ * authenticated, whose path starts with CLC_METADATA_PREFIX. */
+void clc_metadata_serve(struct clc_req *r);
 
 /* ---- the service ---- */
 
@@ -103,6 +114,12 @@ const char *clc_conf(const struct clc_req *r, const char *key, const char *def);
 const char *clc_home(const struct clc_req *r);
 /* The identity store (clc/identity.h). */
 struct clc_identity *clc_identity_of(const struct clc_req *r);
+/* The service a request belongs to. */
+struct clc *clc_of(const struct clc_req *r);
+/* The CLC's own access key (clc/component-credentials): cc* calls are
+ * signed with it.  The strings live as long as the service. */
+int clc_component_key(struct clc *c, const char **ak, const char **sk,
+                      struct oc_err *err) OC_WUR;
 
 /* ---- answering ---- */
 
@@ -270,6 +287,11 @@ struct clc_describe {
     const struct clc_page *page;  /* NULL: not paginated */
     void (*write)(struct clc_req *r, const void *row, const struct clc_tagset *tags,
                   void *ctx);
+    /* Optional: the page key when it is not the id (rows sorted by it),
+     * and a call after the last row, before the set closes (to close
+     * elements write() left open, such as a reservation). */
+    const char *(*page_key)(const void *row);
+    void (*end)(struct clc_req *r, void *ctx);
 };
 int clc_describe_run(struct clc_req *r, const struct clc_describe *d, void *ctx);
 

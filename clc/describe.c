@@ -177,7 +177,9 @@ int clc_describe_run(struct clc_req *r, const struct clc_describe *d, void *ctx)
     long long shown = 0;
     int more = 0;
 
-    if (clc_tagmap_load(r, d->tag_type, limited ? page->after : NULL, &tags))
+    /* Tags are loaded for ids past the page's start only when the page
+     * key is the id. */
+    if (clc_tagmap_load(r, d->tag_type, limited && !d->page_key ? page->after : NULL, &tags))
         return CLC_FAILED;
     clc_reply_begin(r);
     oc_xmlw_start(r->xml, d->set_name);
@@ -203,9 +205,11 @@ int clc_describe_run(struct clc_req *r, const struct clc_describe *d, void *ctx)
             break;
         }
         d->write(r, row, ts, ctx);
-        last = id;
+        last = d->page_key ? d->page_key(row) : id;
         shown++;
     }
+    if (d->end)
+        d->end(r, ctx);
     oc_xmlw_end(r->xml);
     if (more)
         clc_page_next(r, last);

@@ -81,7 +81,7 @@ const char *clc_image_id_prefix(const char *type)
 #define IMG_COLS                                                                           \
     "id, account_id, type, name, description, location, format, architecture, platform," \
     " root_device_name, root_device_type, virtualization_type, kernel_id, ramdisk_id,"    \
-    " state, is_public, size_bytes, created, block_devices"
+    " state, is_public, size_bytes, created, block_devices, digest"
 
 static const char *img_col(struct oc_arena *a, sqlite3_stmt *st, int col)
 {
@@ -111,6 +111,7 @@ static void img_from_row(struct oc_arena *a, sqlite3_stmt *st, struct clc_image 
     m->size_bytes = sqlite3_column_int64(st, 16);
     m->created = (time_t)sqlite3_column_int64(st, 17);
     m->block_devices = img_col(a, st, 18);
+    m->digest = img_col(a, st, 19);
 }
 
 int clc_image_load_visible(struct clc_req *r, const char *id, struct clc_image *out,

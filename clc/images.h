@@ -20,6 +20,7 @@ struct clc_image {
     const char *id, *account_id, *type, *name, *description, *location, *format;
     const char *architecture, *platform, *root_device_name, *root_device_type;
     const char *virtualization_type, *kernel_id, *ramdisk_id, *state, *block_devices;
+    const char *digest;           /* what the NC checks its cached copy against */
     int is_public;
     long long size_bytes;
     time_t created;

@@ -19,6 +19,8 @@ clc_libclc_a_SOURCES = \
 	clc/ec2_misc.c \
 	clc/keypairs.c clc/keypairs.h \
 	clc/secgroups.c clc/secgroups_parse.c clc/secgroups.h \
-	clc/images.c clc/images.h clc/images_register.c clc/images_walrus.c
+	clc/images.c clc/images.h clc/images_register.c clc/images_walrus.c \
+	clc/instances.c clc/instances.h clc/instance_ops.c \
+	clc/addresses.c clc/events.c clc/poller.c clc/poller.h clc/metadata.c
 clc_overcast_clc_SOURCES = clc/main.c
 clc_overcast_clc_LDADD = clc/libclc.a euca-compat/libeuca.a $(OC_COMMON_LIBS)

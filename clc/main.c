@@ -27,6 +27,7 @@
 #include "clc/api.h"
 #include "clc/bootstrap.h"
 #include "clc/clusters.h"
+#include "clc/poller.h"
 #include "common/config.h"
 #include "common/daemon.h"
 #include "common/http.h"
@@ -128,6 +129,10 @@ int main(int argc, char **argv)
 
     clc_http_handler(clc, &handler);
     if (oc_http_start(&d.http, &handler, &srv, &err) != OC_OK) {
+        oc_error("%s", err.msg);
+        goto cleanup;
+    }
+    if (clc_poller_start(clc, &err) != OC_OK) {
         oc_error("%s", err.msg);
         goto cleanup;
     }

@@ -151,8 +151,66 @@ static const char schema_v1[] =
     "  PRIMARY KEY (resource_id, key));"
     "CREATE INDEX tags_account ON tags(account_id, resource_id);";
 
+/* Instances, their reservations and groups, and elastic IPs (the
+ * end-to-end issue).  An instance's state is what its cluster last said
+ * (events, else the reconciliation poll); its public address is the
+ * elastic IP associated with it (addresses.instance_id). */
+static const char schema_v2[] =
+    "CREATE TABLE reservations ("
+    "  id TEXT PRIMARY KEY,"                 /* r-… */
+    "  account_id TEXT NOT NULL,"
+    "  client_token TEXT NOT NULL DEFAULT '',"
+    "  created INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX reservations_token ON reservations(account_id, client_token)"
+    "  WHERE client_token <> '';"
+    "CREATE TABLE instances ("
+    "  id TEXT PRIMARY KEY,"                 /* i-… */
+    "  reservation_id TEXT NOT NULL REFERENCES reservations(id),"
+    "  account_id TEXT NOT NULL,"
+    "  launch_index INTEGER NOT NULL,"
+    "  image_id TEXT NOT NULL,"
+    "  kernel_id TEXT NOT NULL DEFAULT '',"
+    "  ramdisk_id TEXT NOT NULL DEFAULT '',"
+    "  instance_type TEXT NOT NULL,"
+    "  key_name TEXT NOT NULL DEFAULT '',"
+    "  cluster TEXT NOT NULL,"               /* clusters.name = the zone */
+    "  node TEXT NOT NULL DEFAULT '',"
+    "  node_up INTEGER NOT NULL DEFAULT 1,"
+    "  state TEXT NOT NULL,"                 /* EC2 state names */
+    "  state_reason TEXT NOT NULL DEFAULT '',"
+    "  state_time INTEGER NOT NULL,"
+    "  private_ip TEXT NOT NULL DEFAULT '',"
+    "  mac TEXT NOT NULL DEFAULT '',"
+    "  launch_time INTEGER NOT NULL,"
+    "  user_data BLOB,"                      /* decoded; NULL when none */
+    "  disable_api_termination INTEGER NOT NULL DEFAULT 0,"
+    "  architecture TEXT NOT NULL DEFAULT 'x86_64',"
+    "  root_device_type TEXT NOT NULL DEFAULT 'instance-store',"
+    "  root_device_name TEXT NOT NULL DEFAULT '/dev/sda1',"
+    "  platform TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX instances_account ON instances(account_id, id);"
+    "CREATE INDEX instances_cluster ON instances(cluster, state);"
+    "CREATE INDEX instances_reservation ON instances(reservation_id);"
+    "CREATE TABLE instance_groups ("
+    "  instance_id TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+    "  group_id TEXT NOT NULL,"
+    "  group_name TEXT NOT NULL,"
+    "  PRIMARY KEY (instance_id, group_id));"
+    "CREATE INDEX instance_groups_group ON instance_groups(group_id);"
+    "CREATE TABLE addresses ("
+    "  public_ip TEXT PRIMARY KEY,"
+    "  allocation_id TEXT NOT NULL UNIQUE,"  /* eipalloc-… */
+    "  account_id TEXT NOT NULL,"
+    "  cluster TEXT NOT NULL,"               /* whose VNET_PUBLICIPS it came from */
+    "  instance_id TEXT NOT NULL DEFAULT '',"
+    "  association_id TEXT NOT NULL DEFAULT ''," /* eipassoc-… */
+    "  created INTEGER NOT NULL);"
+    "CREATE INDEX addresses_account ON addresses(account_id);"
+    "CREATE INDEX addresses_instance ON addresses(instance_id);";
+
 static const struct oc_migration migrations[] = {
     { 1, schema_v1 },
+    { 2, schema_v2 },
 };
 
 const struct oc_migration *clc_schema(size_t *n)

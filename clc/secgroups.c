@@ -194,7 +194,9 @@ int clc_secgroup_in_use_by_instances(struct oc_db *db, const char *group_id, int
     rc = sg_table_exists(db, "instance_groups", &exists, err);
     if (rc || !exists)
         return rc;
-    st = oc_db_prepare(db, "SELECT 1 FROM instance_groups WHERE group_id = ? LIMIT 1", err);
+    st = oc_db_prepare(db, "SELECT 1 FROM instance_groups g JOIN instances i"
+                           " ON i.id = g.instance_id WHERE g.group_id = ?"
+                           " AND i.state <> 'terminated' LIMIT 1", err);
     if (!st)
         return OC_EDB;
     sqlite3_bind_text(st, 1, group_id, -1, SQLITE_STATIC);

@@ -4,6 +4,7 @@
 #include "common/db.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,4 +287,42 @@ void oc_dbpool_put(struct oc_dbpool *p, struct oc_db *db)
     }
     p->idle[p->nidle++] = db;
     pthread_mutex_unlock(&p->lock);
+}
+
+int oc_db_run(struct oc_db *db, const char *sql, int *changes, struct oc_err *err,
+              const char *types, ...)
+{
+    sqlite3_stmt *st = oc_db_prepare(db, sql, err);
+    va_list ap;
+    int rc;
+
+    if (!st)
+        return OC_EDB;
+    va_start(ap, types);
+    for (int k = 0; types[k]; k++) {
+        if (types[k] == 's') {
+            const char *v = va_arg(ap, const char *);
+
+            if (v)
+                sqlite3_bind_text(st, k + 1, v, -1, SQLITE_TRANSIENT);
+        } else if (types[k] == 'i') {
+            sqlite3_bind_int64(st, k + 1, (sqlite3_int64)va_arg(ap, long long));
+        } else {
+            const void *v = va_arg(ap, const void *);
+            size_t n = va_arg(ap, size_t);
+
+            if (v)
+                sqlite3_bind_blob(st, k + 1, v, (int)n, SQLITE_TRANSIENT);
+        }
+    }
+    va_end(ap);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return oc_err_set(err, OC_EEXIST, "%s", sqlite3_errmsg(db->h));
+    if (rc != SQLITE_DONE)
+        return oc_db_fail(db, err, "write");
+    if (changes)
+        *changes = sqlite3_changes(db->h);
+    return OC_OK;
 }

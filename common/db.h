@@ -32,6 +32,16 @@ int oc_db_exec(struct oc_db *db, const char *sql, struct oc_err *err) OC_WUR;
 int oc_db_begin(struct oc_db *db, struct oc_err *err) OC_WUR;     /* BEGIN IMMEDIATE */
 int oc_db_commit(struct oc_db *db, struct oc_err *err) OC_WUR;
 void oc_db_rollback(struct oc_db *db);
+/*
+ * Runs a statement that returns no rows, binding ?1, ?2, ... from the
+ * arguments as `types` says: 's' text (const char *, NULL binds NULL),
+ * 'i' integer (long long), 'b' blob (const void *, size_t; NULL binds
+ * NULL).  *changes (may be NULL) receives the rows changed.  A constraint
+ * violation is OC_EEXIST.  sql must be
+ * a literal (see oc_db_prepare).
+ */
+int oc_db_run(struct oc_db *db, const char *sql, int *changes, struct oc_err *err,
+              const char *types, ...) OC_WUR;
 /* Turns a SQLite result into OC_EDB with the message in err. */
 int oc_db_fail(struct oc_db *db, struct oc_err *err, const char *what);
 

@@ -22,6 +22,7 @@ common_libovercast_common_a_SOURCES = \
 	common/cred_remote.c common/cred_remote.h \
 	common/qsrv.c common/qsrv.h \
 	common/proc.c common/proc.h \
+	common/icall.c common/icall.h \
 	common/report.c common/report.h \
 	common/nlink.c common/nlink.h \
 	common/daemon.c common/daemon.h

@@ -5,7 +5,7 @@
 set -euo pipefail
 pkgs=(build-essential autoconf automake libtool pkg-config
       libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libxml2-dev libsqlite3-dev
-      libvirt-dev zlib1g-dev libarchive-dev libnftables-dev libnl-route-3-dev sqlite3 curl ca-certificates
+      libvirt-dev zlib1g-dev libarchive-dev libnftables-dev libnl-route-3-dev libjansson-dev sqlite3 curl ca-certificates
       libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base nftables iproute2)
 if [ "${1:-}" = "--test" ]; then
     pkgs+=(clang libclang-rt-14-dev awscli python3-boto3 python3-boto python3-pytest python3-requests

@@ -20,7 +20,7 @@ srcs=$(ls "$top"/common/*.c "$top"/walrus/*.c "$top"/clc/*.c "$top"/euca-compat/
            "$top"/cc/*.c 2>/dev/null | grep -v -e '/main\.c$' -e '/admin\.c$')
 # libarchive for euca-compat/bundle.c, libvirt for nc/, libnftables and
 # libnl for cc/ (linked into every target with the rest).
-pkgs="libmicrohttpd libcurl libcrypto libxml-2.0 sqlite3 libarchive libvirt libnftables libnl-route-3.0 libnl-3.0"
+pkgs="libmicrohttpd libcurl libcrypto libxml-2.0 sqlite3 libarchive libvirt libnftables libnl-route-3.0 libnl-3.0 jansson"
 cflags="-g -O1 -std=gnu11 -D_GNU_SOURCE -I$top $(pkg-config --cflags $pkgs)"
 libs="$(pkg-config --libs $pkgs) -lz -lpthread"
 
