@@ -38,6 +38,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nc_harness as nh  # noqa: E402
+from cloud_harness import Net  # noqa: E402
 import walrus_harness as wh  # noqa: E402
 
 BUCKET = "ccnet-images"
@@ -91,75 +92,6 @@ class MetadataStandIn:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
-
-
-class Net:
-    """The namespaces, bridges and veths of this test, all named by tag."""
-
-    def __init__(self, salt=0):
-        # Two clusters of one module may be up at once: salt keeps them apart.
-        t = (os.getpid() * 2 + salt) % 100000
-        self.ns_cc, self.ns_out = "occ%d" % t, "oco%d" % t
-        self.cc_bridge = "ocbc%d" % t
-        self.node_bridges = ["ocb1%d" % t, "ocb2%d" % t]
-        self.vhost = ["ocv1%d" % t, "ocv2%d" % t]      # root-side ends
-        self.vcc = ["ocw1%d" % t, "ocw2%d" % t]        # CC-side ends
-        self.pub_cc, self.pub_out = "ocp%d" % t, "ocq%d" % t
-        self.made = False
-
-    def up(self):
-        self.made = True
-        sh("ip", "netns", "add", self.ns_cc)
-        sh("ip", "netns", "add", self.ns_out)
-        sh("ip", "-n", self.ns_cc, "link", "set", "lo", "up")
-        sh("ip", "-n", self.ns_out, "link", "set", "lo", "up")
-        # The CC's bridge exists before the CC: the node links join it.
-        sh("ip", "-n", self.ns_cc, "link", "add", self.cc_bridge, "type", "bridge")
-        for br, vh, vc in zip(self.node_bridges, self.vhost, self.vcc):
-            sh("ip", "link", "add", br, "type", "bridge")
-            sh("ip", "link", "set", br, "up")
-            sh("ip", "link", "add", vh, "type", "veth", "peer", "name", vc)
-            sh("ip", "link", "set", vh, "master", br, "up")
-            sh("ip", "link", "set", vc, "netns", self.ns_cc)
-            sh("ip", "-n", self.ns_cc, "link", "set", vc, "master", self.cc_bridge, "up")
-        sh("ip", "link", "add", self.pub_cc, "type", "veth", "peer", "name", self.pub_out)
-        sh("ip", "link", "set", self.pub_cc, "netns", self.ns_cc)
-        sh("ip", "link", "set", self.pub_out, "netns", self.ns_out)
-        sh("ip", "-n", self.ns_cc, "addr", "add", "192.0.2.1/24", "dev", self.pub_cc)
-        sh("ip", "-n", self.ns_cc, "link", "set", self.pub_cc, "up")
-        sh("ip", "-n", self.ns_out, "addr", "add", "192.0.2.2/24", "dev", self.pub_out)
-        sh("ip", "-n", self.ns_out, "link", "set", self.pub_out, "up")
-
-    def down(self):
-        if not self.made:
-            return
-        for name in self.vhost + self.node_bridges:
-            sh("ip", "link", "del", name, check=False)
-        # Deleting a namespace deletes what is inside it (the CC's bridge,
-        # the veth ends, its nft table).
-        sh("ip", "netns", "del", self.ns_cc, check=False)
-        sh("ip", "netns", "del", self.ns_out, check=False)
-
-    def nft_table(self):
-        p = sh("ip", "netns", "exec", self.ns_cc, "nft", "list", "table", "ip", "overcast",
-               check=False)
-        return p.stdout if p.returncode == 0 else None
-
-    def outside_get(self, ip, port, timeout=3):
-        """What a client in the outside namespace reads from ip:port ('' when
-        it cannot connect)."""
-        code = ("import socket, sys\n"
-                "s = socket.create_connection((sys.argv[1], int(sys.argv[2])), %d)\n"
-                "s.settimeout(%d)\n"
-                "data = b''\n"
-                "while True:\n"
-                "    d = s.recv(4096)\n"
-                "    if not d: break\n"
-                "    data += d\n"
-                "sys.stdout.write(data.decode('utf-8', 'replace'))\n" % (timeout, timeout))
-        p = subprocess.run(["ip", "netns", "exec", self.ns_out, sys.executable, "-c", code, ip,
-                            str(port)], capture_output=True, text=True, timeout=timeout + 20)
-        return p.stdout
 
 
 def nc_env(c, name, bridge):

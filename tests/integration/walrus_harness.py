@@ -435,7 +435,7 @@ def curl(*args, data_out=None, timeout=120):
     return status, headers, p.stdout
 
 
-def start_env(tmp, walrus_env=None):
+def start_env(tmp, walrus_env=None, clc_env=None):
     """Bootstrap a home in tmp, start the CLC, create the second and third
     accounts through it, start Walrus authenticating through the CLC."""
     build = build_dir()
@@ -443,7 +443,8 @@ def start_env(tmp, walrus_env=None):
     os.makedirs(home, exist_ok=True)
     # The CLC reads image objects from Walrus: tell it where Walrus will be.
     wport = free_port()
-    clc = Clc(home, build=build, env={"OVERCAST_WALRUS_URL": "http://127.0.0.1:%d" % wport})
+    clc = Clc(home, build=build, env=dict({"OVERCAST_WALRUS_URL": "http://127.0.0.1:%d" % wport},
+                                          **(clc_env or {})))
     rc = clc.bootstrap()
     # One zone, as the all-in-one cloud has (no CC answers there yet).
     clc.register_cluster(TEST_ZONE)
