@@ -100,8 +100,27 @@ static int admin_files(const char *home, const struct oc_config *conf,
                        "export AWS_DEFAULT_REGION=%s\n"
                        "export EC2_ACCOUNT_NUMBER=%s\n"
                        "export EC2_USER_ID=%s\n"
-                       "# aws --endpoint-url \"$EC2_URL\" ec2 describe-regions\n"
-                       "# aws --endpoint-url \"$S3_URL\" s3 ls\n",
+                       "# awscli 2.13 and later read these:\n"
+                       "export AWS_ENDPOINT_URL_EC2=$EC2_URL\n"
+                       "export AWS_ENDPOINT_URL_IAM=$EUARE_URL\n"
+                       "export AWS_ENDPOINT_URL_S3=$S3_URL\n"
+                       "# Older ones (Debian 12 has 2.9) do not: in a shell that sourced\n"
+                       "# this file, `aws ec2|iam|s3|s3api ...` gets --endpoint-url filled in.\n"
+                       "aws() {\n"
+                       "    _oc_ep=\n"
+                       "    for _oc_a in \"$@\"; do\n"
+                       "        case $_oc_a in\n"
+                       "        --endpoint-url|--endpoint-url=*) _oc_ep=; break ;;\n"
+                       "        ec2) [ -n \"$_oc_ep\" ] || _oc_ep=$EC2_URL ;;\n"
+                       "        iam) [ -n \"$_oc_ep\" ] || _oc_ep=$EUARE_URL ;;\n"
+                       "        s3|s3api) [ -n \"$_oc_ep\" ] || _oc_ep=$S3_URL ;;\n"
+                       "        esac\n"
+                       "    done\n"
+                       "    if [ -n \"$_oc_ep\" ]; then command aws --endpoint-url \"$_oc_ep\" \"$@\";\n"
+                       "    else command aws \"$@\"; fi\n"
+                       "}\n"
+                       "# aws ec2 describe-regions        (with --endpoint-url \"$EC2_URL\" elsewhere)\n"
+                       "# aws s3 ls\n",
                        a->name, host, clc_port, host, clc_port, host, clc_port, host, s3_port,
                        k->id, secret, k->id, secret, region, a->id, a->id) |
          oc_buf_printf(&cfg,

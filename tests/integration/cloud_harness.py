@@ -231,10 +231,26 @@ class Cloud:
                 sys.stderr.write("\n--- overcast-clc log tail ---\n%s\n"
                                  % self.env.clc.log_tail(6000))
                 self.env.shutdown()
+            reports = self.sanitizer_reports()
         finally:
             self.libvirtd.stop()
             shutil.rmtree(self.tmp, ignore_errors=True)
+        if reports:
+            raise AssertionError("sanitizer reports in daemon logs:\n%s" % "\n".join(reports))
         return leftover
+
+    def sanitizer_reports(self):
+        """Lines of ASan/LSan/UBSan reports in every daemon's log (the
+        sanitizer build of the suite runs these daemons)."""
+        daemons = [self.env.clc, self.env.walrus] if self.env else []
+        for cl in self.clusters:
+            daemons += ([cl.cc] if cl.cc else []) + cl.ncs
+        found = []
+        for d in daemons:
+            for line in d.log_tail(1 << 22).splitlines():
+                if "Sanitizer" in line or "runtime error:" in line:
+                    found.append("%s: %s" % (d.NAME, line))
+        return found[:40]
 
     def owns(self, domain):
         """Whether a libvirt domain is an instance of this cloud's nodes."""
