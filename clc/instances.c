@@ -197,7 +197,7 @@ int clc_instance_record(struct oc_db *db, const struct clc_instance_news *n,
                    "  mac = CASE WHEN ?8 <> '' THEN ?8 ELSE mac END,"
                    "  node_up = CASE WHEN ?9 >= 0 THEN ?9 ELSE node_up END"
                    " WHERE id = ?1 AND cluster = ?2",
-                   &changed, err, "sssisssi", n->id, n->cluster, state, (long long)n->at, reason,
+                   &changed, err, "sssissssi", n->id, n->cluster, state, (long long)n->at, reason,
                    n->node ? n->node : "", n->private_ip ? n->private_ip : "",
                    n->mac ? n->mac : "", (long long)n->node_up);
     if (rc == OC_OK && changed == 0)

@@ -5,7 +5,7 @@
  *   sg-             security_groups   security-group
  *   key-            keypairs          key-pair
  *   ami- aki- ari-  images            image   (emi- eki- eri- accepted)
- *   i-              instances         instance (table added by a later issue)
+ *   i-              instances         instance
  *
  * Used by CreateTags/DeleteTags (clc/tags.c) and anything else that must
  * check ownership of a resource it only knows by id.  Errors are answered
@@ -84,16 +84,6 @@ static int owner_in(struct clc_req *r, const char *sql, const char *id, const ch
     return -1;
 }
 
-/* Whether the instances table exists yet (instances arrive in issue 6). */
-static int have_instances(struct clc_req *r)
-{
-    const char *unused;
-
-    return owner_in(r,
-                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?",
-                    "instances", &unused);
-}
-
 static int not_found(struct clc_req *r, enum res_kind kind, const char *id)
 {
     switch (kind) {
@@ -136,9 +126,7 @@ int clc_resource_owner(struct clc_req *r, const char *resource_id,
     case RES_INSTANCE:
     default:
         type = "instance";
-        found = have_instances(r);
-        if (found > 0)
-            found = owner_in(r, "SELECT account_id FROM instances WHERE id = ?", canon, &owner);
+        found = owner_in(r, "SELECT account_id FROM instances WHERE id = ?", canon, &owner);
         break;
     }
     if (found < 0)

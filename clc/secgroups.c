@@ -158,42 +158,14 @@ int clc_secgroup_rules_load(struct oc_db *db, struct oc_arena *a, const char *gr
     return rc;
 }
 
-static int sg_table_exists(struct oc_db *db, const char *table, int *exists, struct oc_err *err)
-{
-    sqlite3_stmt *st = oc_db_prepare(db, "SELECT 1 FROM sqlite_master"
-                                         " WHERE type = 'table' AND name = ?", err);
-    int rc;
-
-    if (!st)
-        return OC_EDB;
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    *exists = rc == SQLITE_ROW;
-    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? OC_OK : oc_db_fail(db, err, "schema lookup");
-    sqlite3_reset(st);
-    return rc;
-}
-
-/*
- * Issue 6 fills this in: the membership of instances in groups.  Until the
- * instances arrive there is nothing to check; the probe below expects the
- * membership in a table instance_groups(instance_id, group_id) holding live
- * instances only, and answers "not in use" while that table does not exist
- * (a statement on a missing table cannot even be prepared).
- */
+/* Membership of live instances (instance_groups joined with instances). */
 int clc_secgroup_in_use_by_instances(struct oc_db *db, const char *group_id, int *in_use,
                                      struct oc_err *err)
 {
     sqlite3_stmt *st;
-    int exists = 0, rc;
+    int rc;
 
     *in_use = 0;
-    rc = sg_table_exists(db, "instances", &exists, err);
-    if (rc || !exists)
-        return rc;
-    rc = sg_table_exists(db, "instance_groups", &exists, err);
-    if (rc || !exists)
-        return rc;
     st = oc_db_prepare(db, "SELECT 1 FROM instance_groups g JOIN instances i"
                            " ON i.id = g.instance_id WHERE g.group_id = ?"
                            " AND i.state <> 'terminated' LIMIT 1", err);

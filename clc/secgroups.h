@@ -60,9 +60,8 @@ int clc_secgroup_resolve(struct oc_db *db, struct oc_arena *a, const char *accou
                          const char **group_name, struct oc_err *err) OC_WUR;
 
 /*
- * Hook for instances (issue 6): sets *in_use when a live instance is a
- * member of group_id, so DeleteSecurityGroup answers DependencyViolation.
- * Until an instance table exists it reports "not in use".
+ * Sets *in_use when a live (not terminated) instance is a member of
+ * group_id, so DeleteSecurityGroup answers DependencyViolation.
  */
 int clc_secgroup_in_use_by_instances(struct oc_db *db, const char *group_id, int *in_use,
                                      struct oc_err *err) OC_WUR;

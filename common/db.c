@@ -298,6 +298,9 @@ int oc_db_run(struct oc_db *db, const char *sql, int *changes, struct oc_err *er
 
     if (!st)
         return OC_EDB;
+    if ((int)strlen(types) != sqlite3_bind_parameter_count(st))
+        return oc_err_set(err, OC_EINTERNAL, "oc_db_run: %zu values for %d parameters: %s",
+                          strlen(types), sqlite3_bind_parameter_count(st), sql);
     va_start(ap, types);
     for (int k = 0; types[k]; k++) {
         if (types[k] == 's') {

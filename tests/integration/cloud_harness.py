@@ -171,6 +171,7 @@ class Cloud:
     """CLC + Walrus + clusters, and the test guest registered as images."""
 
     def __init__(self, zones=(("zone-a", 2),), clc_env=None):
+        """zones: (name, number of nodes[, SCHEDPOLICY]) per cluster."""
         self.tmp = tempfile.mkdtemp(prefix="overcast-cloud-")
         self.libvirtd = nh.Libvirtd()
         self.env = None
@@ -192,8 +193,9 @@ class Cloud:
         self.libvirtd.ensure()
         self.guest = nh.guest_dir()
         self.env = wh.start_env(self.tmp, clc_env=self.clc_env)
-        for k, (zone, nodes) in enumerate(self.zones):
-            cl = Cluster(self, zone, k, nodes, subnet="10.%d.0.0" % (101 + k),
+        for k, (zone, nodes, *policy) in enumerate(self.zones):
+            cl = Cluster(self, zone, k, nodes, policy=policy[0] if policy else "ROUNDROBIN",
+                         subnet="10.%d.0.0" % (101 + k),
                          public="192.0.%d.10-192.0.%d.20" % (2 + k, 2 + k),
                          pub_prefix="192.0.%d" % (2 + k))
             self.clusters.append(cl)

@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "common/codec.h"
 #include "common/config.h"
+#include "common/db.h"
 #include "common/fsutil.h"
 #include "common/ids.h"
 #include "common/query.h"
@@ -367,4 +368,36 @@ OC_TEST(fsutil_atomic_write_and_read)
     CHECK_INT(oc_read_file(path, 3, &data, &len, &err), OC_ETOOBIG);
     snprintf(path, sizeof(path), "%s/fs/missing", oc_test_tmpdir());
     CHECK_INT(oc_read_file(path, 3, &data, &len, &err), OC_ENOTFOUND);
+}
+
+/* oc_db_run binds by the types string, refuses a count that does not
+ * match the statement, and reports constraint violations as OC_EEXIST. */
+OC_TEST(db_run_binds_and_checks)
+{
+    static const struct oc_migration m[] = {
+        { 1, "CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER, b BLOB)" },
+    };
+    char path[256];
+    struct oc_db *db = NULL;
+    struct oc_err err = { 0 };
+    sqlite3_stmt *st;
+    int changes = -1;
+
+    snprintf(path, sizeof(path), "%s/run.db", oc_test_tmpdir());
+    CHECK_INT(oc_db_open(path, m, 1, &db, &err), OC_OK);
+    CHECK_INT(oc_db_run(db, "INSERT INTO t VALUES (?, ?, ?)", &changes, &err, "sib", "a", 42LL,
+                        (const void *)"xyz", (size_t)3), OC_OK);
+    CHECK_INT(changes, 1);
+    CHECK_INT(oc_db_run(db, "INSERT INTO t VALUES (?, ?, ?)", NULL, &err, "sib", "a", 1LL,
+                        (const void *)NULL, (size_t)0), OC_EEXIST);
+    CHECK_INT(oc_db_run(db, "INSERT INTO t VALUES (?, ?, ?)", NULL, &err, "si", "b", 1LL),
+              OC_EINTERNAL);
+    CHECK(strstr(err.msg, "2 values for 3 parameters") != NULL);
+    st = oc_db_prepare(db, "SELECT n, length(b) FROM t WHERE k = 'a'", &err);
+    CHECK(st != NULL);
+    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_INT(sqlite3_column_int(st, 0), 42);
+    CHECK_INT(sqlite3_column_int(st, 1), 3);
+    sqlite3_reset(st);
+    oc_db_close(db);
 }

@@ -498,26 +498,23 @@ OC_TEST(sg_default_group_and_rules_load)
     CHECK_INT(clc_secgroup_rules_load(db, a, "sg-00000000", &rules, &n, &err), 0);
     CHECK_INT(n, 0);
 
-    /* The instance hook: nothing until instance membership exists. */
+    /* In use while a live instance is in the group, not once it is
+     * terminated. */
     CHECK_INT(clc_secgroup_in_use_by_instances(db, gid, &in_use, &err), 0);
     CHECK_INT(in_use, 0);
-    CHECK_INT(oc_db_exec(db, "CREATE TABLE instances (id TEXT PRIMARY KEY);"
-                             "CREATE TABLE instance_groups (instance_id TEXT, group_id TEXT);",
-                         &err), 0);
-    CHECK_INT(clc_secgroup_in_use_by_instances(db, gid, &in_use, &err), 0);
-    CHECK_INT(in_use, 0);
-    {
-        sqlite3_stmt *st = NULL;
-
-        CHECK_INT(sqlite3_prepare_v2(oc_db_handle(db),
-                                     "INSERT INTO instance_groups VALUES ('i-1', ?)", -1, &st,
-                                     NULL), SQLITE_OK);
-        sqlite3_bind_text(st, 1, gid, -1, SQLITE_STATIC);
-        CHECK_INT(sqlite3_step(st), SQLITE_DONE);
-        sqlite3_finalize(st);
-    }
+    CHECK_INT(oc_db_run(db, "INSERT INTO reservations (id, account_id, created)"
+                            " VALUES ('r-1', '111122223333', 0)", NULL, &err, ""), 0);
+    CHECK_INT(oc_db_run(db, "INSERT INTO instances (id, reservation_id, account_id,"
+                            " launch_index, image_id, instance_type, cluster, state,"
+                            " state_time, launch_time) VALUES ('i-1', 'r-1', '111122223333',"
+                            " 0, 'ami-1', 'm1.small', 'z', 'running', 0, 0)", NULL, &err, ""), 0);
+    CHECK_INT(oc_db_run(db, "INSERT INTO instance_groups VALUES ('i-1', ?, 'web')", NULL, &err,
+                        "s", gid), 0);
     CHECK_INT(clc_secgroup_in_use_by_instances(db, gid, &in_use, &err), 0);
     CHECK_INT(in_use, 1);
+    CHECK_INT(oc_db_run(db, "UPDATE instances SET state = 'terminated'", NULL, &err, ""), 0);
+    CHECK_INT(clc_secgroup_in_use_by_instances(db, gid, &in_use, &err), 0);
+    CHECK_INT(in_use, 0);
     oc_db_close(db);
     oc_arena_free(a);
 }
