@@ -101,33 +101,12 @@ class Bench:
 
     def capture(self, iid):
         """The domain XML the NC made for iid, and its overlay's base."""
-        import json
-        xml = subprocess.run(nh.VIRSH + ["dumpxml", "--inactive", iid], check=True,
-                             capture_output=True, text=True).stdout
-        src_dir = os.path.join(self.env.home, "nc", "instances", iid)
-        info = nh.run("qemu-img", "info", "-U", "--output=json",
-                      os.path.join(src_dir, "root.qcow2")).stdout
-        return xml, src_dir, json.loads(info)["backing-filename"]
+        return nh.capture_domain(iid, os.path.join(self.env.home, "nc", "instances", iid))
 
     def virsh_launch(self, template, n):
-        """virsh create of the NC's domain XML, renamed, own overlay and console
-        (the overlay is made before the clock starts: virsh does not make it)."""
-        import re
-        xml, src_dir, base = template
+        """virsh create of the NC's domain XML, renamed, own overlay and console."""
         name = "ocbench-%d-%d" % (os.getpid(), n)
-        d = os.path.join(self.tmp, name)
-        os.makedirs(d)
-        overlay = os.path.join(d, "root.qcow2")
-        nh.run("qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", base, overlay, "1G")
-        console = os.path.join(d, "console.log")
-        xml = xml.replace(src_dir + "/root.qcow2", overlay)
-        xml = xml.replace(src_dir + "/console.log", console)
-        xml = re.sub(r"<name>[^<]*</name>", "<name>%s</name>" % name, xml, count=1)
-        xml = re.sub(r"<uuid>[^<]*</uuid>", "", xml)
-        xml = re.sub(r"<mac address='[^']*'/>", "<mac address='%s'/>" % nh.new_mac(), xml)
-        path = os.path.join(d, "domain.xml")
-        with open(path, "w") as f:
-            f.write(xml)
+        path, console = nh.virsh_clone(template, self.tmp, name)
         self.baseline_doms.append(name)
         t0 = time.time()
         nh.run(*nh.VIRSH, "create", path)

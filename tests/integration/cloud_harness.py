@@ -148,7 +148,7 @@ class Cluster:
                 "OVERCAST_NC_SHUTDOWN_TIMEOUT": "3", "OVERCAST_NC_MAX_CORES": "2",
                 "OVERCAST_NC_MAX_MEM_MB": "1024", "OVERCAST_NC_MAX_DISK_GB": "50",
                 "OVERCAST_CC_URL": self.cc.endpoint,
-                "OVERCAST_NC_BRIDGE": self.net.node_bridges[k]})
+                "OVERCAST_NC_BRIDGE": self.net.node_bridges[k], **self.cloud.nc_env})
             n.name = name
             n.start()
             self.ncs.append(n)
@@ -170,8 +170,10 @@ class Cluster:
 class Cloud:
     """CLC + Walrus + clusters, and the test guest registered as images."""
 
-    def __init__(self, zones=(("zone-a", 2),), clc_env=None):
-        """zones: (name, number of nodes[, SCHEDPOLICY]) per cluster."""
+    def __init__(self, zones=(("zone-a", 2),), clc_env=None, nc_env=None):
+        """zones: (name, number of nodes[, SCHEDPOLICY]) per cluster;
+        nc_env: settings every node controller gets on top of the test's."""
+        self.nc_env = nc_env or {}
         self.tmp = tempfile.mkdtemp(prefix="overcast-cloud-")
         self.libvirtd = nh.Libvirtd()
         self.env = None

@@ -105,6 +105,40 @@ class Libvirtd:
         self.pids = []
 
 
+def capture_domain(iid, inst_dir):
+    """The libvirt domain XML of a running instance, its instance directory
+    and its root overlay's backing file: a template for virsh baselines."""
+    import json
+    xml = run(*VIRSH, "dumpxml", "--inactive", iid).stdout
+    info = run("qemu-img", "info", "-U", "--output=json", os.path.join(inst_dir, "root.qcow2")).stdout
+    return xml, inst_dir, json.loads(info)["backing-filename"]
+
+
+def virsh_clone(template, workdir, name, keep_mac=False):
+    """A copy of a captured domain under another name with its own overlay,
+    console file and MAC (the template's with keep_mac: a DHCP server that
+    knows only that MAC then serves the copy), written to workdir/name/domain.xml and ready for
+    `virsh create` (the overlay is made here, before any clock starts:
+    virsh does not make it).  Returns (xml path, console path)."""
+    import re
+    xml, src_dir, base = template
+    d = os.path.join(workdir, name)
+    os.makedirs(d)
+    overlay = os.path.join(d, "root.qcow2")
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", base, overlay, "1G")
+    console = os.path.join(d, "console.log")
+    xml = xml.replace(src_dir + "/root.qcow2", overlay)
+    xml = xml.replace(src_dir + "/console.log", console)
+    xml = re.sub(r"<name>[^<]*</name>", "<name>%s</name>" % name, xml, count=1)
+    xml = re.sub(r"<uuid>[^<]*</uuid>", "", xml)
+    if not keep_mac:
+        xml = re.sub(r"<mac address='[^']*'/>", "<mac address='%s'/>" % new_mac(), xml)
+    path = os.path.join(d, "domain.xml")
+    with open(path, "w") as f:
+        f.write(xml)
+    return path, console
+
+
 def destroy_domain(name):
     """Ends a libvirt domain by name if it exists (cleanup)."""
     run(*VIRSH, "destroy", name, check=False)
