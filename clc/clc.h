@@ -105,6 +105,11 @@ extern const struct clc_action clc_cluster_actions[];    /* clc/events.c */
 /* The metadata service (clc/metadata.c): answers r->http, already
  * authenticated, whose path starts with CLC_METADATA_PREFIX. */
 void clc_metadata_serve(struct clc_req *r);
+/* Its answer without HTTP (the fuzz target): path is what follows the
+ * prefix ("<instance-id>/latest/..."); returns the status (200, 403, 404,
+ * 500) and on 200 the body in out (free it) and its type. */
+int clc_metadata_render(struct clc *c, struct oc_arena *arena, const struct oc_principal *who,
+                        const char *path, const char **ctype, struct oc_buf *out);
 
 /* ---- the service ---- */
 

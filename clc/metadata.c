@@ -270,26 +270,28 @@ static void answer(struct md *m, const char *path)
     m->status = 404;
 }
 
-void clc_metadata_serve(struct clc_req *r)
+int clc_metadata_render(struct clc *c, struct oc_arena *arena, const struct oc_principal *who,
+                        const char *path, const char **ctype, struct oc_buf *out)
 {
-    const char *p = r->http->path + sizeof(CLC_METADATA_PREFIX) - 1;
-    const char *slash = strchr(p, '/');
-    char *id = oc_arena_strndup(r->arena, p, slash ? (size_t)(slash - p) : strlen(p));
-    struct md m = { r, NULL, { 0 }, { 0 }, "text/plain", 200, 0 };
+    const char *slash = strchr(path, '/');
+    char *id = oc_arena_strndup(arena, path, slash ? (size_t)(slash - path) : strlen(path));
+    struct clc_req req = { 0 };
+    struct md m = { &req, NULL, { 0 }, { 0 }, "text/plain", 200, 0 };
     struct oc_err err = { 0 };
     int rc;
 
-    if (!r->who.is_admin || strcmp(r->who.user_name, clc_conf(r, "CLC_CC_USER", "cc")) != 0) {
-        oc_http_respond(r->http, 403, "text/plain", "Forbidden\n", 10);
-        return;
-    }
-    m.db = oc_dbpool_get(clc_pool(clc_of(r)), &err);
+    req.clc = c;
+    req.arena = arena;
+    req.who = *who;
+    *ctype = "text/plain";
+    if (!who->is_admin || strcmp(who->user_name, clc_conf(&req, "CLC_CC_USER", "cc")) != 0)
+        return 403;
+    m.db = oc_dbpool_get(clc_pool(c), &err);
     if (!m.db) {
         oc_error("metadata: %s", err.msg);
-        oc_http_respond(r->http, 500, "text/plain", "Internal Error\n", 15);
-        return;
+        return 500;
     }
-    rc = clc_instance_load(m.db, r->arena, id, &m.in, &err);
+    rc = clc_instance_load(m.db, arena, id, &m.in, &err);
     if (rc == OC_OK && clc_state_live(m.in.state)) {
         answer(&m, slash ? slash : "");
     } else {
@@ -297,18 +299,35 @@ void clc_metadata_serve(struct clc_req *r)
             oc_error("metadata: %s", err.msg);
         m.status = rc && rc != OC_ENOTFOUND ? 500 : 404;
     }
-    oc_dbpool_put(clc_pool(clc_of(r)), m.db);
+    oc_dbpool_put(clc_pool(c), m.db);
     if (m.oom)
         m.status = 500;
-    if (m.status != 200) {
+    if (m.status == 200) {
+        *ctype = m.ctype;
+        *out = m.out;
+    } else {
         oc_buf_free(&m.out);
-        oc_http_respond(r->http, m.status, "text/plain",
-                        m.status == 404 ? "Not Found\n" : "Internal Error\n",
-                        m.status == 404 ? 10 : 15);
+    }
+    return m.status;
+}
+
+void clc_metadata_serve(struct clc_req *r)
+{
+    struct oc_buf out = { 0 };
+    const char *ctype;
+    int status = clc_metadata_render(r->clc, r->arena, &r->who,
+                                     r->http->path + sizeof(CLC_METADATA_PREFIX) - 1, &ctype,
+                                     &out);
+
+    if (status != 200) {
+        static const char *const texts[] = { "Forbidden\n", "Not Found\n", "Internal Error\n" };
+        const char *t = texts[status == 403 ? 0 : status == 404 ? 1 : 2];
+
+        oc_http_respond(r->http, status, "text/plain", t, strlen(t));
         return;
     }
-    if (oc_http_respond(r->http, 200, m.ctype, m.out.data ? (const char *)m.out.data : "",
-                        m.out.len) != OC_OK)
+    if (oc_http_respond(r->http, 200, ctype, out.data ? (const char *)out.data : "", out.len) !=
+        OC_OK)
         oc_http_respond(r->http, 500, NULL, NULL, 0);
-    oc_buf_free(&m.out);
+    oc_buf_free(&out);
 }

@@ -27,9 +27,12 @@ libs="$(pkg-config --libs $pkgs) -lz -lpthread"
 # Compile the library once (instrumented for coverage but without a main).
 mkdir -p "$out/obj"
 objs=()
+# Headers are not tracked per object: any header newer than an object
+# rebuilds it (a changed struct must never meet stale code).
+newest_h=$(ls -t "$top"/*/*.h | head -1)
 for s in $srcs; do
     o="$out/obj/$(basename "$(dirname "$s")")_$(basename "$s" .c).o"
-    if [ ! -f "$o" ] || [ "$s" -nt "$o" ]; then
+    if [ ! -f "$o" ] || [ "$s" -nt "$o" ] || [ "$newest_h" -nt "$o" ]; then
         clang $cflags -fsanitize=fuzzer-no-link,address,undefined -c "$s" -o "$o"
     fi
     objs+=("$o")
