@@ -110,7 +110,12 @@ CONF
     log "wrote $H/etc/overcast.conf"
 fi
 
-# libvirtd: use the running one, else start it.
+# libvirtd (and virtlogd, which QEMU's console logs go through): use the
+# running ones, else start them.
+if [ ! -S /run/libvirt/virtlogd-sock ]; then
+    if command -v systemctl >/dev/null && systemctl start virtlogd 2>/dev/null; then :;
+    else virtlogd -d; fi
+fi
 if ! virsh -c qemu:///system version >/dev/null 2>&1; then
     if command -v systemctl >/dev/null && systemctl start libvirtd 2>/dev/null; then :;
     else libvirtd -d; fi
