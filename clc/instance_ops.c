@@ -64,14 +64,6 @@ static int set_state(struct clc_req *r, const struct clc_instance *in, const cha
     return 0;
 }
 
-static void state_elem(struct oc_xmlw *w, const char *elem, const char *state)
-{
-    oc_xmlw_start(w, elem);
-    oc_xmlw_elemf(w, "code", "%d", clc_state_code(state));
-    oc_xmlw_elem(w, "name", state);
-    oc_xmlw_end(w);
-}
-
 /* The answers of one cc* call over several instances: instanceId ->
  * currentState or error. */
 struct cc_result {
@@ -79,11 +71,11 @@ struct cc_result {
     const char *error;
 };
 
-/* One cc* action for every instance in `in` of one cluster: results[k]
- * for in[k].  A cluster that cannot be reached leaves results empty and
- * returns OC_EIO. */
-static int cc_each(struct clc_req *r, const char *action, struct clc_instance *in, size_t n,
-                   const char *cluster, struct cc_result *results)
+/* One cc* action for the instances of `in` on cluster (those not skipped):
+ * results[k] for in[k].  A cluster that cannot be reached leaves an error
+ * for each and returns OC_EIO. */
+static int cc_each(struct clc_req *r, const char *action, const struct clc_instance *in,
+                   const int *skip, size_t n, const char *cluster, struct cc_result *results)
 {
     struct clc_cluster cl;
     struct oc_kv *p = oc_arena_calloc(r->arena, n + 1, sizeof(*p));
@@ -94,7 +86,7 @@ static int cc_each(struct clc_req *r, const char *action, struct clc_instance *i
     int rc;
 
     for (size_t k = 0; k < n; k++)
-        if (strcmp(in[k].cluster, cluster) == 0)
+        if (!skip[k] && strcmp(in[k].cluster, cluster) == 0)
             p[np++] = (struct oc_kv){ oc_arena_printf(r->arena, "InstanceId.%zu", np + 1),
                                       in[k].id, 1 };
     if (np == 0)
@@ -105,9 +97,9 @@ static int cc_each(struct clc_req *r, const char *action, struct clc_instance *i
     if (rc) {
         oc_log(OC_LOG_WARN, "%s: %s", action, err.msg);
         for (size_t k = 0; k < n; k++)
-            if (strcmp(in[k].cluster, cluster) == 0 && !results[k].error)
+            if (!skip[k] && strcmp(in[k].cluster, cluster) == 0)
                 results[k].error = oc_arena_strdup(r->arena, err.msg);
-        return rc == OC_EIO ? OC_EIO : rc;
+        return rc;
     }
     set = oc_xml_child(res.root, "instancesSet");
     for (it = set ? oc_xml_child(set, "item") : NULL; it; it = oc_xml_next(it, "item")) {
@@ -117,7 +109,7 @@ static int cc_each(struct clc_req *r, const char *action, struct clc_instance *i
         oc_icall_text(it, "currentState", cur, sizeof(cur));
         oc_icall_text(it, "error", error, sizeof(error));
         for (size_t k = 0; k < n; k++) {
-            if (strcmp(in[k].id, id) != 0)
+            if (skip[k] || strcmp(in[k].id, id) != 0)
                 continue;
             if (*error)
                 results[k].error = oc_arena_strdup(r->arena, error);
@@ -129,37 +121,29 @@ static int cc_each(struct clc_req *r, const char *action, struct clc_instance *i
     return OC_OK;
 }
 
-/* Calls action on each cluster that holds one of `in` (those whose
- * `skip` is 0). */
-static void cc_all(struct clc_req *r, const char *action, struct clc_instance *in,
+/* cc_each for every cluster that holds an instance not skipped. */
+static void cc_all(struct clc_req *r, const char *action, const struct clc_instance *in,
                    const int *skip, size_t n, struct cc_result *results, int *unreachable)
 {
     for (size_t k = 0; k < n; k++) {
         int seen = 0;
 
-        if (skip[k])
-            continue;
-        for (size_t j = 0; j < k; j++)
-            seen |= !skip[j] && strcmp(in[j].cluster, in[k].cluster) == 0;
-        if (seen)
-            continue;
-        {
-            /* Only the instances not skipped go to the cluster. */
-            struct clc_instance *sub = oc_arena_calloc(r->arena, n, sizeof(*sub));
-            struct cc_result *sr = oc_arena_calloc(r->arena, n, sizeof(*sr));
-            size_t m = 0, map[1000];
-
-            for (size_t j = 0; j < n && m < 1000; j++)
-                if (!skip[j] && strcmp(in[j].cluster, in[k].cluster) == 0) {
-                    map[m] = j;
-                    sub[m++] = in[j];
-                }
-            if (cc_each(r, action, sub, m, in[k].cluster, sr) == OC_EIO && unreachable)
-                *unreachable = 1;
-            for (size_t j = 0; j < m; j++)
-                results[map[j]] = sr[j];
-        }
+        for (size_t j = 0; j < k && !seen; j++)
+            seen = !skip[j] && strcmp(in[j].cluster, in[k].cluster) == 0;
+        if (!skip[k] && !seen &&
+            cc_each(r, action, in, skip, n, in[k].cluster, results) == OC_EIO && unreachable)
+            *unreachable = 1;
     }
+}
+
+/* <item> of a state change (Terminate/Stop/StartInstances). */
+static void change_item(struct clc_req *r, const char *id, const char *cur, const char *prev)
+{
+    oc_xmlw_start(r->xml, "item");
+    oc_xmlw_elem(r->xml, "instanceId", id);
+    clc_state_elem(r->xml, "currentState", cur);
+    clc_state_elem(r->xml, "previousState", prev);
+    oc_xmlw_end(r->xml);
 }
 
 /* ------------------------------------------------------------------ */
@@ -206,11 +190,7 @@ int clc_terminate_instances(struct clc_req *r)
                                           : "Client.UserInitiatedShutdown: User initiated "
                                             "shutdown");
         }
-        oc_xmlw_start(r->xml, "item");
-        oc_xmlw_elem(r->xml, "instanceId", in[k].id);
-        state_elem(r->xml, "currentState", cur);
-        state_elem(r->xml, "previousState", in[k].state);
-        oc_xmlw_end(r->xml);
+        change_item(r, in[k].id, cur, in[k].state);
     }
     oc_xmlw_end(r->xml);
     return CLC_OK;
@@ -260,11 +240,7 @@ static int stop_start(struct clc_req *r, int start)
         if (!skip[k])
             set_state(r, &in[k], cur, start ? "" : "Client.UserInitiatedShutdown: User "
                                                    "initiated shutdown");
-        oc_xmlw_start(r->xml, "item");
-        oc_xmlw_elem(r->xml, "instanceId", in[k].id);
-        state_elem(r->xml, "currentState", cur);
-        state_elem(r->xml, "previousState", in[k].state);
-        oc_xmlw_end(r->xml);
+        change_item(r, in[k].id, cur, in[k].state);
     }
     oc_xmlw_end(r->xml);
     return CLC_OK;
@@ -550,16 +526,7 @@ int clc_describe_instance_attribute(struct clc_req *r)
         oc_xmlw_start(r->xml, "blockDeviceMapping");
         oc_xmlw_end(r->xml);
     } else if (strcmp(attr, "groupSet") == 0) {
-        const char **gids, **gnames;
-        size_t ng = clc_instance_groups(r->arena, &in, &gids, &gnames);
-
-        oc_xmlw_start(r->xml, "groupSet");
-        for (size_t k = 0; k < ng; k++) {
-            oc_xmlw_start(r->xml, "item");
-            oc_xmlw_elem(r->xml, "groupId", gids[k]);
-            oc_xmlw_end(r->xml);
-        }
-        oc_xmlw_end(r->xml);
+        clc_instance_groups_write(r, &in, 1);
     } else if (strcmp(attr, "userData") == 0) {
         const void *data;
         size_t len;

@@ -143,6 +143,22 @@ size_t clc_instance_groups(struct oc_arena *a, const struct clc_instance *in,
     return k;
 }
 
+void clc_instance_groups_write(struct clc_req *r, const struct clc_instance *in, int ids_only)
+{
+    const char **gids, **gnames;
+    size_t ng = clc_instance_groups(r->arena, in, &gids, &gnames);
+
+    oc_xmlw_start(r->xml, "groupSet");
+    for (size_t k = 0; k < ng; k++) {
+        oc_xmlw_start(r->xml, "item");
+        oc_xmlw_elem(r->xml, "groupId", gids[k]);
+        if (!ids_only)
+            oc_xmlw_elem(r->xml, "groupName", gnames[k]);
+        oc_xmlw_end(r->xml);
+    }
+    oc_xmlw_end(r->xml);
+}
+
 int clc_instance_user_data(struct oc_db *db, struct oc_arena *a, const char *id,
                            const void **data, size_t *len, struct oc_err *err)
 {
@@ -219,23 +235,30 @@ int clc_instance_record(struct oc_db *db, const struct clc_instance_news *n,
 /* ------------------------------------------------------------------ */
 /* writing an instance */
 
-static void dns_name(struct clc_req *r, const char *kind, const char *ip, char *out, size_t cap)
+static const char *dns_name(struct clc_req *r, int private, const char *ip)
 {
     char dashed[16];
     size_t k = 0;
 
-    out[0] = '\0';
     if (!*ip)
-        return;
+        return "";
     for (; ip[k] && k < sizeof(dashed) - 1; k++)
         dashed[k] = ip[k] == '.' ? '-' : ip[k];
     dashed[k] = '\0';
-    if (strcmp(kind, "private") == 0)
-        snprintf(out, cap, "ip-%s.%s.compute.internal", dashed,
-                 clc_conf(r, "REGION", "us-east-1"));
-    else
-        snprintf(out, cap, "ec2-%s.%s.compute.%s", dashed, clc_conf(r, "REGION", "us-east-1"),
-                 clc_conf(r, "CLC_DNS_DOMAIN", "overcast.internal"));
+    if (private)
+        return oc_arena_printf(r->arena, "ip-%s.%s.compute.internal", dashed,
+                               clc_conf(r, "REGION", "us-east-1"));
+    return oc_arena_printf(r->arena, "ec2-%s.%s.compute.%s", dashed,
+                           clc_conf(r, "REGION", "us-east-1"),
+                           clc_conf(r, "CLC_DNS_DOMAIN", "overcast.internal"));
+}
+
+void clc_instance_names(struct clc_req *r, struct clc_instance *in)
+{
+    int live = clc_state_live(in->state);
+
+    in->private_dns = dns_name(r, 1, live ? in->private_ip : "");
+    in->public_dns = dns_name(r, 0, live ? in->public_ip : "");
 }
 
 static void iso_time(time_t t, char *out, size_t cap)
@@ -246,7 +269,7 @@ static void iso_time(time_t t, char *out, size_t cap)
     strftime(out, cap, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
 }
 
-static void state_elem(struct oc_xmlw *w, const char *elem, const char *state)
+void clc_state_elem(struct oc_xmlw *w, const char *elem, const char *state)
 {
     oc_xmlw_start(w, elem);
     oc_xmlw_elemf(w, "code", "%d", clc_state_code(state));
@@ -258,20 +281,16 @@ void clc_instance_write(struct clc_req *r, const struct clc_instance *in,
                         const struct clc_tagset *tags)
 {
     struct oc_xmlw *w = r->xml;
-    char when[32], pdns[96], dns[128];
-    const char **gids, **gnames;
-    size_t ng = clc_instance_groups(r->arena, in, &gids, &gnames);
+    char when[32];
     int live = clc_state_live(in->state);
 
     iso_time(in->launch_time, when, sizeof(when));
-    dns_name(r, "private", live ? in->private_ip : "", pdns, sizeof(pdns));
-    dns_name(r, "public", live ? in->public_ip : "", dns, sizeof(dns));
     oc_xmlw_start(w, "item");
     oc_xmlw_elem(w, "instanceId", in->id);
     oc_xmlw_elem(w, "imageId", in->image_id);
-    state_elem(w, "instanceState", in->state);
-    oc_xmlw_elem(w, "privateDnsName", pdns);
-    oc_xmlw_elem(w, "dnsName", dns);
+    clc_state_elem(w, "instanceState", in->state);
+    oc_xmlw_elem(w, "privateDnsName", in->private_dns ? in->private_dns : "");
+    oc_xmlw_elem(w, "dnsName", in->public_dns ? in->public_dns : "");
     oc_xmlw_elem(w, "reason", in->state_reason);
     if (*in->key_name)
         oc_xmlw_elem(w, "keyName", in->key_name);
@@ -298,14 +317,7 @@ void clc_instance_write(struct clc_req *r, const struct clc_instance *in,
         oc_xmlw_elem(w, "privateIpAddress", in->private_ip);
     if (live && *in->public_ip)
         oc_xmlw_elem(w, "ipAddress", in->public_ip);
-    oc_xmlw_start(w, "groupSet");
-    for (size_t k = 0; k < ng; k++) {
-        oc_xmlw_start(w, "item");
-        oc_xmlw_elem(w, "groupId", gids[k]);
-        oc_xmlw_elem(w, "groupName", gnames[k]);
-        oc_xmlw_end(w);
-    }
-    oc_xmlw_end(w);
+    clc_instance_groups_write(r, in, 0);
     if (*in->state_reason) {
         const char *colon = strchr(in->state_reason, ':');
 
@@ -765,6 +777,29 @@ static void image_params(struct oc_arena *a, struct oc_kv *p, size_t *np, const 
     p[(*np)++] = (struct oc_kv){ oc_arena_printf(a, "%sDigest", pfx), im->digest, 1 };
 }
 
+/* Whether group gid has a live instance on cluster outside reservation
+ * rid (a failed lookup says no: the rules are then pushed again). */
+static int group_on_cluster(struct clc_req *r, const char *gid, const char *cluster,
+                            const char *rid)
+{
+    struct oc_err err = { 0 };
+    sqlite3_stmt *st = oc_db_prepare(r->db, "SELECT 1 FROM instance_groups g"
+                                            " JOIN instances i ON i.id = g.instance_id"
+                                            " WHERE g.group_id = ? AND i.cluster = ?"
+                                            " AND i.state <> 'terminated'"
+                                            " AND i.reservation_id <> ? LIMIT 1", &err);
+    int found;
+
+    if (!st)
+        return 0;
+    sqlite3_bind_text(st, 1, gid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, cluster, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, rid, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    return found;
+}
+
 /* ccRunInstances for n recorded instances; their addresses and nodes are
  * recorded from the answer.  OC_ETOOBIG when they do not fit. */
 static int run_send(struct clc_req *r, const struct run *run, const struct clc_cluster *cl,
@@ -794,7 +829,11 @@ static int run_send(struct clc_req *r, const struct run *run, const struct clc_c
         image_params(r->arena, p, &np, "Kernel", &run->kernel);
     if (run->has_ramdisk)
         image_params(r->arena, p, &np, "Ramdisk", &run->ramdisk);
-    if ((rc = clc_net_push_group(r->clc, r->db, r->arena, cl, run->gid, err)))
+    /* The cluster has the group's rules already when it runs another of
+     * its instances (every change is pushed there; one that failed is the
+     * poller's); otherwise they go first. */
+    if (!group_on_cluster(r, run->gid, cl->name, rid) &&
+        (rc = clc_net_push_group(r->clc, r->db, r->arena, cl, run->gid, err)))
         return rc;
     if ((rc = clc_cc_call(r->clc, cl, "ccRunInstances", p, np, &res, NULL, err)))
         return rc;
@@ -969,19 +1008,10 @@ static void inst_attr(void *row, const char *name, struct clc_values *vals)
 
         iso_time(in->launch_time, when, sizeof(when));
         clc_values_add(vals, when);
-    } else if (strcmp(name, "dns-name") == 0 || strcmp(name, "private-dns-name") == 0) {
-        /* Names derive from addresses; the arena of vals keeps them. */
-        const char *ip = name[0] == 'd' ? in->public_ip : in->private_ip;
-
-        if (*ip) {
-            char dashed[16];
-            size_t k = 0;
-
-            for (; ip[k] && k < sizeof(dashed) - 1; k++)
-                dashed[k] = ip[k] == '.' ? '-' : ip[k];
-            dashed[k] = '\0';
-            clc_values_addf(vals, "%s-%s.*", name[0] == 'd' ? "ec2" : "ip", dashed);
-        }
+    } else if (strcmp(name, "dns-name") == 0) {
+        clc_values_add(vals, in->public_dns);
+    } else if (strcmp(name, "private-dns-name") == 0) {
+        clc_values_add(vals, in->private_dns);
     } else {
         /* group-name, group-id, instance.group-* */
         int want_id = strstr(name, "group-id") != NULL;
@@ -1027,20 +1057,10 @@ static void close_reservation(struct clc_req *r, struct inst_ctx *ic)
 static void open_reservation(struct clc_req *r, struct inst_ctx *ic,
                              const struct clc_instance *in)
 {
-    const char **gids, **gnames;
-    size_t ng = clc_instance_groups(r->arena, in, &gids, &gnames);
-
     oc_xmlw_start(r->xml, "item");
     oc_xmlw_elem(r->xml, "reservationId", in->reservation_id);
     oc_xmlw_elem(r->xml, "ownerId", in->account_id);
-    oc_xmlw_start(r->xml, "groupSet");
-    for (size_t k = 0; k < ng; k++) {
-        oc_xmlw_start(r->xml, "item");
-        oc_xmlw_elem(r->xml, "groupId", gids[k]);
-        oc_xmlw_elem(r->xml, "groupName", gnames[k]);
-        oc_xmlw_end(r->xml);
-    }
-    oc_xmlw_end(r->xml);
+    clc_instance_groups_write(r, in, 0);
     oc_xmlw_start(r->xml, "instancesSet");
     ic->open_rid = in->reservation_id;
 }
@@ -1119,6 +1139,8 @@ static int describe_instances(struct clc_req *r)
             return clc_error(r, "InvalidInstanceID.NotFound",
                              "The instance ID '%s' does not exist", ic.ids[k]);
     }
+    for (size_t k = 0; k < nrows; k++)
+        clc_instance_names(r, &rows[k].in);
     d.rows = rows;
     d.nrows = nrows;
     d.filters = filters;
@@ -1144,22 +1166,12 @@ static int write_reservation(struct clc_req *r, const char *rid)
     /* RunInstances answers the reservation itself, not a set of them. */
     oc_xmlw_elem(r->xml, "reservationId", rows[0].in.reservation_id);
     oc_xmlw_elem(r->xml, "ownerId", rows[0].in.account_id);
-    {
-        const char **gids, **gnames;
-        size_t ng = clc_instance_groups(r->arena, &rows[0].in, &gids, &gnames);
-
-        oc_xmlw_start(r->xml, "groupSet");
-        for (size_t k = 0; k < ng; k++) {
-            oc_xmlw_start(r->xml, "item");
-            oc_xmlw_elem(r->xml, "groupId", gids[k]);
-            oc_xmlw_elem(r->xml, "groupName", gnames[k]);
-            oc_xmlw_end(r->xml);
-        }
-        oc_xmlw_end(r->xml);
-    }
+    clc_instance_groups_write(r, &rows[0].in, 0);
     oc_xmlw_start(r->xml, "instancesSet");
-    for (size_t k = 0; k < nrows; k++)
+    for (size_t k = 0; k < nrows; k++) {
+        clc_instance_names(r, &rows[k].in);
         clc_instance_write(r, &rows[k].in, clc_tagmap_get(&tags, rows[k].in.id));
+    }
     oc_xmlw_end(r->xml);
     return CLC_OK;
 }

@@ -32,12 +32,21 @@ struct clc_instance {
     const char *private_ip, *mac, *public_ip, *architecture, *root_device_type;
     const char *root_device_name, *platform, *client_token;
     const char *groups;           /* "id\tname\n..." */
+    const char *private_dns, *public_dns;   /* set by clc_instance_names() */
     int launch_index, node_up, disable_api_termination, has_user_data;
     time_t launch_time, state_time;
 };
 /* The instance `id` (any account); OC_ENOTFOUND when there is none. */
 int clc_instance_load(struct oc_db *db, struct oc_arena *a, const char *id,
                       struct clc_instance *out, struct oc_err *err) OC_WUR;
+/* Fills private_dns and public_dns ("" for an address it lacks, and for a
+ * terminated instance): ip-A-B-C-D.<region>.compute.internal and
+ * ec2-A-B-C-D.<region>.compute.<CLC_DNS_DOMAIN>. */
+void clc_instance_names(struct clc_req *r, struct clc_instance *in);
+/* <elem><code>N</code><name>state</name></elem> */
+void clc_state_elem(struct oc_xmlw *w, const char *elem, const char *state);
+/* <groupSet> of the instance's groups (with their names unless ids_only). */
+void clc_instance_groups_write(struct clc_req *r, const struct clc_instance *in, int ids_only);
 /* Its groups split: ids[k], names[k]. */
 size_t clc_instance_groups(struct oc_arena *a, const struct clc_instance *in,
                            const char ***ids, const char ***names);

@@ -53,25 +53,6 @@ static void line(struct md *m, const char *s)
     text(m, s);
 }
 
-static const char *hostname(struct md *m, const char *kind)
-{
-    const char *ip = strcmp(kind, "public") == 0 ? m->in.public_ip : m->in.private_ip;
-    char dashed[16];
-    size_t k = 0;
-
-    if (!*ip)
-        return NULL;
-    for (; ip[k] && k < sizeof(dashed) - 1; k++)
-        dashed[k] = ip[k] == '.' ? '-' : ip[k];
-    dashed[k] = '\0';
-    if (strcmp(kind, "public") == 0)
-        return oc_arena_printf(m->r->arena, "ec2-%s.%s.compute.%s", dashed,
-                               clc_conf(m->r, "REGION", "us-east-1"),
-                               clc_conf(m->r, "CLC_DNS_DOMAIN", "overcast.internal"));
-    return oc_arena_printf(m->r->arena, "ip-%s.%s.compute.internal", dashed,
-                           clc_conf(m->r, "REGION", "us-east-1"));
-}
-
 /* The OpenSSH public key of the instance's key pair, or NULL. */
 static const char *public_key(struct md *m)
 {
@@ -166,7 +147,7 @@ static int meta_data(struct md *m, const char *key)
     else if (IS("block-device-mapping/ami") || IS("block-device-mapping/root"))
         text(m, m->in.root_device_name);
     else if (IS("hostname") || IS("local-hostname"))
-        text(m, hostname(m, "private") ? hostname(m, "private") : "");
+        text(m, m->in.private_dns);
     else if (IS("instance-action"))
         text(m, "none");
     else if (IS("instance-id"))
@@ -188,7 +169,7 @@ static int meta_data(struct md *m, const char *key)
     else if (IS("placement/region"))
         text(m, clc_conf(m->r, "REGION", "us-east-1"));
     else if ((IS("public-hostname") || IS("public-ipv4")) && *m->in.public_ip)
-        text(m, key[7] == 'h' ? hostname(m, "public") : m->in.public_ip);
+        text(m, key[7] == 'h' ? m->in.public_dns : m->in.public_ip);
     else if ((IS("public-keys/") || IS("public-keys")) && pub)
         text(m, oc_arena_printf(m->r->arena, "0=%s", m->in.key_name));
     else if ((IS("public-keys/0/") || IS("public-keys/0")) && pub)
@@ -293,6 +274,7 @@ int clc_metadata_render(struct clc *c, struct oc_arena *arena, const struct oc_p
     }
     rc = clc_instance_load(m.db, arena, id, &m.in, &err);
     if (rc == OC_OK && clc_state_live(m.in.state)) {
+        clc_instance_names(&req, &m.in);
         answer(&m, slash ? slash : "");
     } else {
         if (rc && rc != OC_ENOTFOUND)

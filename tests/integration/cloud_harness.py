@@ -265,6 +265,19 @@ class Cloud:
         return False
 
 
+def cloud_fixture(**kw):
+    """The body of a module fixture: a started Cloud, stopped afterwards;
+    domains it had to destroy fail the test that left them."""
+    c = Cloud(**kw)
+    leftover = []
+    try:
+        c.start()
+        yield c
+    finally:
+        leftover = c.stop()
+    assert not leftover, "domains left behind: %s" % leftover
+
+
 def running_domains():
     p = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--name"], capture_output=True,
                        text=True, timeout=60)

@@ -48,14 +48,7 @@ ZONE = "zone-a"
 
 @pytest.fixture(scope="module")
 def cloud():
-    c = ch.Cloud(zones=((ZONE, 2),))
-    leftover = []
-    try:
-        c.start()
-        yield c
-    finally:
-        leftover = c.stop()
-    assert not leftover, "domains left behind: %s" % leftover
+    yield from ch.cloud_fixture(zones=((ZONE, 2),))
 
 
 def fails(code, fn, *a, **kw):

@@ -28,14 +28,7 @@ from test_instances import instances, wait_console, wait_state  # noqa: E402
 
 @pytest.fixture(scope="module")
 def cloud():
-    c = ch.Cloud(zones=(("zone-a", 2, "ROUNDROBIN"), ("zone-b", 1, "GREEDY")))
-    leftover = []
-    try:
-        c.start()
-        yield c
-    finally:
-        leftover = c.stop()
-    assert not leftover, "domains left behind: %s" % leftover
+    yield from ch.cloud_fixture(zones=(("zone-a", 2, "ROUNDROBIN"), ("zone-b", 1, "GREEDY")))
 
 
 def node_of(cloud, iid):
