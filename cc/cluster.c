@@ -368,13 +368,15 @@ static void *poller_main(void *arg)
     while (!c->stop) {
         struct timespec until;
 
-        pthread_mutex_unlock(&c->mu);
-        cc_cluster_poll(c);
-        pthread_mutex_lock(&c->mu);
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += c->cfg.poll_s;
         while (!c->stop && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
             ;
+        if (c->stop)
+            break;
+        pthread_mutex_unlock(&c->mu);
+        cc_cluster_poll(c);
+        pthread_mutex_lock(&c->mu);
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
@@ -1026,6 +1028,11 @@ int cc_cluster_open(const struct cc_config *cfg, struct cc_cluster **out, struct
         return rc;
     }
     if (cfg->poll_s) {
+        /* Nodes remembered from cc.db are asked once before the cluster
+         * answers anyone: a restarted CC places at once, as it did before
+         * it stopped (placement needs every node's totals). */
+        if (c->nnodes)
+            cc_cluster_poll(c);
         if (pthread_create(&c->poller, NULL, poller_main, c) != 0) {
             cc_cluster_close(c);
             return oc_err_set(err, OC_EINTERNAL, "cannot start the poller");
