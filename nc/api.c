@@ -68,6 +68,8 @@ static void instance_item(struct oc_xmlw *w, const char *elem, const struct nc_i
     oc_xmlw_elem(w, "imageId", i->image.id);
     oc_xmlw_elem(w, "kernelId", i->kernel.id);
     oc_xmlw_elem(w, "ramdiskId", i->ramdisk.id);
+    if (i->mc_ready[0])
+        oc_xmlw_elem(w, "macroComponentReady", i->mc_ready);
     oc_xmlw_elem(w, "macAddress", i->mac);
     if (i->bridge[0])
         oc_xmlw_elem(w, "bridge", i->bridge);
@@ -112,7 +114,8 @@ static int nc_run(struct oc_qsrv_req *r)
         image(r, "Ramdisk", &req.ramdisk, 0) ||
         oc_qsrv_copy(r, "MacAddress", req.mac, sizeof(req.mac), 1) ||
         oc_qsrv_copy(r, "Bridge", req.bridge, sizeof(req.bridge), 0) ||
-        oc_qsrv_copy(r, "Tap", req.tap, sizeof(req.tap), 0))
+        oc_qsrv_copy(r, "Tap", req.tap, sizeof(req.tap), 0) ||
+        oc_qsrv_copy(r, "MacroComponentReady", req.mc_ready, sizeof(req.mc_ready), 0))
         return OC_EINVAL;
     if (!nc_valid_instance_id(req.id))
         return oc_qsrv_error(r, "InvalidInstanceID.Malformed", "Invalid id: \"%s\"", req.id);

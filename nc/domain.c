@@ -106,6 +106,21 @@ int nc_valid_digest(const char *s)
     return n >= 1 && n < 65 && strspn(s, "0123456789abcdef-") == n;
 }
 
+int nc_valid_mc_ready(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (s[0] == '+') {
+        char *end;
+        long v = strtol(s + 1, &end, 10);
+
+        return n > 1 && n <= 5 && !*end && strspn(s + 1, "0123456789") == n - 1 && v >= 1 &&
+               v <= 3600;
+    }
+    return n >= 1 && n < 64 &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-") == n;
+}
+
 static int check_image(const struct nc_image_spec *im, int kind, const char *what,
                        struct oc_err *err)
 {
@@ -155,6 +170,9 @@ int nc_instance_check(const struct nc_instance *i, struct oc_err *err)
         return oc_err_set(err, OC_EINVAL, "exactly one of bridge and tap is needed");
     if ((i->bridge[0] && !nc_valid_ifname(i->bridge)) || (i->tap[0] && !nc_valid_ifname(i->tap)))
         return oc_err_set(err, OC_EINVAL, "interface name is malformed");
+    if (i->mc_ready[0] && !nc_valid_mc_ready(i->mc_ready))
+        return oc_err_set(err, OC_EINVAL, "MacroComponent ready point must be a marker of "
+                                          "[A-Za-z0-9_.:-] or +<seconds> (1-3600)");
     return OC_OK;
 }
 
@@ -213,6 +231,8 @@ static void write_record(struct oc_xmlw *w, const char *pfx, const struct nc_ins
         elem(w, pfx, "bridge", i->bridge);
     if (i->tap[0])
         elem(w, pfx, "tap", i->tap);
+    if (i->mc_ready[0])
+        elem(w, pfx, "mcReady", i->mc_ready);
     elem(w, pfx, "state", nc_state_name(i->state));
     elem(w, pfx, "stateReason", i->state_reason);
     elem_u(w, pfx, "launchTime", i->launch_time);
@@ -324,6 +344,7 @@ int nc_record_parse(const char *xml, size_t len, struct nc_instance *out, struct
         (rc = get_text(root, "mac", out->mac, sizeof(out->mac), err)) ||
         (rc = get_text(root, "bridge", out->bridge, sizeof(out->bridge), err)) ||
         (rc = get_text(root, "tap", out->tap, sizeof(out->tap), err)) ||
+        (rc = get_text(root, "mcReady", out->mc_ready, sizeof(out->mc_ready), err)) ||
         (rc = get_text(root, "state", state, sizeof(state), err)) ||
         (rc = get_text(root, "stateReason", out->state_reason, sizeof(out->state_reason), err)) ||
         (rc = get_num(root, "launchTime", INT64_MAX, &out->launch_time, err)) ||

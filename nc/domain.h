@@ -24,6 +24,10 @@ struct nc_domain_spec {
     const char *dac_label;       /* "+0:+0": QEMU runs as that user:group and
                                   * libvirt relabels nothing; NULL: libvirt's
                                   * default (dynamic DAC relabelling) */
+    /* MacroComponents only (nc/mc.c): the cached base image under the
+     * template's disk, and the digests that name the template. */
+    const char *base_path;
+    const char *base_format;
 };
 
 int nc_domain_xml(const struct nc_domain_spec *s, struct oc_buf *out, struct oc_err *err) OC_WUR;
@@ -46,5 +50,6 @@ int nc_valid_mac(const char *s);
 int nc_valid_ifname(const char *s);
 int nc_valid_location(const char *s);
 int nc_valid_digest(const char *s);
+int nc_valid_mc_ready(const char *s);
 
 #endif

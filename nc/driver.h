@@ -1,8 +1,8 @@
 /*
  * driver.h - how the node runs VMs, as a table of functions (Eucalyptus's
  * hypervisor-driver style): the libvirt driver (nc/virt.c) for ordinary
- * instances; the QMP driver for MacroComponent templates and forks joins
- * it later.  node.c sees only this.
+ * instances, the QMP driver (nc/mc.c) for MacroComponent templates and
+ * their copy-on-write forks.  node.c sees only this.
  *
  * Drivers report what happens to their VMs through the event function
  * given at open, from a thread of their own.
@@ -11,8 +11,10 @@
 #define NC_DRIVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/err.h"
+#include "nc/domain.h"
 #include "nc/nc.h"
 
 enum nc_vm_event {
@@ -33,8 +35,8 @@ struct nc_vm_info {
 struct nc_driver {
     const char *name;
     void *ctx;
-    /* Creates and starts the VM described by domain_xml. */
-    int (*start)(void *ctx, const char *id, const char *domain_xml, struct oc_err *err);
+    /* Creates and starts the VM described by the spec. */
+    int (*start)(void *ctx, const struct nc_domain_spec *s, struct oc_err *err);
     /* Ends it at once; OC_ENOTFOUND when there is no such VM. */
     int (*destroy)(void *ctx, const char *id, struct oc_err *err);
     /* Asks the guest to power off (ACPI). */
@@ -46,6 +48,11 @@ struct nc_driver {
     /* Every VM whose name is an instance id; free with nc_vm_info_free. */
     int (*list)(void *ctx, struct nc_vm_info **out, size_t *n, struct oc_err *err);
     void (*close)(void *ctx);
+    /* Optional (NULL: the instance's configured memory, nothing shared).
+     * The MiB an instance really costs, and what the driver holds beside
+     * its VMs (template RAM files). */
+    uint64_t (*charged_mb)(void *ctx, const char *id, unsigned configured_mb);
+    uint64_t (*shared_mb)(void *ctx);
 };
 
 void nc_vm_info_free(struct nc_vm_info *v, size_t n);
@@ -53,5 +60,17 @@ void nc_vm_info_free(struct nc_vm_info *v, size_t n);
 /* The libvirt driver on uri ("qemu:///system", "test:///default"). */
 int nc_virt_open(const char *uri, nc_vm_event_fn fn, void *fn_ctx, struct nc_driver *out,
                  struct oc_err *err) OC_WUR;
+
+/* The MacroComponent driver (nc/mc.c). */
+struct nc_mc_config {
+    const char *dir;             /* $OVERCAST_HOME/nc: templates/, instances/ */
+    const char *ram_dir;         /* template RAM files (tmpfs or hugetlbfs) */
+    const char *qemu;            /* the QEMU binary ("qemu-system-x86_64") */
+    const char *qemu_img;
+    unsigned ready_timeout_s;    /* a template that is not ready by then fails */
+};
+
+int nc_mc_open(const struct nc_mc_config *cfg, nc_vm_event_fn fn, void *fn_ctx,
+               struct nc_driver *out, struct oc_err *err) OC_WUR;
 
 #endif

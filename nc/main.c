@@ -68,7 +68,8 @@ int main(int argc, char **argv)
     struct nc_imgcache *cache = NULL;
     struct oc_report *report = NULL;
     struct nc_node *node = NULL;
-    struct nc_driver drv = { 0 };
+    struct nc_driver drv = { 0 }, mc = { 0 };
+    struct nc_mc_config mcc = { 0 };
     struct nc_node_config nc = { 0 };
     struct nc_api api = { 0 };
     struct oc_qsrv *qs = NULL;
@@ -182,7 +183,23 @@ int main(int argc, char **argv)
         oc_error("%s", err.msg);
         goto out;
     }
-    if (nc_node_init(node, &nc, &drv, cache, &err) != OC_OK ||
+    /* MacroComponents: templates and forks driven over QMP (docs/nc.md). */
+    if (oc_daemon_int(&d, "NC_MC_ENABLE", 1, 0, 1, &v))
+        goto out;
+    if (v) {
+        mcc.dir = nc_dir;
+        mcc.ram_dir = oc_config_get(conf, "NC_MC_RAM_DIR", "/dev/shm/overcast-mc");
+        mcc.qemu = oc_config_get(conf, "NC_MC_QEMU", "qemu-system-x86_64");
+        mcc.qemu_img = nc.qemu_img;
+        if (oc_daemon_int(&d, "NC_MC_READY_TIMEOUT", 300, 5, 3600, &v))
+            goto out;
+        mcc.ready_timeout_s = (unsigned)v;
+        if (nc_mc_open(&mcc, nc_node_vm_event, node, &mc, &err) != OC_OK) {
+            oc_error("MacroComponents: %s", err.msg);
+            goto out;
+        }
+    }
+    if (nc_node_init(node, &nc, &drv, mc.start ? &mc : NULL, cache, &err) != OC_OK ||
         nc_node_adopt(node, &adopted, &err) != OC_OK) {
         oc_error("%s", err.msg);
         goto out;
@@ -222,6 +239,8 @@ out:
         nc_node_drain(node);
     if (drv.close)
         drv.close(drv.ctx);
+    if (mc.close)
+        mc.close(mc.ctx);
     nc_node_free(node);
     oc_report_free(report);
     nc_imgcache_close(cache);

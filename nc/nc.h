@@ -51,6 +51,10 @@ struct nc_instance {
     char mac[18];                    /* d0:0d:xx:xx:xx:xx */
     char bridge[NC_IFNAME_MAX];      /* exactly one of bridge and tap */
     char tap[NC_IFNAME_MAX];
+    /* A MacroComponent (nc/mc.c): "" for an ordinary instance; else the
+     * template's ready point, a console marker ("MC-READY") or "+N"
+     * (N seconds after the template starts). */
+    char mc_ready[64];
     enum nc_state state;
     char state_reason[256];          /* why it is where it is, "" when ordinary */
     int64_t launch_time;             /* seconds since the epoch */

@@ -46,7 +46,8 @@ struct inst {
 struct nc_node {
     struct nc_node_config cfg;
     char *dir, *inst_dir, *cmdline, *hypervisor, *dac_label, *qemu_img;
-    struct nc_driver drv;
+    struct nc_driver drv;     /* libvirt: ordinary instances */
+    struct nc_driver mc;      /* MacroComponent forks; .start NULL = none */
     struct nc_imgcache *cache;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -68,6 +69,12 @@ static void inst_path(const struct nc_node *n, const char *id, const char *name,
         snprintf(out, cap, "%s/%s/%s", n->inst_dir, id, name);
     else
         snprintf(out, cap, "%s/%s", n->inst_dir, id);
+}
+
+/* The driver that runs the instance's VM. */
+static const struct nc_driver *drv_of(const struct nc_node *n, const struct inst *in)
+{
+    return in->rec.mc_ready[0] ? &n->mc : &n->drv;
 }
 
 static struct inst *find(struct nc_node *n, const char *id)
@@ -199,27 +206,33 @@ static int wants_terminate(struct nc_node *n, struct inst *in)
     return t;
 }
 
-/* The VM's domain from its record and files. */
-static int domain_xml(struct nc_node *n, struct inst *in, struct oc_buf *xml, struct oc_err *err)
-{
+/* What the driver needs to start the VM: its record and files. */
+struct vm_paths {
     char root[PATH_MAX], eph[PATH_MAX], swap[PATH_MAX], console[PATH_MAX];
+};
+
+static void vm_spec(struct nc_node *n, struct inst *in, struct vm_paths *p,
+                    struct nc_domain_spec *sp)
+{
     struct nc_domain_spec s = { 0 };
 
-    inst_path(n, in->rec.id, "root.qcow2", root, sizeof(root));
-    inst_path(n, in->rec.id, "ephemeral.qcow2", eph, sizeof(eph));
-    inst_path(n, in->rec.id, "swap.qcow2", swap, sizeof(swap));
-    inst_path(n, in->rec.id, "console.log", console, sizeof(console));
+    inst_path(n, in->rec.id, "root.qcow2", p->root, sizeof(p->root));
+    inst_path(n, in->rec.id, "ephemeral.qcow2", p->eph, sizeof(p->eph));
+    inst_path(n, in->rec.id, "swap.qcow2", p->swap, sizeof(p->swap));
+    inst_path(n, in->rec.id, "console.log", p->console, sizeof(p->console));
     s.inst = &in->rec;
     s.hypervisor = n->hypervisor;
-    s.root_path = root;
-    s.ephemeral_path = in->rec.ephemeral_gb ? eph : NULL;
-    s.swap_path = in->rec.swap_mb ? swap : NULL;
+    s.root_path = p->root;
+    s.ephemeral_path = in->rec.ephemeral_gb ? p->eph : NULL;
+    s.swap_path = in->rec.swap_mb ? p->swap : NULL;
     s.kernel_path = in->rec.kernel.id[0] ? in->kernel : NULL;
     s.ramdisk_path = in->rec.ramdisk.id[0] ? in->ramdisk : NULL;
     s.cmdline = n->cmdline;
-    s.console_path = console;
+    s.console_path = p->console;
     s.dac_label = n->dac_label;
-    return nc_domain_xml(&s, xml, err);
+    s.base_path = in->base;
+    s.base_format = in->base_format;
+    *sp = s;
 }
 
 /* Images, disks and the domain of a new instance. */
@@ -230,7 +243,9 @@ static int launch(struct nc_node *n, struct inst *in, struct oc_err *err)
 
     if ((rc = pin(n, in, err)))
         return rc;
-    if (wants_terminate(n, in))
+    /* A MacroComponent's disk is an overlay on its template's, made by
+     * its driver with the fork. */
+    if (wants_terminate(n, in) || in->rec.mc_ready[0])
         return OC_OK;
     inst_path(n, in->rec.id, "root.qcow2", path, sizeof(path));
     if ((rc = nc_disk_overlay(n->qemu_img, in->base, in->base_format, path,
@@ -251,19 +266,22 @@ static int launch(struct nc_node *n, struct inst *in, struct oc_err *err)
 
 static int boot(struct nc_node *n, struct inst *in, struct oc_err *err)
 {
-    struct oc_buf xml = { 0 };
+    const struct nc_driver *d = drv_of(n, in);
+    struct vm_paths *p;
+    struct nc_domain_spec s;
     int rc;
 
     if (wants_terminate(n, in))
         return OC_OK;
-    rc = domain_xml(n, in, &xml, err);
-    if (rc == OC_OK) {
-        pthread_mutex_lock(&n->mu);
-        in->vm_ended = 0;
-        pthread_mutex_unlock(&n->mu);
-        rc = n->drv.start(n->drv.ctx, in->rec.id, (const char *)xml.data, err);
-    }
-    oc_buf_free(&xml);
+    p = malloc(sizeof(*p));
+    if (!p)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    vm_spec(n, in, p, &s);
+    pthread_mutex_lock(&n->mu);
+    in->vm_ended = 0;
+    pthread_mutex_unlock(&n->mu);
+    rc = d->start(d->ctx, &s, err);
+    free(p);
     return rc;
 }
 
@@ -271,7 +289,8 @@ static int boot(struct nc_node *n, struct inst *in, struct oc_err *err)
 static void terminate_now(struct nc_node *n, struct inst *in, const char *reason)
 {
     struct oc_err err = { 0 };
-    int rc = n->drv.destroy(n->drv.ctx, in->rec.id, &err);
+    const struct nc_driver *d = drv_of(n, in);
+    int rc = d->destroy(d->ctx, in->rec.id, &err);
 
     if (rc != OC_OK && rc != OC_ENOTFOUND)
         oc_log(OC_LOG_ERROR, "%s: %s", in->rec.id, err.msg);
@@ -317,7 +336,7 @@ static void *op_main(void *arg)
             rc = boot(n, in, &err);
         break;
     case OP_STOP:
-        rc = n->drv.shutdown(n->drv.ctx, in->rec.id, &err);
+        rc = n->drv.shutdown(n->drv.ctx, in->rec.id, &err);   /* never a fork */
         pthread_mutex_lock(&n->mu);
         if (rc == OC_OK)
             wait_ended(n, in, n->cfg.shutdown_timeout_s);
@@ -434,10 +453,15 @@ static void resources_locked(struct nc_node *n, struct nc_resources *r)
         r->instances++;
         disk += disk_of(&i->rec);
         if (i->rec.state != NC_STOPPED) {
+            const struct nc_driver *d = drv_of(n, i);
+
             cores += i->rec.vcpus;
-            mem += i->rec.mem_mb;
+            mem += d->charged_mb ? d->charged_mb(d->ctx, i->rec.id, i->rec.mem_mb)
+                                 : i->rec.mem_mb;
         }
     }
+    if (n->mc.shared_mb)
+        mem += n->mc.shared_mb(n->mc.ctx);
     r->cores_free = cores >= r->cores_total ? 0 : r->cores_total - cores;
     r->mem_free_mb = mem >= r->mem_total_mb ? 0 : r->mem_total_mb - mem;
     r->disk_free_gb = disk >= r->disk_total_gb ? 0 : r->disk_total_gb - disk;
@@ -480,6 +504,8 @@ int nc_node_run(struct nc_node *n, const struct nc_instance *req, struct nc_inst
 
     if ((rc = nc_instance_check(req, err)))
         return rc;
+    if (req->mc_ready[0] && !n->mc.start)
+        return oc_err_set(err, OC_EINVAL, "this node runs no MacroComponents (NC_MC_ENABLE)");
     pthread_mutex_lock(&n->mu);
     purge(n);
     in = find(n, req->id);
@@ -510,6 +536,11 @@ int nc_node_run(struct nc_node *n, const struct nc_instance *req, struct nc_inst
         return oc_err_set(err, OC_ENOMEM, "out of memory");
     }
     in->rec = *req;
+    if (req->mc_ready[0]) {
+        /* A fork has exactly its template's devices: the root disk. */
+        in->rec.ephemeral_gb = 0;
+        in->rec.swap_mb = 0;
+    }
     in->rec.state = NC_PENDING;
     in->rec.state_reason[0] = 0;
     in->rec.launch_time = in->rec.state_time = now_s();
@@ -572,6 +603,9 @@ static int transition(struct nc_node *n, const char *id, enum nc_state from, enu
     if (in->rec.state == via || (kind == OP_STOP && in->rec.state == NC_STOPPED) ||
         (kind == OP_START && in->rec.state == NC_RUNNING)) {
         /* Already there or on the way. */
+    } else if (in->rec.mc_ready[0]) {
+        rc = oc_err_set(err, OC_ECONFLICT, "instance %s is a MacroComponent fork: its memory "
+                        "lives only while it runs, so it cannot stop or start; terminate it", id);
     } else if (in->busy || (in->rec.state != from &&
                             !(kind == OP_START && in->rec.state == NC_CRASHED) &&
                             !(kind == OP_STOP && in->rec.state == NC_CRASHED))) {
@@ -612,7 +646,7 @@ int nc_node_reboot(struct nc_node *n, const char *id, struct oc_err *err)
         return oc_err_set(err, OC_ENOTFOUND, "no instance %s on this node", id);
     if (!running)
         return oc_err_set(err, OC_ECONFLICT, "instance %s is not running", id);
-    return n->drv.reset(n->drv.ctx, id, err);
+    return drv_of(n, in)->reset(drv_of(n, in)->ctx, id, err);
 }
 
 int nc_node_console(struct nc_node *n, const char *id, size_t max, struct oc_buf *out,
@@ -733,12 +767,14 @@ static char *dup_or(const char *s, const char *def)
 }
 
 int nc_node_init(struct nc_node *n, const struct nc_node_config *cfg, const struct nc_driver *drv,
-                 struct nc_imgcache *cache, struct oc_err *err)
+                 const struct nc_driver *mc, struct nc_imgcache *cache, struct oc_err *err)
 {
     int rc;
 
     n->cfg = *cfg;
     n->drv = *drv;
+    if (mc)
+        n->mc = *mc;
     n->cache = cache;
     n->dir = strdup(cfg->dir);
     n->hypervisor = dup_or(cfg->hypervisor, "qemu");
@@ -842,19 +878,20 @@ static void adopt_one(struct nc_node *n, const struct nc_instance *rec, int acti
  *   a running VM with a record (file, else the one in its metadata): running
  *   a record without a VM: stopped stays stopped; one that was running is
  *     now stopped (its disks are intact and it can start again); one that
- *     never finished launching (pending) or was terminating is removed
+ *     never finished launching (pending) or was terminating, or a
+ *     MacroComponent fork (its memory died with its QEMU), is removed
  *   a VM without any record of ours: left alone, not ours
  */
-int nc_node_adopt(struct nc_node *n, unsigned *adopted, struct oc_err *err)
+static int adopt_running(struct nc_node *n, const struct nc_driver *drv, unsigned *adopted,
+                         struct oc_err *err)
 {
     struct nc_vm_info *vms = NULL;
     size_t nvms = 0;
-    DIR *d;
-    struct dirent *e;
     int rc;
 
-    *adopted = 0;
-    if ((rc = n->drv.list(n->drv.ctx, &vms, &nvms, err)))
+    if (!drv->list)
+        return OC_OK;
+    if ((rc = drv->list(drv->ctx, &vms, &nvms, err)))
         return rc;
     for (size_t k = 0; k < nvms; k++) {
         struct nc_instance rec;
@@ -865,14 +902,26 @@ int nc_node_adopt(struct nc_node *n, unsigned *adopted, struct oc_err *err)
              nc_record_parse(vms[k].record, strlen(vms[k].record), &rec, &perr) != OC_OK ||
              strcmp(rec.id, vms[k].id) != 0))
             continue;
-        if (vms[k].active)
+        if (vms[k].active && !!rec.mc_ready[0] == (drv == &n->mc))
             adopt_one(n, &rec, 1, adopted);
     }
+    nc_vm_info_free(vms, nvms);
+    return OC_OK;
+}
+
+int nc_node_adopt(struct nc_node *n, unsigned *adopted, struct oc_err *err)
+{
+    DIR *d;
+    struct dirent *e;
+    int rc;
+
+    *adopted = 0;
+    if ((rc = adopt_running(n, &n->drv, adopted, err)) ||
+        (rc = adopt_running(n, &n->mc, adopted, err)))
+        return rc;
     d = opendir(n->inst_dir);
-    if (!d) {
-        nc_vm_info_free(vms, nvms);
+    if (!d)
         return oc_err_set(err, OC_EIO, "%s: %s", n->inst_dir, strerror(errno));
-    }
     while ((e = readdir(d))) {
         struct nc_instance rec;
         int known;
@@ -884,8 +933,9 @@ int nc_node_adopt(struct nc_node *n, unsigned *adopted, struct oc_err *err)
         pthread_mutex_unlock(&n->mu);
         if (known || read_record(n, e->d_name, &rec) != OC_OK)
             continue;
+        /* A fork whose QEMU is gone cannot come back: its memory is lost. */
         if (rec.state == NC_PENDING || rec.state == NC_SHUTTING_DOWN ||
-            rec.state == NC_TERMINATED) {
+            rec.state == NC_TERMINATED || rec.mc_ready[0]) {
             oc_log(OC_LOG_INFO, "%s: was %s with no VM: removing its files", rec.id,
                    nc_state_name(rec.state));
             remove_files(n, rec.id);
@@ -899,7 +949,6 @@ int nc_node_adopt(struct nc_node *n, unsigned *adopted, struct oc_err *err)
         adopt_one(n, &rec, 0, adopted);
     }
     closedir(d);
-    nc_vm_info_free(vms, nvms);
     pthread_mutex_lock(&n->mu);
     n->ready = 1;
     pthread_mutex_unlock(&n->mu);

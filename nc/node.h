@@ -64,8 +64,9 @@ struct nc_node;
 /* The driver is opened by the caller with nc_node_vm_event as its event
  * function and the node pointer from nc_node_alloc as its context. */
 struct nc_node *nc_node_alloc(void);
+/* mc: the MacroComponent driver, or NULL when the node runs none. */
 int nc_node_init(struct nc_node *n, const struct nc_node_config *cfg, const struct nc_driver *drv,
-                 struct nc_imgcache *cache, struct oc_err *err) OC_WUR;
+                 const struct nc_driver *mc, struct nc_imgcache *cache, struct oc_err *err) OC_WUR;
 /* Waits for operations in flight (call before closing the driver). */
 void nc_node_drain(struct nc_node *n);
 void nc_node_free(struct nc_node *n);

@@ -107,13 +107,19 @@ static virDomainPtr lookup(struct virt *v, const char *id)
     return virDomainLookupByName(v->conn, id);
 }
 
-static int v_start(void *ctx, const char *id, const char *xml, struct oc_err *err)
+static int v_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *err)
 {
     struct virt *v = ctx;
-    virDomainPtr d = virDomainCreateXML(v->conn, xml, VIR_DOMAIN_NONE);
+    struct oc_buf xml = { 0 };
+    virDomainPtr d;
+    int rc = nc_domain_xml(s, &xml, err);
 
+    if (rc)
+        return rc;
+    d = virDomainCreateXML(v->conn, (const char *)xml.data, VIR_DOMAIN_NONE);
+    oc_buf_free(&xml);
     if (!d)
-        return verr(err, OC_EIO, "cannot start", id);
+        return verr(err, OC_EIO, "cannot start", s->inst->id);
     virDomainFree(d);
     return OC_OK;
 }

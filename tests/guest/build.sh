@@ -78,7 +78,7 @@ install -m 0755 "$here/udhcpc.script" "$root/usr/share/udhcpc/default.script"
 # Modules the guest needs, in dependency order (the package has no
 # modules.dep; modinfo reads each file's own "depends").  Built-in ones are
 # skipped.
-wanted="virtio_blk virtio_net virtio_pci"
+wanted="virtio_blk virtio_net virtio_pci virtio-rng"
 declare -A done_mod=()
 order=()
 find_ko() { find "$moddir/kernel" -name "$1.ko" -o -name "$1.ko.xz" | head -1; }

@@ -9,6 +9,7 @@ namespace).
 """
 
 import base64
+import glob
 import os
 import secrets
 import signal
@@ -142,6 +143,49 @@ def virsh_clone(template, workdir, name, keep_mac=False):
 def destroy_domain(name):
     """Ends a libvirt domain by name if it exists (cleanup)."""
     run(*VIRSH, "destroy", name, check=False)
+
+
+def qemu_alive(pid, name):
+    """A live QEMU of ours: its command line names the VM (guest=<name>,)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return False
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return ("guest=%s," % name).encode() in f.read()
+    except (OSError, IndexError):
+        return False
+
+
+def qemu_pids(nc_dir):
+    """(pid, name) of every QEMU the node's MacroComponent driver started
+    (forks in instances/, templates being built in templates/) that runs."""
+    out = []
+    for pidfile in glob.glob(os.path.join(nc_dir, "instances", "*", "qemu.pid")) + \
+            glob.glob(os.path.join(nc_dir, "templates", "*", "qemu.pid")):
+        d = os.path.basename(os.path.dirname(pidfile))
+        name = d if d.startswith("i-") else "mc-" + d.split(".")[0]
+        try:
+            pid = int(open(pidfile).read().strip() or 0)
+        except (OSError, ValueError):
+            continue
+        if qemu_alive(pid, name):
+            out.append((pid, name))
+    return out
+
+
+def kill_qemus(nc_dir):
+    """Kills, by pid, every QEMU qemu_pids finds; returns how many there were."""
+    found = qemu_pids(nc_dir)
+    for pid, _ in found:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    deadline = time.time() + 10
+    while time.time() < deadline and any(qemu_alive(p, n) for p, n in found):
+        time.sleep(0.1)
+    return len(found)
 
 
 def domain_exists(name):

@@ -46,6 +46,8 @@ def nc():
     c.net = nh.TestNet(dhcp=True)
     c.env = c.nc = c.sink = None
     c.made = []   # instance ids, for cleanup by name
+    # MacroComponent template RAM lives on tmpfs, in a directory of this run.
+    c.ram_dir = tempfile.mkdtemp(prefix="overcast-mc-", dir="/dev/shm")
     try:
         c.libvirtd.ensure()
         c.guest = nh.guest_dir()
@@ -64,6 +66,7 @@ def nc():
             "OVERCAST_NC_MAX_DISK_GB": "100",
             "OVERCAST_NC_NAME": "node-test",
             "OVERCAST_CC_URL": c.sink.url,
+            "OVERCAST_NC_MC_RAM_DIR": c.ram_dir,
         })
         c.nc.start()
         cc = wh.parse_shell_vars(os.path.join(home, "cc", "clc-credentials"))
@@ -93,6 +96,9 @@ def nc():
             if nh.domain_exists(iid):
                 failed = True
                 nh.destroy_domain(iid)
+        if c.env is not None:
+            if nh.kill_qemus(os.path.join(c.env.home, "nc")):
+                failed = True
         if c.nc is not None:
             if c.nc.alive():
                 c.nc.stop()
@@ -104,6 +110,7 @@ def nc():
         c.net.down()
         c.libvirtd.stop()
         shutil.rmtree(c.tmp, ignore_errors=True)
+        shutil.rmtree(c.ram_dir, ignore_errors=True)
         assert not failed, "terminate left domains behind"
 
 

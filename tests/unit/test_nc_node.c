@@ -97,7 +97,7 @@ static int rig_node(struct rig *r, unsigned cores)
     cfg.max_disk_gb = 10;
     cfg.report = on_report;
     cfg.report_ctx = &r->seen;
-    if (nc_node_init(r->node, &cfg, &r->drv, r->cache, &err) != OC_OK ||
+    if (nc_node_init(r->node, &cfg, &r->drv, NULL, r->cache, &err) != OC_OK ||
         nc_node_adopt(r->node, &adopted, &err) != OC_OK) {
         oc_test_fail(__FILE__, __LINE__, "node: %s", err.msg);
         return -1;

@@ -1,0 +1,1172 @@
+/*
+ * mc.c - the MacroComponent driver (driver.h): template VMs and their
+ * copy-on-write forks, QEMU started with a fixed argv and driven over QMP
+ * (nc/qmp.c).  libvirt cannot express any of it: no per-domain RAM file
+ * shared with other processes, no x-ignore-shared, and it issues
+ * migrate-incoming itself.
+ *
+ * A template is one immutable unit, named by the SHA-256 of its identity:
+ * the QEMU binary (path, size, mtime), the argv with per-VM paths left as
+ * placeholders (machine, memory, CPUs, kernel, initrd, command line, base
+ * image, devices) and the ready point.  Anything that changes the argv or
+ * the binary names a new template, so a fork never meets mismatched state.
+ *
+ *   $dir/templates/<key>/argv       the identity text, checked before a fork
+ *                       /root.qcow2 the template's disk (an overlay on the
+ *                                   cached base), frozen at the ready point
+ *                       /state      device state (migrate to a file)
+ *                       /console.log  the template's boot
+ *                       /family     image and size: a newer template of the
+ *                                   same family supersedes this one
+ *   $ram_dir/<key>.ram              guest RAM (share=on in the template,
+ *                                   share=off, i.e. MAP_PRIVATE, in forks)
+ *
+ * Building: boot with share=on, wait for the ready point (a console
+ * marker, or N seconds), `stop`, x-ignore-shared, `migrate` the device
+ * state to a file descriptor passed over QMP, `quit`: a template never
+ * runs again, or its writes would show through in forks.  Built in
+ * templates/<key>.tmp and renamed into place when whole.
+ *
+ * Forking: the same argv with share=off, `-incoming defer -S`; over QMP
+ * x-ignore-shared, `migrate-incoming` from the state file's descriptor,
+ * `cont`; then the fork's own NIC (its MAC, on its bridge or tap) and a
+ * virtio-rng are hot-plugged, so its guest sees new hardware, takes its
+ * own address by DHCP and reseeds its RNG.  Its disk is an overlay on the
+ * template's frozen disk, consistent with the page cache in its memory.
+ *
+ * QEMU daemonizes: forks outlive the node controller and are re-adopted
+ * from instances/<id>/qemu.pid.  A monitor thread notices forks that end
+ * and measures what each really costs (its private pages).  Template RAM
+ * files are never truncated (that would kill the forks mapping them);
+ * unlinking one is safe.
+ */
+#include "nc/driver.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/codec.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "nc/qmp.h"
+
+#define KEY_LEN 16
+#define QMP_TIMEOUT_MS 10000
+#define MIGRATE_TIMEOUT_MS 120000
+#define ARGV_MAX 64
+
+struct fork {
+    char id[NC_ID_MAX];
+    pid_t pid;
+    int ending;               /* we are destroying it */
+    uint64_t private_mb;      /* measured by the monitor */
+    struct fork *next;
+};
+
+struct mc {
+    char *dir, *tdir, *idir, *ram_dir, *qemu, *qemu_img;
+    unsigned ready_timeout_s;
+    nc_vm_event_fn fn;
+    void *fn_ctx;
+    pthread_mutex_t mu;       /* forks, shared_mb, stop */
+    pthread_cond_t cv;
+    pthread_mutex_t build_mu; /* one template build at a time */
+    struct fork *forks;
+    uint64_t shared_mb;
+    int stop;
+    pthread_t monitor;
+};
+
+/* ------------------------------------------------------------------ */
+/* small things */
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
+/* 1 when pid is a live QEMU whose command line names `name` (a recycled
+ * pid, or a zombie, is not). */
+static int qemu_alive(pid_t pid, const char *name)
+{
+    char path[64], buf[4096], want[NC_ID_MAX + 16], st[512];
+    ssize_t n;
+    int fd;
+    char *p;
+
+    if (pid <= 0)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, st, sizeof(st) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    st[n] = 0;
+    p = strrchr(st, ')');
+    if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    for (ssize_t i = 0; i < n; i++)
+        if (!buf[i])
+            buf[i] = ' ';
+    snprintf(want, sizeof(want), "guest=%s,", name);
+    return strstr(buf, want) != NULL;
+}
+
+static pid_t read_pid(const char *path)
+{
+    char buf[32] = { 0 };
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    return n > 0 ? (pid_t)atoi(buf) : -1;
+}
+
+/* Kills a QEMU we started and waits (bounded) for it to be gone. */
+static void kill_qemu(pid_t pid, const char *name)
+{
+    if (!qemu_alive(pid, name))
+        return;
+    kill(pid, SIGKILL);
+    for (int i = 0; i < 500 && qemu_alive(pid, name); i++)
+        sleep_ms(10);
+}
+
+static void rm_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[PATH_MAX + 256];
+
+    if (!d)
+        return;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* ------------------------------------------------------------------ */
+/* the argv */
+
+struct argv {
+    char *v[ARGV_MAX + 1];
+    int n;
+    int oom;
+};
+
+static void add(struct argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add(struct argv *a, const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+
+    if (a->oom || a->n >= ARGV_MAX) {
+        a->oom = 1;
+        return;
+    }
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0) {
+        a->oom = 1;
+        s = NULL;
+    }
+    va_end(ap);
+    a->v[a->n++] = s;
+}
+
+static void argv_free(struct argv *a)
+{
+    for (int i = 0; i < a->n; i++)
+        free(a->v[i]);
+    a->n = 0;
+}
+
+/* Per-VM paths: placeholders in the identity, real in a QEMU's argv. */
+struct vm_files {
+    const char *name, *ram, *disk, *console, *qmp, *pid;
+    int share;       /* the template: share=on */
+    int incoming;    /* a fork: -incoming defer -S */
+};
+
+static void build_argv(struct mc *m, const struct nc_domain_spec *s, const struct vm_files *f,
+                       struct argv *a)
+{
+    const struct nc_instance *i = s->inst;
+    int kvm = strcmp(s->hypervisor, "kvm") == 0;
+
+    add(a, "%s", m->qemu);
+    add(a, "-name");
+    add(a, "guest=%s,debug-threads=off", f->name);
+    add(a, "-accel");
+    add(a, "%s", kvm ? "kvm" : "tcg");
+    if (kvm) {
+        add(a, "-cpu");
+        add(a, "host");
+    }
+    add(a, "-machine");
+    add(a, "pc,memory-backend=mem");
+    add(a, "-m");
+    add(a, "%uM", i->mem_mb);
+    add(a, "-smp");
+    add(a, "%u", i->vcpus);
+    add(a, "-object");
+    add(a, "memory-backend-file,id=mem,size=%uM,mem-path=%s,share=%s", i->mem_mb, f->ram,
+        f->share ? "on" : "off");
+    add(a, "-nodefaults");
+    add(a, "-no-user-config");
+    add(a, "-display");
+    add(a, "none");
+    if (s->kernel_path) {
+        add(a, "-kernel");
+        add(a, "%s", s->kernel_path);
+        if (s->ramdisk_path) {
+            add(a, "-initrd");
+            add(a, "%s", s->ramdisk_path);
+        }
+        /* oc.mc tells the guest it is a template (tests/guest/init). */
+        add(a, "-append");
+        add(a, "%s oc.mc", s->cmdline ? s->cmdline : "console=ttyS0");
+    }
+    add(a, "-chardev");
+    add(a, "file,id=con,path=%s", f->console);
+    add(a, "-serial");
+    add(a, "chardev:con");
+    add(a, "-drive");
+    add(a, "file=%s,if=none,id=vda,format=qcow2", f->disk);
+    add(a, "-device");
+    add(a, "virtio-blk-pci,drive=vda,id=vda-dev,bootindex=1");
+    add(a, "-qmp");
+    add(a, "unix:%s,server=on,wait=off", f->qmp);
+    add(a, "-daemonize");
+    add(a, "-pidfile");
+    add(a, "%s", f->pid);
+    if (f->incoming) {
+        add(a, "-incoming");
+        add(a, "defer");
+        add(a, "-S");
+    }
+}
+
+/* The template's identity text and its key. */
+static int identity(struct mc *m, const struct nc_domain_spec *s, struct oc_buf *text,
+                    char key[KEY_LEN + 1], struct oc_err *err)
+{
+    static const struct vm_files ph = { "@NAME", "@RAM", "@DISK", "@CONSOLE", "@QMP", "@PID",
+                                        1, 0 };
+    struct argv a = { 0 };
+    struct stat st;
+    char hex[2 * OC_SHA256_LEN + 1];
+    char path[PATH_MAX];
+    int rc = OC_OK;
+
+    /* The binary: by what PATH finds, then its size and mtime. */
+    snprintf(path, sizeof(path), "%s", m->qemu);
+    if (stat(path, &st) != 0)
+        return oc_err_set(err, OC_EIO, "%s: %s (NC_MC_QEMU)", m->qemu, strerror(errno));
+    build_argv(m, s, &ph, &a);
+    if (a.oom) {
+        argv_free(&a);
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    }
+    rc = oc_buf_printf(text, "qemu %s %lld %lld.%09ld\nready %s\nbase %s\n", m->qemu,
+                       (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                       st.st_mtim.tv_nsec, s->inst->mc_ready, s->base_path);
+    for (int k = 0; rc == OC_OK && k < a.n; k++)
+        rc = oc_buf_printf(text, "%s\n", a.v[k]);
+    argv_free(&a);
+    if (rc)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    oc_sha256_hex(text->data, text->len, hex);
+    memcpy(key, hex, KEY_LEN);
+    key[KEY_LEN] = 0;
+    return OC_OK;
+}
+
+/* Runs QEMU with argv; it daemonizes once it is set up.  *pid from its
+ * pidfile. */
+static int spawn_qemu(struct argv *a, const char *pidfile, pid_t *pid, struct oc_err *err)
+{
+    int rc;
+
+    if (a->oom)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    unlink(pidfile);
+    a->v[a->n] = NULL;
+    rc = oc_run((const char *const *)a->v, NULL, err);
+    if (rc)
+        return rc;
+    *pid = read_pid(pidfile);
+    if (*pid <= 0)
+        return oc_err_set(err, OC_EIO, "QEMU left no pid in %s", pidfile);
+    return OC_OK;
+}
+
+static json_t *ignore_shared_caps(void)
+{
+    return json_pack("{s:[{s:s,s:b},{s:s,s:b}]}", "capabilities", "capability", "x-ignore-shared",
+                     "state", 1, "capability", "events", "state", 1);
+}
+
+/* Polls query-migrate until it is completed (or failed, or too slow). */
+static int wait_migration(struct nc_qmp *q, int timeout_ms, struct oc_err *err)
+{
+    long long until = now_ms() + timeout_ms;
+
+    for (;;) {
+        json_t *r = NULL;
+        const char *st;
+        int rc = nc_qmp_call(q, "query-migrate", NULL, -1, &r, QMP_TIMEOUT_MS, err);
+
+        if (rc)
+            return rc;
+        st = json_string_value(json_object_get(r, "status"));
+        if (st && strcmp(st, "completed") == 0) {
+            json_decref(r);
+            return OC_OK;
+        }
+        if (st && (strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0)) {
+            const char *why = json_string_value(json_object_get(r, "error-desc"));
+
+            rc = oc_err_set(err, OC_EIO, "migration %s: %s", st, why ? why : "no reason given");
+            json_decref(r);
+            return rc;
+        }
+        json_decref(r);
+        if (now_ms() > until)
+            return oc_err_set(err, OC_EAGAIN, "migration did not complete in %d ms", timeout_ms);
+        sleep_ms(2);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* templates */
+
+/* Paths that do not fit are cut short, and then name nothing of ours. */
+static void tpath(struct mc *m, const char *key, const char *suffix, const char *name, char *out,
+                  size_t cap)
+{
+    if (snprintf(out, cap, "%s/%s%s%s%s", m->tdir, key, suffix, name ? "/" : "",
+                 name ? name : "") >= (int)cap)
+        out[0] = 0;
+}
+
+/* Waits for the ready point in the template's console. */
+static int wait_ready(struct mc *m, const char *ready, const char *console, pid_t pid,
+                      const char *name, struct oc_err *err)
+{
+    long long until = now_ms() + (long long)m->ready_timeout_s * 1000;
+
+    if (ready[0] == '+') {
+        long long at = now_ms() + atoll(ready + 1) * 1000;
+
+        while (now_ms() < at) {
+            if (!qemu_alive(pid, name))
+                return oc_err_set(err, OC_EIO, "the template's QEMU ended while booting");
+            sleep_ms(50);
+        }
+        return OC_OK;
+    }
+    for (;;) {
+        char *text = NULL;
+        size_t len = 0;
+        struct oc_err rerr = { 0 };
+        int found = 0;
+
+        if (oc_read_file(console, 16 << 20, &text, &len, &rerr) == OC_OK) {
+            /* A marker counts at the start of a line. */
+            size_t ml = strlen(ready);
+
+            for (size_t k = 0; !found && k + ml <= len; k++)
+                found = (k == 0 || text[k - 1] == '\n') && memcmp(text + k, ready, ml) == 0;
+        }
+        free(text);
+        if (found)
+            return OC_OK;
+        if (!qemu_alive(pid, name))
+            return oc_err_set(err, OC_EIO, "the template's QEMU ended while booting");
+        if (now_ms() > until)
+            return oc_err_set(err, OC_EAGAIN, "the template printed no \"%s\" in %u s", ready,
+                              m->ready_timeout_s);
+        sleep_ms(20);
+    }
+}
+
+/* Boots the template, snapshots it at its ready point, and moves it into
+ * place.  Called with build_mu held. */
+static int build_template(struct mc *m, const struct nc_domain_spec *s, const char *key,
+                          const struct oc_buf *ident, struct oc_err *err)
+{
+    char tmp[PATH_MAX], disk[PATH_MAX + 32], console[PATH_MAX + 32], qmp[PATH_MAX + 32],
+        pidf[PATH_MAX + 32], state[PATH_MAX + 32], ram[PATH_MAX], final[PATH_MAX], name[32],
+        fam[128];
+    struct vm_files f = { 0 };
+    struct argv a = { 0 };
+    struct nc_qmp *q = NULL;
+    pid_t pid = -1;
+    int fd, rc;
+    long long t0 = now_ms();
+
+    tpath(m, key, ".tmp", NULL, tmp, sizeof(tmp));
+    tpath(m, key, "", NULL, final, sizeof(final));
+    snprintf(ram, sizeof(ram), "%s/%s.ram", m->ram_dir, key);
+    snprintf(name, sizeof(name), "mc-%s", key);
+    rm_tree(tmp);
+    unlink(ram);   /* never truncated: a stale file is replaced, not reused */
+    if ((rc = oc_mkdirs(tmp, 0700, err)))
+        return rc;
+    snprintf(disk, sizeof(disk), "%s/root.qcow2", tmp);
+    snprintf(console, sizeof(console), "%s/console.log", tmp);
+    snprintf(qmp, sizeof(qmp), "%s/qmp.sock", tmp);
+    snprintf(pidf, sizeof(pidf), "%s/qemu.pid", tmp);
+    snprintf(state, sizeof(state), "%s/state", tmp);
+    {
+        const char *img[] = { m->qemu_img, "create", "-q", "-f", "qcow2", "-F",
+                              s->base_format && s->base_format[0] ? s->base_format : "raw",
+                              "-b", s->base_path, disk, NULL, NULL };
+        char size[32];
+
+        snprintf(size, sizeof(size), "%uG", s->inst->disk_gb);
+        img[10] = size;
+        if ((rc = oc_run(img, NULL, err)))
+            goto fail;
+    }
+    f.name = name;
+    f.ram = ram;
+    f.disk = disk;
+    f.console = console;
+    f.qmp = qmp;
+    f.pid = pidf;
+    f.share = 1;
+    build_argv(m, s, &f, &a);
+    oc_log(OC_LOG_INFO, "template %s: booting for %s (%s)", key, s->inst->image.id,
+           s->inst->mc_ready);
+    if ((rc = spawn_qemu(&a, pidf, &pid, err)) ||
+        (rc = wait_ready(m, s->inst->mc_ready, console, pid, name, err)) ||
+        (rc = nc_qmp_open(qmp, QMP_TIMEOUT_MS, &q, err)) ||
+        (rc = nc_qmp_call(q, "stop", NULL, -1, NULL, QMP_TIMEOUT_MS, err)) ||
+        (rc = nc_qmp_call(q, "migrate-set-capabilities", ignore_shared_caps(), -1, NULL,
+                          QMP_TIMEOUT_MS, err)))
+        goto fail;
+    fd = open(state, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = oc_err_set(err, OC_EIO, "%s: %s", state, strerror(errno));
+        goto fail;
+    }
+    rc = nc_qmp_call(q, "getfd", json_pack("{s:s}", "fdname", "state"), fd, NULL, QMP_TIMEOUT_MS,
+                     err);
+    if (rc == OC_OK)
+        rc = nc_qmp_call(q, "migrate", json_pack("{s:s}", "uri", "fd:state"), -1, NULL,
+                         QMP_TIMEOUT_MS, err);
+    if (rc == OC_OK)
+        rc = wait_migration(q, MIGRATE_TIMEOUT_MS, err);
+    if (rc == OC_OK && fsync(fd) != 0)
+        rc = oc_err_set(err, OC_EIO, "%s: %s", state, strerror(errno));
+    close(fd);
+    if (rc)
+        goto fail;
+    /* It must never run again: its writes would show through in forks. */
+    if (nc_qmp_call(q, "quit", NULL, -1, NULL, QMP_TIMEOUT_MS, err) != OC_OK)
+        oc_log(OC_LOG_DEBUG, "template %s: quit: %s", key, err->msg);
+    nc_qmp_close(q);
+    q = NULL;
+    kill_qemu(pid, name);
+    unlink(qmp);
+    unlink(pidf);
+    snprintf(fam, sizeof(fam), "%s %uM %u %uG\n", s->inst->image.id, s->inst->mem_mb,
+             s->inst->vcpus, s->inst->disk_gb);
+    snprintf(disk, sizeof(disk), "%s/argv", tmp);
+    if ((rc = oc_write_file_atomic(disk, ident->data, ident->len, 0600, err)))
+        goto fail;
+    snprintf(disk, sizeof(disk), "%s/family", tmp);
+    if ((rc = oc_write_file_atomic(disk, fam, strlen(fam), 0600, err)))
+        goto fail;
+    rm_tree(final);
+    if (rename(tmp, final) != 0) {
+        rc = oc_err_set(err, OC_EIO, "rename %s: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    argv_free(&a);
+    oc_log(OC_LOG_INFO, "template %s: ready and saved in %lld ms", key, now_ms() - t0);
+    return OC_OK;
+fail:
+    nc_qmp_close(q);
+    kill_qemu(pid, name);
+    argv_free(&a);
+    rm_tree(tmp);
+    unlink(ram);
+    return rc;
+}
+
+/* The template for s, built when there is none or its identity differs. */
+static int ensure_template(struct mc *m, const struct nc_domain_spec *s, char key[KEY_LEN + 1],
+                           struct oc_err *err)
+{
+    struct oc_buf ident = { 0 };
+    char path[PATH_MAX], ram[PATH_MAX];
+    char *have = NULL;
+    size_t len = 0;
+    struct oc_err rerr = { 0 };
+    struct stat st;
+    int rc;
+
+    if ((rc = identity(m, s, &ident, key, err)))
+        return rc;
+    pthread_mutex_lock(&m->build_mu);
+    tpath(m, key, "", "argv", path, sizeof(path));
+    snprintf(ram, sizeof(ram), "%s/%s.ram", m->ram_dir, key);
+    rc = oc_read_file(path, 1 << 20, &have, &len, &rerr);
+    if (rc != OC_OK || len != ident.len || memcmp(have, ident.data, len) != 0 ||
+        stat(ram, &st) != 0) {
+        if (rc == OC_OK)
+            oc_log(OC_LOG_WARN, "template %s: its argv or RAM file does not match: rebuilding",
+                   key);
+        rc = build_template(m, s, key, &ident, err);
+    }
+    pthread_mutex_unlock(&m->build_mu);
+    free(have);
+    oc_buf_free(&ident);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* forks */
+
+static struct fork *find_fork(struct mc *m, const char *id)
+{
+    for (struct fork *f = m->forks; f; f = f->next)
+        if (strcmp(f->id, id) == 0)
+            return f;
+    return NULL;
+}
+
+static void ipath(struct mc *m, const char *id, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s/%s", m->idir, id, name);
+}
+
+/* The fork's NIC: a tap QEMU makes (bridge mode, then put on the bridge)
+ * or the CC's tap; then a virtio NIC with its MAC, and a virtio-rng. */
+static int plug(struct mc *m, struct nc_qmp *q, const struct nc_instance *i, struct oc_err *err)
+{
+    char tap[NC_IFNAME_MAX];
+    int rc;
+
+    (void)m;
+    if (i->tap[0]) {
+        snprintf(tap, sizeof(tap), "%s", i->tap);
+    } else {
+        /* "oc" + the id's last 13 characters: unique enough, 15 long. */
+        size_t n = strlen(i->id);
+
+        snprintf(tap, sizeof(tap), "oc%s", i->id + (n > 13 ? n - 13 : 0));
+    }
+    rc = nc_qmp_call(q, "netdev_add",
+                     json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", "tap", "id", "net0", "ifname",
+                               tap, "script", "no", "downscript", "no"),
+                     -1, NULL, QMP_TIMEOUT_MS, err);
+    if (rc == OC_OK && i->bridge[0]) {
+        const char *ip[] = { "ip", "link", "set", "dev", tap, "master", i->bridge, "up", NULL };
+
+        rc = oc_run(ip, NULL, err);
+    }
+    if (rc == OC_OK)
+        rc = nc_qmp_call(q, "device_add",
+                         json_pack("{s:s,s:s,s:s,s:s}", "driver", "virtio-net-pci", "netdev",
+                                   "net0", "mac", i->mac, "id", "nic0"),
+                         -1, NULL, QMP_TIMEOUT_MS, err);
+    if (rc == OC_OK)
+        rc = nc_qmp_call(q, "object-add",
+                         json_pack("{s:s,s:s,s:s}", "qom-type", "rng-random", "id", "rng0",
+                                   "filename", "/dev/urandom"),
+                         -1, NULL, QMP_TIMEOUT_MS, err);
+    if (rc == OC_OK)
+        rc = nc_qmp_call(q, "device_add",
+                         json_pack("{s:s,s:s,s:s}", "driver", "virtio-rng-pci", "rng", "rng0",
+                                   "id", "rng0dev"),
+                         -1, NULL, QMP_TIMEOUT_MS, err);
+    return rc;
+}
+
+static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *err)
+{
+    struct mc *m = ctx;
+    const struct nc_instance *i = s->inst;
+    char key[KEY_LEN + 1], tdisk[PATH_MAX], tstate[PATH_MAX], ram[PATH_MAX], qmp[PATH_MAX],
+        pidf[PATH_MAX], tkey[PATH_MAX];
+    struct vm_files f = { 0 };
+    struct argv a = { 0 };
+    struct nc_qmp *q = NULL;
+    struct fork *fk;
+    pid_t pid = -1;
+    int fd, rc;
+
+    if (!s->base_path || !s->base_path[0] || !i->mc_ready[0])
+        return oc_err_set(err, OC_EINVAL, "%s is not a MacroComponent", i->id);
+    if ((rc = ensure_template(m, s, key, err)))
+        return rc;
+    tpath(m, key, "", "root.qcow2", tdisk, sizeof(tdisk));
+    tpath(m, key, "", "state", tstate, sizeof(tstate));
+    snprintf(ram, sizeof(ram), "%s/%s.ram", m->ram_dir, key);
+    ipath(m, i->id, "qmp.sock", qmp, sizeof(qmp));
+    ipath(m, i->id, "qemu.pid", pidf, sizeof(pidf));
+    ipath(m, i->id, "template", tkey, sizeof(tkey));
+    unlink(s->root_path);
+    unlink(s->console_path);
+    unlink(qmp);
+    {
+        const char *img[] = { m->qemu_img, "create", "-q", "-f", "qcow2", "-F", "qcow2",
+                              "-b", tdisk, s->root_path, NULL };
+
+        if ((rc = oc_run(img, NULL, err)))
+            return rc;
+    }
+    if ((rc = oc_write_file_atomic(tkey, key, KEY_LEN, 0600, err)))
+        return rc;
+    f.name = i->id;
+    f.ram = ram;
+    f.disk = s->root_path;
+    f.console = s->console_path;
+    f.qmp = qmp;
+    f.pid = pidf;
+    f.incoming = 1;
+    build_argv(m, s, &f, &a);
+    rc = spawn_qemu(&a, pidf, &pid, err);
+    argv_free(&a);
+    if (rc)
+        return rc;
+    if ((rc = nc_qmp_open(qmp, QMP_TIMEOUT_MS, &q, err)) ||
+        (rc = nc_qmp_call(q, "migrate-set-capabilities", ignore_shared_caps(), -1, NULL,
+                          QMP_TIMEOUT_MS, err)))
+        goto fail;
+    fd = open(tstate, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = oc_err_set(err, OC_EIO, "%s: %s", tstate, strerror(errno));
+        goto fail;
+    }
+    rc = nc_qmp_call(q, "getfd", json_pack("{s:s}", "fdname", "state"), fd, NULL, QMP_TIMEOUT_MS,
+                     err);
+    close(fd);
+    if (rc || (rc = nc_qmp_call(q, "migrate-incoming", json_pack("{s:s}", "uri", "fd:state"), -1,
+                                NULL, QMP_TIMEOUT_MS, err)) ||
+        (rc = wait_migration(q, MIGRATE_TIMEOUT_MS, err)))
+        goto fail;
+    /* The incoming side may still be finishing: "Migration is not
+     * finalized yet" for a moment. */
+    for (long long until = now_ms() + 5000;;) {
+        rc = nc_qmp_call(q, "cont", NULL, -1, NULL, QMP_TIMEOUT_MS, err);
+        if (rc != OC_ECONFLICT || now_ms() > until)
+            break;
+        sleep_ms(2);
+    }
+    if (rc || (rc = plug(m, q, i, err)))
+        goto fail;
+    nc_qmp_close(q);
+    fk = calloc(1, sizeof(*fk));
+    if (!fk) {
+        q = NULL;
+        rc = oc_err_set(err, OC_ENOMEM, "out of memory");
+        goto fail;
+    }
+    snprintf(fk->id, sizeof(fk->id), "%s", i->id);
+    fk->pid = pid;
+    pthread_mutex_lock(&m->mu);
+    fk->next = m->forks;
+    m->forks = fk;
+    pthread_mutex_unlock(&m->mu);
+    oc_log(OC_LOG_INFO, "%s: forked from template %s (pid %d)", i->id, key, (int)pid);
+    return OC_OK;
+fail:
+    nc_qmp_close(q);
+    kill_qemu(pid, i->id);
+    return rc;
+}
+
+/* Takes the fork out of the list, marked as ended by us. */
+static pid_t take_fork(struct mc *m, const char *id)
+{
+    pid_t pid = -1;
+
+    pthread_mutex_lock(&m->mu);
+    for (struct fork **p = &m->forks; *p; p = &(*p)->next)
+        if (strcmp((*p)->id, id) == 0) {
+            struct fork *f = *p;
+
+            pid = f->pid;
+            *p = f->next;
+            free(f);
+            break;
+        }
+    pthread_mutex_unlock(&m->mu);
+    return pid;
+}
+
+static int mc_destroy(void *ctx, const char *id, struct oc_err *err)
+{
+    struct mc *m = ctx;
+    pid_t pid = take_fork(m, id);
+
+    if (pid <= 0) {
+        char pidf[PATH_MAX];
+
+        /* Not adopted (yet): its pid file still says where it is. */
+        ipath(m, id, "qemu.pid", pidf, sizeof(pidf));
+        pid = read_pid(pidf);
+        if (!qemu_alive(pid, id))
+            return oc_err_set(err, OC_ENOTFOUND, "no fork %s", id);
+    }
+    kill_qemu(pid, id);
+    if (qemu_alive(pid, id))
+        return oc_err_set(err, OC_EIO, "fork %s (pid %d) does not die", id, (int)pid);
+    return OC_OK;
+}
+
+/* One QMP command to a running fork. */
+static int fork_cmd(struct mc *m, const char *id, const char *cmd, struct oc_err *err)
+{
+    char qmp[PATH_MAX];
+    struct nc_qmp *q;
+    int rc;
+
+    pthread_mutex_lock(&m->mu);
+    rc = find_fork(m, id) ? OC_OK : OC_ENOTFOUND;
+    pthread_mutex_unlock(&m->mu);
+    if (rc)
+        return oc_err_set(err, rc, "no fork %s", id);
+    ipath(m, id, "qmp.sock", qmp, sizeof(qmp));
+    if ((rc = nc_qmp_open(qmp, QMP_TIMEOUT_MS, &q, err)))
+        return rc;
+    rc = nc_qmp_call(q, cmd, NULL, -1, NULL, QMP_TIMEOUT_MS, err);
+    nc_qmp_close(q);
+    return rc;
+}
+
+static int mc_shutdown(void *ctx, const char *id, struct oc_err *err)
+{
+    return fork_cmd(ctx, id, "system_powerdown", err);
+}
+
+static int mc_reset(void *ctx, const char *id, struct oc_err *err)
+{
+    return fork_cmd(ctx, id, "system_reset", err);
+}
+
+static int mc_active(void *ctx, const char *id)
+{
+    struct mc *m = ctx;
+    struct fork *f;
+    pid_t pid;
+
+    pthread_mutex_lock(&m->mu);
+    f = find_fork(m, id);
+    pid = f ? f->pid : -1;
+    pthread_mutex_unlock(&m->mu);
+    return qemu_alive(pid, id);
+}
+
+/* Every fork whose QEMU runs, from the pid files; they are (re)adopted. */
+static int mc_list(void *ctx, struct nc_vm_info **out, size_t *n, struct oc_err *err)
+{
+    struct mc *m = ctx;
+    DIR *d = opendir(m->idir);
+    struct dirent *e;
+    struct nc_vm_info *info = NULL;
+    size_t k = 0, cap = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (!d)
+        return errno == ENOENT ? OC_OK : oc_err_set(err, OC_EIO, "%s: %s", m->idir,
+                                                    strerror(errno));
+    while ((e = readdir(d))) {
+        char pidf[PATH_MAX];
+        pid_t pid;
+
+        if (!nc_valid_instance_id(e->d_name))
+            continue;
+        ipath(m, e->d_name, "qemu.pid", pidf, sizeof(pidf));
+        pid = read_pid(pidf);
+        if (!qemu_alive(pid, e->d_name))
+            continue;
+        if (k == cap) {
+            struct nc_vm_info *grown = realloc(info, (cap = cap ? cap * 2 : 16) * sizeof(*info));
+
+            if (!grown) {
+                closedir(d);
+                nc_vm_info_free(info, k);
+                return oc_err_set(err, OC_ENOMEM, "out of memory");
+            }
+            info = grown;
+        }
+        memset(&info[k], 0, sizeof(info[k]));
+        snprintf(info[k].id, sizeof(info[k].id), "%.23s", e->d_name);
+        info[k].active = 1;
+        k++;
+        pthread_mutex_lock(&m->mu);
+        if (!find_fork(m, e->d_name)) {
+            struct fork *f = calloc(1, sizeof(*f));
+
+            if (f) {
+                snprintf(f->id, sizeof(f->id), "%.23s", e->d_name);
+                f->pid = pid;
+                f->next = m->forks;
+                m->forks = f;
+            }
+        }
+        pthread_mutex_unlock(&m->mu);
+    }
+    closedir(d);
+    *out = info;
+    *n = k;
+    return OC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* memory, and templates no fork needs */
+
+/* Private pages (QEMU's own and the guest pages it wrote), in MiB. */
+static uint64_t private_mb(pid_t pid)
+{
+    char path[64], line[256];
+    FILE *f;
+    uint64_t kb = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+    f = fopen(path, "re");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long v;
+
+        if (sscanf(line, "Private_Clean: %llu kB", &v) == 1 ||
+            sscanf(line, "Private_Dirty: %llu kB", &v) == 1)
+            kb += v;
+    }
+    fclose(f);
+    return (kb + 1023) / 1024;
+}
+
+static uint64_t mc_charged_mb(void *ctx, const char *id, unsigned configured_mb)
+{
+    struct mc *m = ctx;
+    struct fork *f;
+    uint64_t mb = 0;
+
+    pthread_mutex_lock(&m->mu);
+    f = find_fork(m, id);
+    if (f)
+        mb = f->private_mb;
+    pthread_mutex_unlock(&m->mu);
+    /* Not measured yet (starting): QEMU's own overhead, about 64 MiB. */
+    if (!mb)
+        mb = configured_mb < 64 ? configured_mb : 64;
+    return mb;
+}
+
+static uint64_t mc_shared_mb(void *ctx)
+{
+    struct mc *m = ctx;
+    uint64_t mb;
+
+    pthread_mutex_lock(&m->mu);
+    mb = m->shared_mb;
+    pthread_mutex_unlock(&m->mu);
+    return mb;
+}
+
+/* Keys of templates some fork (live or recorded) uses. */
+static int key_in_use(struct mc *m, const char *key)
+{
+    DIR *d = opendir(m->idir);
+    struct dirent *e;
+    int used = 0;
+
+    if (!d)
+        return 0;
+    while (!used && (e = readdir(d))) {
+        char path[PATH_MAX], buf[KEY_LEN + 1] = { 0 };
+        int fd;
+
+        if (!nc_valid_instance_id(e->d_name))
+            continue;
+        ipath(m, e->d_name, "template", path, sizeof(path));
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        used = read(fd, buf, KEY_LEN) == KEY_LEN && strcmp(buf, key) == 0;
+        close(fd);
+    }
+    closedir(d);
+    return used;
+}
+
+/* Removes templates that no fork uses and a newer template of the same
+ * family (image and size) has replaced; counts what the rest hold. */
+static void sweep_templates(struct mc *m)
+{
+    DIR *d;
+    struct dirent *e;
+    uint64_t bytes = 0;
+    struct t {
+        char key[KEY_LEN + 1];
+        char family[128];
+        time_t built;
+    } ts[256];
+    size_t nt = 0;
+
+    if (pthread_mutex_trylock(&m->build_mu) != 0)
+        return;   /* a build is under way: next time */
+    d = opendir(m->tdir);
+    if (!d) {
+        pthread_mutex_unlock(&m->build_mu);
+        return;
+    }
+    while ((e = readdir(d)) && nt < sizeof(ts) / sizeof(ts[0])) {
+        char path[PATH_MAX];
+        struct stat st;
+        char *fam = NULL;
+        size_t len = 0;
+        struct oc_err err = { 0 };
+
+        if (strlen(e->d_name) != KEY_LEN || strspn(e->d_name, "0123456789abcdef") != KEY_LEN)
+            continue;
+        tpath(m, e->d_name, "", "family", path, sizeof(path));
+        if (stat(path, &st) != 0 || oc_read_file(path, 127, &fam, &len, &err) != OC_OK)
+            continue;
+        snprintf(ts[nt].key, sizeof(ts[nt].key), "%s", e->d_name);
+        snprintf(ts[nt].family, sizeof(ts[nt].family), "%.*s", (int)len, fam);
+        ts[nt].built = st.st_mtime;
+        nt++;
+        free(fam);
+    }
+    closedir(d);
+    for (size_t k = 0; k < nt; k++) {
+        char path[PATH_MAX];
+        struct stat st;
+        int superseded = 0;
+
+        for (size_t j = 0; j < nt; j++)
+            superseded |= j != k && strcmp(ts[j].family, ts[k].family) == 0 &&
+                          ts[j].built > ts[k].built;
+        if (superseded && !key_in_use(m, ts[k].key)) {
+            oc_log(OC_LOG_INFO, "template %s: superseded and unused: removed", ts[k].key);
+            if (snprintf(path, sizeof(path), "%s/%s.ram", m->ram_dir, ts[k].key) <
+                (int)sizeof(path))
+                unlink(path);
+            tpath(m, ts[k].key, "", NULL, path, sizeof(path));
+            rm_tree(path);
+            continue;
+        }
+        if (snprintf(path, sizeof(path), "%s/%s.ram", m->ram_dir, ts[k].key) <
+                (int)sizeof(path) && stat(path, &st) == 0)
+            bytes += (uint64_t)st.st_blocks * 512;
+    }
+    pthread_mutex_unlock(&m->build_mu);
+    pthread_mutex_lock(&m->mu);
+    m->shared_mb = (bytes + (1 << 20) - 1) >> 20;
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void *monitor_main(void *arg)
+{
+    struct mc *m = arg;
+    unsigned tick = 0;
+
+    pthread_mutex_lock(&m->mu);
+    while (!m->stop) {
+        struct timespec until;
+        char gone[32][NC_ID_MAX];
+        size_t ngone = 0;
+
+        for (struct fork **p = &m->forks; *p;) {
+            struct fork *f = *p;
+
+            if (!qemu_alive(f->pid, f->id)) {
+                if (ngone < 32)
+                    snprintf(gone[ngone++], NC_ID_MAX, "%s", f->id);
+                *p = f->next;
+                free(f);
+                continue;
+            }
+            f->private_mb = private_mb(f->pid);
+            p = &f->next;
+        }
+        pthread_mutex_unlock(&m->mu);
+        for (size_t k = 0; k < ngone; k++) {
+            oc_log(OC_LOG_WARN, "%s: its QEMU ended", gone[k]);
+            m->fn(m->fn_ctx, gone[k], NC_VM_CRASHED);
+        }
+        if (tick++ % 10 == 0)
+            sweep_templates(m);
+        pthread_mutex_lock(&m->mu);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 500 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* life */
+
+static void mc_close(void *ctx)
+{
+    struct mc *m = ctx;
+
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->stop = 1;
+    pthread_cond_broadcast(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    pthread_join(m->monitor, NULL);
+    /* Forks keep running: a restarted node adopts them. */
+    while (m->forks) {
+        struct fork *f = m->forks;
+
+        m->forks = f->next;
+        free(f);
+    }
+    free(m->dir);
+    free(m->tdir);
+    free(m->idir);
+    free(m->ram_dir);
+    free(m->qemu);
+    free(m->qemu_img);
+    pthread_mutex_destroy(&m->mu);
+    pthread_mutex_destroy(&m->build_mu);
+    pthread_cond_destroy(&m->cv);
+    free(m);
+}
+
+/* The QEMU binary by absolute path (the identity is its file). */
+static char *find_binary(const char *name)
+{
+    const char *path = getenv("PATH");
+    char *copy, *save = NULL;
+
+    if (strchr(name, '/'))
+        return strdup(name);
+    copy = strdup(path && *path ? path : "/usr/bin:/bin");
+    if (!copy)
+        return NULL;
+    for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        char full[PATH_MAX];
+
+        snprintf(full, sizeof(full), "%s/%s", d, name);
+        if (access(full, X_OK) == 0) {
+            free(copy);
+            return strdup(full);
+        }
+    }
+    free(copy);
+    return NULL;
+}
+
+int nc_mc_open(const struct nc_mc_config *cfg, nc_vm_event_fn fn, void *fn_ctx,
+               struct nc_driver *out, struct oc_err *err)
+{
+    struct mc *m = calloc(1, sizeof(*m));
+    int rc;
+
+    if (!m)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_mutex_init(&m->build_mu, NULL);
+    pthread_cond_init(&m->cv, NULL);
+    m->fn = fn;
+    m->fn_ctx = fn_ctx;
+    m->ready_timeout_s = cfg->ready_timeout_s ? cfg->ready_timeout_s : 300;
+    m->dir = strdup(cfg->dir);
+    m->ram_dir = strdup(cfg->ram_dir);
+    m->qemu_img = strdup(cfg->qemu_img && *cfg->qemu_img ? cfg->qemu_img : "qemu-img");
+    m->qemu = find_binary(cfg->qemu && *cfg->qemu ? cfg->qemu : "qemu-system-x86_64");
+    if (!m->dir || !m->ram_dir || !m->qemu_img || asprintf(&m->tdir, "%s/templates", cfg->dir) < 0 ||
+        asprintf(&m->idir, "%s/instances", cfg->dir) < 0) {
+        rc = oc_err_set(err, OC_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (!m->qemu) {
+        rc = oc_err_set(err, OC_ENOTFOUND, "%s is not in PATH (NC_MC_QEMU)",
+                        cfg->qemu && *cfg->qemu ? cfg->qemu : "qemu-system-x86_64");
+        goto fail;
+    }
+    if ((rc = oc_mkdirs(m->tdir, 0700, err)) || (rc = oc_mkdirs(m->idir, 0700, err)) ||
+        (rc = oc_mkdirs(m->ram_dir, 0700, err)))
+        goto fail;
+    if (pthread_create(&m->monitor, NULL, monitor_main, m) != 0) {
+        rc = oc_err_set(err, OC_EINTERNAL, "cannot start the fork monitor");
+        goto fail;
+    }
+    memset(out, 0, sizeof(*out));
+    out->name = "macrocomponent";
+    out->ctx = m;
+    out->start = mc_start;
+    out->destroy = mc_destroy;
+    out->shutdown = mc_shutdown;
+    out->reset = mc_reset;
+    out->active = mc_active;
+    out->list = mc_list;
+    out->close = mc_close;
+    out->charged_mb = mc_charged_mb;
+    out->shared_mb = mc_shared_mb;
+    return OC_OK;
+fail:
+    free(m->dir);
+    free(m->tdir);
+    free(m->idir);
+    free(m->ram_dir);
+    free(m->qemu);
+    free(m->qemu_img);
+    pthread_mutex_destroy(&m->mu);
+    pthread_mutex_destroy(&m->build_mu);
+    pthread_cond_destroy(&m->cv);
+    free(m);
+    return rc;
+}
