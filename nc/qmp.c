@@ -60,7 +60,8 @@ int nc_qmp_parse(const char *line, size_t len, struct nc_qmp_msg *out, struct oc
     } else if ((v = json_object_get(root, "error"))) {
         json_t *cls = json_object_get(v, "class"), *desc = json_object_get(v, "desc");
 
-        if (!json_is_object(v) || !json_is_string(cls)) {
+        if (!json_is_object(v) || !json_is_string(cls) || !json_string_value(cls)[0] ||
+            strlen(json_string_value(cls)) >= sizeof(out->name)) {
             nc_qmp_msg_free(out);
             return oc_err_set(err, OC_EINVAL, "QMP: an error without a class");
         }
@@ -68,7 +69,8 @@ int nc_qmp_parse(const char *line, size_t len, struct nc_qmp_msg *out, struct oc
         copy_str(out->name, sizeof(out->name), cls);
         copy_str(out->desc, sizeof(out->desc), desc);
     } else if ((v = json_object_get(root, "event"))) {
-        if (!json_is_string(v) || !json_string_value(v)[0]) {
+        if (!json_is_string(v) || !json_string_value(v)[0] ||
+            strlen(json_string_value(v)) >= sizeof(out->name)) {
             nc_qmp_msg_free(out);
             return oc_err_set(err, OC_EINVAL, "QMP: an event without a name");
         }
