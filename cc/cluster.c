@@ -798,6 +798,8 @@ int cc_run(struct cc_cluster *c, const struct cc_run_request *req, struct cc_ins
             P("RamdiskLocation", req->ramdisk.location);
             P("RamdiskDigest", req->ramdisk.digest);
         }
+        if (req->mc_ready[0])
+            P("MacroComponentReady", req->mc_ready);
         P("MacAddress", o->mac);
         P("Bridge", c->bridge);
 #undef P

@@ -82,6 +82,7 @@ struct cc_run_request {
     unsigned vcpus, mem_mb, disk_gb, ephemeral_gb, swap_mb;
     struct cc_image image, kernel, ramdisk;
     char group_id[CC_NAME_MAX];  /* the security group whose network it joins */
+    char mc_ready[64];           /* a MacroComponent's ready point, "" = none */
     const char **ids;            /* instance ids chosen by the CLC */
     size_t n;
     unsigned launch_index;       /* of ids[0] */

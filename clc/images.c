@@ -16,6 +16,7 @@
 
 #include "clc/identity.h"
 #include "clc/images.h"
+#include "common/ids.h"
 
 #define IMG_DESC_MAX 255
 #define IMG_HYPERVISOR "kvm"
@@ -81,7 +82,7 @@ const char *clc_image_id_prefix(const char *type)
 #define IMG_COLS                                                                           \
     "id, account_id, type, name, description, location, format, architecture, platform," \
     " root_device_name, root_device_type, virtualization_type, kernel_id, ramdisk_id,"    \
-    " state, is_public, size_bytes, created, block_devices, digest"
+    " state, is_public, size_bytes, created, block_devices, digest, mc_ready"
 
 static const char *img_col(struct oc_arena *a, sqlite3_stmt *st, int col)
 {
@@ -112,6 +113,7 @@ static void img_from_row(struct oc_arena *a, sqlite3_stmt *st, struct clc_image 
     m->created = (time_t)sqlite3_column_int64(st, 17);
     m->block_devices = img_col(a, st, 18);
     m->digest = img_col(a, st, 19);
+    m->mc_ready = img_col(a, st, 20);
 }
 
 int clc_image_load_visible(struct clc_req *r, const char *id, struct clc_image *out,
@@ -633,6 +635,12 @@ static int img_describe_attribute(struct clc_req *r)
         img_write_bdm(r, &img);
         return CLC_OK;
     }
+    if (strcmp(attr, "macroComponent") == 0) {
+        clc_reply_begin(r);
+        oc_xmlw_elem(r->xml, "imageId", img.id);
+        img_write_value(r, attr, *img.mc_ready ? img.mc_ready : "false");
+        return CLC_OK;
+    }
     for (size_t i = 0; i < sizeof(empty_attrs) / sizeof(empty_attrs[0]); i++)
         if (strcmp(attr, empty_attrs[i]) == 0) {
             clc_reply_begin(r);
@@ -643,6 +651,23 @@ static int img_describe_attribute(struct clc_req *r)
         }
     return clc_error(r, "InvalidParameterValue",
                      "Value (%s) for parameter attribute is invalid. Unknown attribute.", attr);
+}
+
+/* "true" (the default marker), "false" or a ready point, as stored. */
+int clc_image_mc_value(struct clc_req *r, const char *type, const char **v)
+{
+    if (strcmp(type, "machine") != 0)
+        return clc_error(r, "InvalidParameterValue",
+                         "Only machine images can be MacroComponents");
+    if (strcmp(*v, "true") == 0)
+        *v = CLC_MC_READY_DEFAULT;
+    else if (strcmp(*v, "false") == 0)
+        *v = "";
+    else if (!oc_valid_mc_ready(*v))
+        return clc_error(r, "InvalidParameterValue",
+                         "Value (%.64s) for MacroComponent is invalid: true, false, a console "
+                         "marker of [A-Za-z0-9_.:-] (at most 63) or +<seconds> (1-3600)", *v);
+    return CLC_OK;
 }
 
 /* The launch permission changes of one ModifyImageAttribute. */
@@ -785,6 +810,7 @@ static int img_modify_attribute(struct clc_req *r)
     struct clc_image img;
     struct oc_err err = { 0 };
     const char *attr = clc_param(r, "Attribute"), *desc = clc_param(r, "Description.Value");
+    const char *mc = clc_param(r, "MacroComponent.Value");
     const char **codes;
     size_t ncodes;
     int any = 0, rc;
@@ -794,6 +820,11 @@ static int img_modify_attribute(struct clc_req *r)
     if (attr && strcmp(attr, "description") == 0) {
         desc = clc_param(r, "Value");
         if (!desc)
+            return clc_error(r, "MissingParameter", "The request must contain the parameter "
+                                                    "Value");
+    } else if (attr && strcmp(attr, "macroComponent") == 0) {
+        mc = clc_param(r, "Value");
+        if (!mc)
             return clc_error(r, "MissingParameter", "The request must contain the parameter "
                                                     "Value");
     } else if (attr && (strcmp(attr, "kernel") == 0 || strcmp(attr, "ramdisk") == 0 ||
@@ -812,9 +843,11 @@ static int img_modify_attribute(struct clc_req *r)
         return clc_error(r, "InvalidParameterValue", "Product codes are not supported");
     if (lp_parse(r, &lp, &any))
         return CLC_FAILED;
-    if (!any && !desc)
+    if (!any && !desc && !mc)
         return clc_error(r, "MissingParameter",
                          "The request must contain the parameter Attribute");
+    if (mc && clc_image_mc_value(r, img.type, &mc))
+        return CLC_FAILED;
     if (desc && strlen(desc) > IMG_DESC_MAX)
         return clc_error(r, "InvalidParameterValue",
                          "The description is longer than %d characters", IMG_DESC_MAX);
@@ -828,6 +861,9 @@ static int img_modify_attribute(struct clc_req *r)
     if (rc == OC_OK && desc)
         rc = img_exec(r, "UPDATE images SET description = ?2 WHERE id = ?1", img.id, desc,
                       &err);
+    if (rc == OC_OK && mc)
+        rc = img_exec(r, "UPDATE images SET mc_ready = ?2, macrocomponent = (?2 != '')"
+                         " WHERE id = ?1", img.id, mc, &err);
     if (rc == OC_OK)
         rc = oc_db_commit(r->db, &err);
     if (rc) {

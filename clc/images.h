@@ -21,6 +21,7 @@ struct clc_image {
     const char *architecture, *platform, *root_device_name, *root_device_type;
     const char *virtualization_type, *kernel_id, *ramdisk_id, *state, *block_devices;
     const char *digest;           /* what the NC checks its cached copy against */
+    const char *mc_ready;         /* MacroComponent ready point; "" = ordinary */
     int is_public;
     long long size_bytes;
     time_t created;
@@ -41,6 +42,12 @@ int clc_image_load_visible(struct clc_req *r, const char *id, struct clc_image *
 /* Error answers shared by the handlers (always CLC_FAILED). */
 int clc_image_not_found(struct clc_req *r, const char *id);
 int clc_image_not_owner(struct clc_req *r, const char *id);
+
+/* MacroComponent=<v> of RegisterImage and ModifyImageAttribute: *v
+ * becomes the stored ready point ("true" = CLC_MC_READY_DEFAULT, "false"
+ * = ""); CLC_FAILED (answered) when bad or the image is not a machine. */
+#define CLC_MC_READY_DEFAULT "MC-READY"
+int clc_image_mc_value(struct clc_req *r, const char *type, const char **v);
 
 /* RegisterImage (clc/images_register.c). */
 int clc_image_register(struct clc_req *r);

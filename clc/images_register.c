@@ -38,6 +38,7 @@ struct reg {
     const char *name, *description, *architecture, *type, *kernel_id, *ramdisk_id;
     const char *root_device_name, *virtualization_type, *format, *digest;
     const char *manifest_text, *block_devices;
+    const char *mc_ready;      /* MacroComponent ready point, NULL = ordinary */
     long long size;
 };
 
@@ -130,6 +131,13 @@ static int reg_params(struct clc_req *r, struct reg *g)
         g->kernel_id = NULL;
     if (g->ramdisk_id && !*g->ramdisk_id)
         g->ramdisk_id = NULL;
+    /* Overcast's extension: MacroComponent=true|false|<ready point>, and
+     * MacroComponentReady=<ready point> (which implies true). */
+    g->mc_ready = clc_param(r, "MacroComponentReady");
+    if (!g->mc_ready)
+        g->mc_ready = clc_param(r, "MacroComponent");
+    if (g->mc_ready && clc_image_mc_value(r, g->type ? g->type : "machine", &g->mc_ready))
+        return CLC_FAILED;
     return clc_tags_check_spec(r, "image");
 }
 
@@ -370,8 +378,9 @@ static int reg_insert(struct clc_req *r, const struct reg *g, const char *id,
         "INSERT INTO images (id, account_id, type, name, description, location, format,"
         " architecture, platform, root_device_name, root_device_type, virtualization_type,"
         " kernel_id, ramdisk_id, state, is_public, size_bytes, digest, manifest, block_devices,"
-        " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', ?9, 'instance-store', ?10,"
-        " ?11, ?12, 'available', 0, ?13, ?14, ?15, ?16, ?17)",
+        " created, mc_ready, macrocomponent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', ?9,"
+        " 'instance-store', ?10, ?11, ?12, 'available', 0, ?13, ?14, ?15, ?16, ?17, ?18,"
+        " ?18 != '')",
         err);
     const char *text[] = {
         id, r->who.account_id, g->type, g->name, g->description ? g->description : "",
@@ -389,6 +398,7 @@ static int reg_insert(struct clc_req *r, const struct reg *g, const char *id,
     sqlite3_bind_text(st, 15, g->manifest_text, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 16, g->block_devices, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 17, (sqlite3_int64)r->now);
+    sqlite3_bind_text(st, 18, g->mc_ready ? g->mc_ready : "", -1, SQLITE_TRANSIENT);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
@@ -421,6 +431,9 @@ int clc_image_register(struct clc_req *r)
         return reg_walrus_fail(r, &g, rc, &err);
     if (g.bundle ? reg_bundle(r, w, &g, &obj) : reg_plain(r, &g, &obj))
         return CLC_FAILED;
+    if (g.mc_ready && *g.mc_ready && strcmp(g.type, "machine") != 0)
+        return clc_error(r, "InvalidParameterValue",
+                         "Only machine images can be MacroComponents");
     if (strcmp(g.type, "machine") != 0 && (g.kernel_id || g.ramdisk_id)) {
         if (clc_param(r, "KernelId") || clc_param(r, "RamdiskId"))
             return clc_error(r, "InvalidParameterCombination",

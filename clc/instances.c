@@ -829,6 +829,9 @@ static int run_send(struct clc_req *r, const struct run *run, const struct clc_c
         image_params(r->arena, p, &np, "Kernel", &run->kernel);
     if (run->has_ramdisk)
         image_params(r->arena, p, &np, "Ramdisk", &run->ramdisk);
+    /* A MacroComponent image: its nodes fork a template instead of booting. */
+    if (*run->image.mc_ready)
+        p[np++] = (struct oc_kv){ "MacroComponentReady", run->image.mc_ready, 1 };
     /* The cluster has the group's rules already when it runs another of
      * its instances (every change is pushed there; one that failed is the
      * poller's); otherwise they go first. */

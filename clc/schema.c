@@ -208,9 +208,16 @@ static const char schema_v2[] =
     "CREATE INDEX addresses_account ON addresses(account_id);"
     "CREATE INDEX addresses_instance ON addresses(instance_id);";
 
+/* 3: MacroComponent images.  mc_ready is the template's ready point
+ * ("" = an ordinary image); v1's macrocomponent flag is kept equal to
+ * mc_ready != ''. */
+static const char schema_v3[] =
+    "ALTER TABLE images ADD COLUMN mc_ready TEXT NOT NULL DEFAULT '';";
+
 static const struct oc_migration migrations[] = {
     { 1, schema_v1 },
     { 2, schema_v2 },
+    { 3, schema_v3 },
 };
 
 const struct oc_migration *clc_schema(size_t *n)

@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/codec.h"
@@ -45,4 +46,21 @@ void oc_resource_id(const char *prefix, char *out)
 
     oc_random_hex(hex, 9);
     sprintf(out, "%s-%.17s", prefix, hex);
+}
+
+int oc_valid_mc_ready(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (s[0] == '+') {
+        char *end;
+        long v;
+
+        if (n < 2 || n > 5 || strspn(s + 1, "0123456789") != n - 1)
+            return 0;
+        v = strtol(s + 1, &end, 10);
+        return !*end && v >= 1 && v <= 3600;
+    }
+    return n >= 1 && n < 64 &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-") == n;
 }

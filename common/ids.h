@@ -15,5 +15,9 @@ void oc_request_id(char *out);
 void oc_random_hex(char *out, size_t nbytes);
 /* AWS-style: prefix-xxxxxxxxxxxxxxxxx (17 hex). out holds strlen(prefix)+19. */
 void oc_resource_id(const char *prefix, char *out);
+/* A MacroComponent image's ready point, as the CLC stores it and the NC
+ * waits for it: a console marker of [A-Za-z0-9_.:-]{1,63}, or "+N"
+ * (N = 1..3600 seconds after the template starts). */
+int oc_valid_mc_ready(const char *s);
 
 #endif

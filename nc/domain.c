@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ids.h"
 #include "common/xml.h"
 
 static const char *const state_names[] = {
@@ -106,21 +107,6 @@ int nc_valid_digest(const char *s)
     return n >= 1 && n < 65 && strspn(s, "0123456789abcdef-") == n;
 }
 
-int nc_valid_mc_ready(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (s[0] == '+') {
-        char *end;
-        long v = strtol(s + 1, &end, 10);
-
-        return n > 1 && n <= 5 && !*end && strspn(s + 1, "0123456789") == n - 1 && v >= 1 &&
-               v <= 3600;
-    }
-    return n >= 1 && n < 64 &&
-           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-") == n;
-}
-
 static int check_image(const struct nc_image_spec *im, int kind, const char *what,
                        struct oc_err *err)
 {
@@ -170,7 +156,7 @@ int nc_instance_check(const struct nc_instance *i, struct oc_err *err)
         return oc_err_set(err, OC_EINVAL, "exactly one of bridge and tap is needed");
     if ((i->bridge[0] && !nc_valid_ifname(i->bridge)) || (i->tap[0] && !nc_valid_ifname(i->tap)))
         return oc_err_set(err, OC_EINVAL, "interface name is malformed");
-    if (i->mc_ready[0] && !nc_valid_mc_ready(i->mc_ready))
+    if (i->mc_ready[0] && !oc_valid_mc_ready(i->mc_ready))
         return oc_err_set(err, OC_EINVAL, "MacroComponent ready point must be a marker of "
                                           "[A-Za-z0-9_.:-] or +<seconds> (1-3600)");
     return OC_OK;

@@ -50,6 +50,5 @@ int nc_valid_mac(const char *s);
 int nc_valid_ifname(const char *s);
 int nc_valid_location(const char *s);
 int nc_valid_digest(const char *s);
-int nc_valid_mc_ready(const char *s);
 
 #endif

@@ -173,8 +173,10 @@ class Cloud:
     def __init__(self, zones=(("zone-a", 2),), clc_env=None, nc_env=None):
         """zones: (name, number of nodes[, SCHEDPOLICY]) per cluster;
         nc_env: settings every node controller gets on top of the test's."""
-        self.nc_env = nc_env or {}
         self.tmp = tempfile.mkdtemp(prefix="overcast-cloud-")
+        # MacroComponent template RAM: tmpfs, a directory of this cloud.
+        self.ram_dir = tempfile.mkdtemp(prefix="overcast-mc-", dir="/dev/shm")
+        self.nc_env = dict({"OVERCAST_NC_MC_RAM_DIR": self.ram_dir}, **(nc_env or {}))
         self.libvirtd = nh.Libvirtd()
         self.env = None
         self.clusters = []
@@ -229,6 +231,14 @@ class Cloud:
                         self.owns(d)]
             for d in leftover:
                 nh.destroy_domain(d)
+            # MacroComponent forks (and templates being built) are QEMUs
+            # of our nodes, killed by pid; a fork left running is a leftover.
+            for cl in self.clusters:
+                for n in cl.ncs:
+                    for pid, name in nh.qemu_pids(os.path.join(n.home, "nc")):
+                        if name.startswith("i-"):
+                            leftover.append(name)
+                    nh.kill_qemus(os.path.join(n.home, "nc"))
             for cl in self.clusters:
                 cl.stop()
             if self.env is not None:
@@ -239,6 +249,7 @@ class Cloud:
         finally:
             self.libvirtd.stop()
             shutil.rmtree(self.tmp, ignore_errors=True)
+            shutil.rmtree(self.ram_dir, ignore_errors=True)
         if reports:
             raise AssertionError("sanitizer reports in daemon logs:\n%s" % "\n".join(reports))
         return leftover
@@ -284,10 +295,12 @@ def running_domains():
     return [l.strip() for l in p.stdout.splitlines() if l.strip()]
 
 
-def register(ec2, kind, location, name, **kw):
-    """RegisterImage with the ImageType extension (kernel, ramdisk, machine)."""
+def register(ec2, kind, location, name, extra=None, **kw):
+    """RegisterImage with the ImageType extension (kernel, ramdisk, machine)
+    and any other extension parameters in extra (MacroComponent=...)."""
     def add(params, **_):
         params["body"]["ImageType"] = kind
+        params["body"].update(extra or {})
 
     ec2.meta.events.register("before-call.ec2.RegisterImage", add, unique_id="img-kind")
     try:

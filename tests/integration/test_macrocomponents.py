@@ -1,0 +1,186 @@
+"""MacroComponents through the public API: boto3 -> CLC -> CC -> NC, where
+the node forks a booted template VM copy-on-write instead of booting
+(nc/mc.c), with the CC's real dnsmasq and metadata redirect
+(cloud_harness.py).
+
+What is checked:
+  - RegisterImage with MacroComponent=true, DescribeImageAttribute and
+    ModifyImageAttribute of macroComponent (and their refusals);
+  - RunInstances x5 of the image: all running; each console shows it
+    resumed from the template's ready point (the template's boot id, no
+    boot of its own), its own DHCP address (= DescribeInstances), its own
+    instance id from the metadata service;
+  - forks are independent: what one writes to its memory (/tmp) and disk
+    is not seen by a fork started after it;
+  - terminate: every fork goes, each alone.
+"""
+
+import os
+import re
+import sys
+import time
+
+import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cloud_harness as ch  # noqa: E402
+import nc_harness as nh  # noqa: E402
+import walrus_harness as wh  # noqa: E402
+from test_instances import instances, wait_state, wait_console  # noqa: E402
+
+ZONE = "zone-mc"
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    # One node with room for the forks: they are charged their private
+    # pages, but each still takes a core of the node's count.
+    yield from ch.cloud_fixture(zones=((ZONE, 1),), nc_env={
+        "OVERCAST_NC_MAX_CORES": "8", "OVERCAST_NC_MAX_MEM_MB": "4096"})
+
+
+def query(cloud, params, who=1):
+    """A raw EC2 Query call (for the attribute boto3's model does not know)."""
+    ak, sk = cloud.env.keys(who)
+    body = dict({"Version": "2016-11-15"}, **params)
+    req = AWSRequest(method="POST", url=cloud.env.clc.endpoint + "/", data=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    SigV4Auth(Credentials(ak, sk), "ec2", wh.REGION).add_auth(req)
+    p = req.prepare()
+    r = requests.post(p.url, data=p.body, headers=dict(p.headers), timeout=30)
+    return r.status_code, r.text
+
+
+def mc_attr(cloud, image_id):
+    st, text = query(cloud, {"Action": "DescribeImageAttribute", "ImageId": image_id,
+                             "Attribute": "macroComponent"})
+    assert st == 200, text
+    return re.search(r"<macroComponent><value>([^<]*)</value>", text).group(1)
+
+
+@pytest.fixture(scope="module")
+def mc_image(cloud):
+    ec2 = cloud.env.ec2(1)
+    iid = ch.register(ec2, "machine", "%s/rootdisk.img" % ch.IMAGE_BUCKET, "mc-guest",
+                      extra={"MacroComponent": "true"}, KernelId=cloud.kernel,
+                      RamdiskId=cloud.ramdisk)
+    ec2.modify_image_attribute(ImageId=iid, LaunchPermission={"Add": [{"Group": "all"}]})
+    return iid
+
+
+def test_image_attribute(cloud, mc_image):
+    ec2 = cloud.env.ec2(1)
+    assert mc_attr(cloud, mc_image) == "MC-READY"
+    assert mc_attr(cloud, cloud.image) == "false"
+    # boto3 sends it with its own model: Attribute + Value.
+    ec2.modify_image_attribute(ImageId=cloud.image, Attribute="macroComponent", Value="+30")
+    assert mc_attr(cloud, cloud.image) == "+30"
+    ec2.modify_image_attribute(ImageId=cloud.image, Attribute="macroComponent", Value="false")
+    assert mc_attr(cloud, cloud.image) == "false"
+    for bad in ("MC READY", "+0", "+99999", ""):
+        with pytest.raises(ClientError) as e:
+            ec2.modify_image_attribute(ImageId=cloud.image, Attribute="macroComponent",
+                                       Value=bad)
+        assert e.value.response["Error"]["Code"] in ("InvalidParameterValue",
+                                                     "MissingParameter"), bad
+    with pytest.raises(ClientError) as e:
+        ec2.modify_image_attribute(ImageId=cloud.kernel, Attribute="macroComponent",
+                                   Value="true")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    # Only the owner changes it.
+    with pytest.raises(ClientError) as e:
+        cloud.env.ec2(2).modify_image_attribute(ImageId=mc_image, Attribute="macroComponent",
+                                                Value="false")
+    assert e.value.response["Error"]["Code"] in ("AuthFailure", "InvalidAMIID.Unavailable",
+                                                 "UnauthorizedOperation")
+    assert mc_attr(cloud, mc_image) == "MC-READY"
+    with pytest.raises(ClientError) as e:
+        ch.register(ec2, "kernel", "%s/vmlinuz" % ch.IMAGE_BUCKET, "mc-kernel",
+                    extra={"MacroComponent": "true"})
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+def node_home(cloud):
+    return cloud.clusters[0].ncs[0].home
+
+
+def template_boot_id(cloud):
+    """The boot ids the node's templates printed at their ready point."""
+    ids = set()
+    tdir = os.path.join(node_home(cloud), "nc", "templates")
+    for key in os.listdir(tdir):
+        if key.endswith(".tmp"):
+            continue
+        text = open(os.path.join(tdir, key, "console.log"), errors="replace").read()
+        m = re.search(r"^MC-READY boot=(\S+)", text, re.M)
+        if m:
+            ids.add(m.group(1))
+    return ids
+
+
+def test_run_five_forks(cloud, mc_image):
+    ec2 = cloud.env.ec2(2)
+    r = ec2.run_instances(ImageId=mc_image, MinCount=5, MaxCount=5, InstanceType="t1.micro")
+    ids = [i["InstanceId"] for i in r["Instances"]]
+    assert all(i["State"]["Name"] == "pending" for i in r["Instances"])
+    wait_state(ec2, ids, "running", timeout=300)
+    boot_ids = template_boot_id(cloud)
+    assert len(boot_ids) == 1, boot_ids
+    by_id = {i["InstanceId"]: i for i in instances(ec2, InstanceIds=ids)}
+    ips = set()
+    for iid in ids:
+        m, text = wait_console(ec2, iid, r"^GUEST-IID (\S+)\s*$", timeout=300)
+        assert m.group(1) == iid, text[-2000:]
+        assert "GUEST-BOOT" not in text, "%s booted instead of resuming" % iid
+        resumed = re.search(r"^MC-RESUMED boot=(\S+)", text, re.M)
+        assert resumed and resumed.group(1) in boot_ids, text[-2000:]
+        ip = re.search(r"^GUEST-UP ip=(\S+)\s*$", text, re.M).group(1)
+        assert ip == by_id[iid]["PrivateIpAddress"], (ip, by_id[iid])
+        ips.add(ip)
+    assert len(ips) == 5
+    # Five forks, one template, no libvirt domain: QEMUs of the node's own.
+    forks = [n for _, n in nh.qemu_pids(os.path.join(node_home(cloud), "nc"))]
+    assert sorted(forks) == sorted(ids)
+    assert not [d for d in ch.running_domains() if d in ids]
+
+    # Terminate one: the others run on.
+    ec2.terminate_instances(InstanceIds=ids[:1])
+    wait_state(ec2, ids[:1], "terminated", timeout=120)
+    assert {i["State"]["Name"] for i in instances(ec2, InstanceIds=ids[1:])} == {"running"}
+    ec2.terminate_instances(InstanceIds=ids[1:])
+    wait_state(ec2, ids[1:], "terminated", timeout=120)
+    assert not nh.qemu_pids(os.path.join(node_home(cloud), "nc"))
+
+
+WRITER = """#!/bin/sh
+echo secret-of-the-writer > /tmp/mark
+printf 'WRITER-DISK' | dd of=/dev/vda bs=512 seek=40000 conv=notrunc 2>/dev/null
+sync
+echo WRITER-DONE
+"""
+
+READER = """#!/bin/sh
+if [ -e /tmp/mark ]; then echo "READER-SAW-MEM $(cat /tmp/mark)"; else echo READER-MEM-CLEAN; fi
+echo 3 > /proc/sys/vm/drop_caches
+d=$(dd if=/dev/vda bs=512 skip=40000 count=1 2>/dev/null | head -c 11)
+if [ "$d" = WRITER-DISK ]; then echo READER-SAW-DISK; else echo READER-DISK-CLEAN; fi
+"""
+
+
+def test_forks_are_independent(cloud, mc_image):
+    ec2 = cloud.env.ec2(2)
+    w = ec2.run_instances(ImageId=mc_image, MinCount=1, MaxCount=1, InstanceType="t1.micro",
+                          UserData=WRITER)["Instances"][0]["InstanceId"]
+    wait_console(ec2, w, r"^WRITER-DONE", timeout=300)
+    rd = ec2.run_instances(ImageId=mc_image, MinCount=1, MaxCount=1, InstanceType="t1.micro",
+                           UserData=READER)["Instances"][0]["InstanceId"]
+    _, text = wait_console(ec2, rd, r"^READER-DISK-(CLEAN|SAW)", timeout=300)
+    assert re.search(r"^READER-MEM-CLEAN", text, re.M), text[-1500:]
+    assert re.search(r"^READER-DISK-CLEAN", text, re.M), text[-1500:]
+    ec2.terminate_instances(InstanceIds=[w, rd])
+    wait_state(ec2, [w, rd], "terminated", timeout=120)
