@@ -68,6 +68,7 @@ struct nc_mc_config {
     const char *qemu;            /* the QEMU binary ("qemu-system-x86_64") */
     const char *qemu_img;
     unsigned ready_timeout_s;    /* a template that is not ready by then fails */
+    unsigned pool;               /* fork QEMUs kept started per template (0: none) */
 };
 
 int nc_mc_open(const struct nc_mc_config *cfg, nc_vm_event_fn fn, void *fn_ctx,

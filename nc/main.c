@@ -158,7 +158,8 @@ int main(int argc, char **argv)
     }
     nc.dir = nc_dir;
     nc.hypervisor = api.hypervisor;
-    nc.cmdline = oc_config_get(conf, "NC_KERNEL_CMDLINE", "console=ttyS0 root=/dev/vda");
+    nc.cmdline = oc_config_get(conf, "NC_KERNEL_CMDLINE",
+                                   "console=ttyS0 root=/dev/vda no_timer_check");
     nc.dac_label = oc_config_get(conf, "NC_QEMU_DAC_LABEL", "+0:+0");
     nc.qemu_img = oc_config_get(conf, "NC_QEMU_IMG", "qemu-img");
     if (oc_daemon_int(&d, "NC_SHUTDOWN_TIMEOUT", 30, 0, 3600, &v))
@@ -194,6 +195,9 @@ int main(int argc, char **argv)
         if (oc_daemon_int(&d, "NC_MC_READY_TIMEOUT", 300, 5, 3600, &v))
             goto out;
         mcc.ready_timeout_s = (unsigned)v;
+        if (oc_daemon_int(&d, "NC_MC_POOL", 1, 0, 16, &v))
+            goto out;
+        mcc.pool = (unsigned)v;
         if (nc_mc_open(&mcc, nc_node_vm_event, node, &mc, &err) != OC_OK) {
             oc_error("MacroComponents: %s", err.msg);
             goto out;

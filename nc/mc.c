@@ -67,26 +67,51 @@
 #define MIGRATE_TIMEOUT_MS 120000
 #define ARGV_MAX 64
 
+#define NAME_MAX_LEN 48
+
 struct fork {
     char id[NC_ID_MAX];
+    char name[NAME_MAX_LEN];  /* guest=<name> in its command line */
     pid_t pid;
     int ending;               /* we are destroying it */
     uint64_t private_mb;      /* measured by the monitor */
     struct fork *next;
 };
 
+/* A pre-started fork QEMU waiting in -incoming defer (the pool). */
+struct slot {
+    char key[KEY_LEN + 1];
+    char name[NAME_MAX_LEN];
+    char dir[PATH_MAX];
+    pid_t pid;
+    struct slot *next;
+};
+
+/* What the pool needs to start forks of a template: its argv's parts. */
+struct recipe {
+    char key[KEY_LEN + 1];
+    char hypervisor[8];
+    char *kernel, *ramdisk, *cmdline;
+    unsigned mem_mb, vcpus;
+    struct recipe *next;
+};
+
 struct mc {
-    char *dir, *tdir, *idir, *ram_dir, *qemu, *qemu_img;
+    char *dir, *tdir, *idir, *pdir, *ram_dir, *qemu, *qemu_img;
     unsigned ready_timeout_s;
+    unsigned pool;            /* slots kept per template */
+    unsigned slot_seq;
     nc_vm_event_fn fn;
     void *fn_ctx;
     pthread_mutex_t mu;       /* forks, shared_mb, stop */
     pthread_cond_t cv;
     pthread_mutex_t build_mu; /* one template build at a time */
     struct fork *forks;
+    struct slot *slots;
+    struct recipe *recipes;
     uint64_t shared_mb;
     int stop;
-    pthread_t monitor;
+    pthread_t monitor, filler;
 };
 
 /* ------------------------------------------------------------------ */
@@ -108,10 +133,11 @@ static void sleep_ms(unsigned ms)
 }
 
 /* 1 when pid is a live QEMU whose command line names `name` (a recycled
- * pid, or a zombie, is not). */
+ * pid, or a zombie, is not).  A fork's name is its instance id, or the
+ * pool slot's name it was started under (instances/<id>/qemu.name). */
 static int qemu_alive(pid_t pid, const char *name)
 {
-    char path[64], buf[4096], want[NC_ID_MAX + 16], st[512];
+    char path[64], buf[4096], want[NAME_MAX_LEN + 16], st[512];
     ssize_t n;
     int fd;
     char *p;
@@ -453,7 +479,7 @@ static int build_template(struct mc *m, const struct nc_domain_spec *s, const ch
     snprintf(name, sizeof(name), "mc-%s", key);
     rm_tree(tmp);
     unlink(ram);   /* never truncated: a stale file is replaced, not reused */
-    if ((rc = oc_mkdirs(tmp, 0700, err)))
+    if ((rc = oc_mkdirs(tmp, 0700, err)) || (rc = oc_mkdirs(m->ram_dir, 0700, err)))
         return rc;
     snprintf(disk, sizeof(disk), "%s/root.qcow2", tmp);
     snprintf(console, sizeof(console), "%s/console.log", tmp);
@@ -628,12 +654,242 @@ static int plug(struct mc *m, struct nc_qmp *q, const struct nc_instance *i, str
     return rc;
 }
 
+/* ------------------------------------------------------------------ */
+/* the pool: fork QEMUs started ahead, so a fork pays only the restore */
+
+static void recipe_free(struct recipe *r)
+{
+    if (!r)
+        return;
+    free(r->kernel);
+    free(r->ramdisk);
+    free(r->cmdline);
+    free(r);
+}
+
+/* Locked.  Remembers how to start forks of key (once). */
+static void recipe_note(struct mc *m, const char *key, const struct nc_domain_spec *s)
+{
+    struct recipe *r;
+
+    if (!m->pool)
+        return;
+    for (r = m->recipes; r; r = r->next)
+        if (strcmp(r->key, key) == 0)
+            return;
+    r = calloc(1, sizeof(*r));
+    if (!r)
+        return;
+    snprintf(r->key, sizeof(r->key), "%s", key);
+    snprintf(r->hypervisor, sizeof(r->hypervisor), "%s", s->hypervisor);
+    r->kernel = s->kernel_path ? strdup(s->kernel_path) : NULL;
+    r->ramdisk = s->ramdisk_path ? strdup(s->ramdisk_path) : NULL;
+    r->cmdline = s->cmdline ? strdup(s->cmdline) : NULL;
+    r->mem_mb = s->inst->mem_mb;
+    r->vcpus = s->inst->vcpus;
+    if ((s->kernel_path && !r->kernel) || (s->ramdisk_path && !r->ramdisk) ||
+        (s->cmdline && !r->cmdline)) {
+        recipe_free(r);
+        return;
+    }
+    r->next = m->recipes;
+    m->recipes = r;
+    pthread_cond_broadcast(&m->cv);
+}
+
+/* Starts one slot for the recipe (not locked). */
+static int slot_start(struct mc *m, const struct recipe *r, unsigned seq, struct slot **out,
+                      struct oc_err *err)
+{
+    struct nc_instance inst = { 0 };
+    struct nc_domain_spec s = { 0 };
+    struct vm_files f = { 0 };
+    struct argv a = { 0 };
+    char tdisk[PATH_MAX], ram[PATH_MAX], disk[PATH_MAX + 16], console[PATH_MAX + 16],
+        qmp[PATH_MAX + 16], pidf[PATH_MAX + 16];
+    struct slot *sl = calloc(1, sizeof(*sl));
+    int rc;
+
+    if (!sl)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    snprintf(sl->key, sizeof(sl->key), "%s", r->key);
+    snprintf(sl->name, sizeof(sl->name), "mcpool-%s-%u", r->key, seq);
+    if (snprintf(sl->dir, sizeof(sl->dir), "%s/%s", m->pdir, sl->name) >= (int)sizeof(sl->dir)) {
+        free(sl);
+        return oc_err_set(err, OC_EINVAL, "pool path too long");
+    }
+    tpath(m, r->key, "", "root.qcow2", tdisk, sizeof(tdisk));
+    snprintf(ram, sizeof(ram), "%s/%s.ram", m->ram_dir, r->key);
+    snprintf(disk, sizeof(disk), "%s/root.qcow2", sl->dir);
+    snprintf(console, sizeof(console), "%s/console.log", sl->dir);
+    snprintf(qmp, sizeof(qmp), "%s/qmp.sock", sl->dir);
+    snprintf(pidf, sizeof(pidf), "%s/qemu.pid", sl->dir);
+    rm_tree(sl->dir);
+    if ((rc = oc_mkdirs(sl->dir, 0700, err)))
+        goto fail;
+    {
+        const char *img[] = { m->qemu_img, "create", "-q", "-f", "qcow2", "-F", "qcow2",
+                              "-b", tdisk, disk, NULL };
+
+        if ((rc = oc_run(img, NULL, err)))
+            goto fail;
+    }
+    inst.mem_mb = r->mem_mb;
+    inst.vcpus = r->vcpus;
+    s.inst = &inst;
+    s.hypervisor = r->hypervisor;
+    s.kernel_path = r->kernel;
+    s.ramdisk_path = r->ramdisk;
+    s.cmdline = r->cmdline;
+    f.name = sl->name;
+    f.ram = ram;
+    f.disk = disk;
+    f.console = console;
+    f.qmp = qmp;
+    f.pid = pidf;
+    f.incoming = 1;
+    build_argv(m, &s, &f, &a);
+    rc = spawn_qemu(&a, pidf, &sl->pid, err);
+    argv_free(&a);
+    if (rc)
+        goto fail;
+    *out = sl;
+    return OC_OK;
+fail:
+    rm_tree(sl->dir);
+    free(sl);
+    return rc;
+}
+
+static void slot_kill(struct slot *sl)
+{
+    kill_qemu(sl->pid, sl->name);
+    rm_tree(sl->dir);
+    free(sl);
+}
+
+/* Keeps m->pool slots started for every recipe whose template exists. */
+static void *filler_main(void *arg)
+{
+    struct mc *m = arg;
+
+    pthread_mutex_lock(&m->mu);
+    while (!m->stop) {
+        struct recipe *want = NULL;
+        struct timespec until;
+
+        for (struct recipe *r = m->recipes; r && !want; r = r->next) {
+            unsigned have = 0;
+
+            for (struct slot *sl = m->slots; sl; sl = sl->next)
+                have += strcmp(sl->key, r->key) == 0;
+            if (have < m->pool)
+                want = r;
+        }
+        if (want) {
+            struct recipe copy = *want;
+            unsigned seq = ++m->slot_seq;
+            char *kernel = want->kernel ? strdup(want->kernel) : NULL,
+                 *ramdisk = want->ramdisk ? strdup(want->ramdisk) : NULL,
+                 *cmdline = want->cmdline ? strdup(want->cmdline) : NULL;
+            struct slot *sl = NULL;
+            struct oc_err err = { 0 };
+            char argvf[PATH_MAX];
+            struct stat st;
+            int rc;
+
+            /* A copy: the sweep may drop the recipe meanwhile. */
+            copy.kernel = kernel;
+            copy.ramdisk = ramdisk;
+            copy.cmdline = cmdline;
+            pthread_mutex_unlock(&m->mu);
+            pthread_mutex_lock(&m->build_mu);
+            tpath(m, copy.key, "", "argv", argvf, sizeof(argvf));
+            rc = stat(argvf, &st) == 0 ? slot_start(m, &copy, seq, &sl, &err)
+                                       : oc_err_set(&err, OC_ENOTFOUND, "template gone");
+            pthread_mutex_unlock(&m->build_mu);
+            free(kernel);
+            free(ramdisk);
+            free(cmdline);
+            pthread_mutex_lock(&m->mu);
+            if (rc == OC_OK && m->stop) {
+                pthread_mutex_unlock(&m->mu);
+                slot_kill(sl);
+                pthread_mutex_lock(&m->mu);
+            } else if (rc == OC_OK) {
+                sl->next = m->slots;
+                m->slots = sl;
+                continue;
+            } else {
+                oc_log(OC_LOG_WARN, "template %s: cannot start a pool QEMU: %s", copy.key,
+                       err.msg);
+                /* Drop the recipe: the next fork of it notes it again. */
+                for (struct recipe **p = &m->recipes; *p; p = &(*p)->next)
+                    if (strcmp((*p)->key, copy.key) == 0) {
+                        struct recipe *r = *p;
+
+                        *p = r->next;
+                        recipe_free(r);
+                        break;
+                    }
+            }
+        }
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 2;
+        if (!m->stop)
+            pthread_cond_timedwait(&m->cv, &m->mu, &until);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+/* Takes a live slot of key, its console, QMP socket and pid file moved to
+ * the instance's paths.  Its disk stays in slot_dir until the fork runs:
+ * an incoming QEMU reopens its images by path when it is activated
+ * (`cont`); mc_start moves it then. */
+static int slot_claim(struct mc *m, const char *key, const struct nc_domain_spec *s,
+                      const char *qmp, const char *pidf, pid_t *pid, char name[NAME_MAX_LEN],
+                      char slot_dir[PATH_MAX])
+{
+    struct slot *sl = NULL;
+    char from[PATH_MAX + 16];
+    int ok;
+
+    pthread_mutex_lock(&m->mu);
+    for (struct slot **p = &m->slots; *p; p = &(*p)->next)
+        if (strcmp((*p)->key, key) == 0) {
+            sl = *p;
+            *p = sl->next;
+            break;
+        }
+    pthread_cond_broadcast(&m->cv);   /* the filler starts another */
+    pthread_mutex_unlock(&m->mu);
+    if (!sl)
+        return 0;
+    ok = qemu_alive(sl->pid, sl->name);
+#define MOVE(file, to)                                                              \
+    (snprintf(from, sizeof(from), "%s/" file, sl->dir), rename(from, to) == 0)
+    ok = ok && MOVE("console.log", s->console_path) && MOVE("qmp.sock", qmp) &&
+         MOVE("qemu.pid", pidf);
+#undef MOVE
+    if (!ok) {
+        slot_kill(sl);
+        return 0;
+    }
+    *pid = sl->pid;
+    snprintf(name, NAME_MAX_LEN, "%s", sl->name);
+    snprintf(slot_dir, PATH_MAX, "%s", sl->dir);
+    free(sl);
+    return 1;
+}
+
 static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *err)
 {
     struct mc *m = ctx;
     const struct nc_instance *i = s->inst;
     char key[KEY_LEN + 1], tdisk[PATH_MAX], tstate[PATH_MAX], ram[PATH_MAX], qmp[PATH_MAX],
-        pidf[PATH_MAX], tkey[PATH_MAX];
+        pidf[PATH_MAX], tkey[PATH_MAX], namef[PATH_MAX], name[NAME_MAX_LEN],
+        slot_dir[PATH_MAX] = "";
     struct vm_files f = { 0 };
     struct argv a = { 0 };
     struct nc_qmp *q = NULL;
@@ -651,30 +907,37 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
     ipath(m, i->id, "qmp.sock", qmp, sizeof(qmp));
     ipath(m, i->id, "qemu.pid", pidf, sizeof(pidf));
     ipath(m, i->id, "template", tkey, sizeof(tkey));
+    ipath(m, i->id, "qemu.name", namef, sizeof(namef));
     unlink(s->root_path);
     unlink(s->console_path);
     unlink(qmp);
-    {
+    if ((rc = oc_write_file_atomic(tkey, key, KEY_LEN, 0600, err)))
+        return rc;
+    pthread_mutex_lock(&m->mu);
+    recipe_note(m, key, s);
+    pthread_mutex_unlock(&m->mu);
+    if (!slot_claim(m, key, s, qmp, pidf, &pid, name, slot_dir)) {
         const char *img[] = { m->qemu_img, "create", "-q", "-f", "qcow2", "-F", "qcow2",
                               "-b", tdisk, s->root_path, NULL };
 
         if ((rc = oc_run(img, NULL, err)))
             return rc;
+        snprintf(name, sizeof(name), "%s", i->id);
+        f.name = i->id;
+        f.ram = ram;
+        f.disk = s->root_path;
+        f.console = s->console_path;
+        f.qmp = qmp;
+        f.pid = pidf;
+        f.incoming = 1;
+        build_argv(m, s, &f, &a);
+        rc = spawn_qemu(&a, pidf, &pid, err);
+        argv_free(&a);
+        if (rc)
+            return rc;
     }
-    if ((rc = oc_write_file_atomic(tkey, key, KEY_LEN, 0600, err)))
-        return rc;
-    f.name = i->id;
-    f.ram = ram;
-    f.disk = s->root_path;
-    f.console = s->console_path;
-    f.qmp = qmp;
-    f.pid = pidf;
-    f.incoming = 1;
-    build_argv(m, s, &f, &a);
-    rc = spawn_qemu(&a, pidf, &pid, err);
-    argv_free(&a);
-    if (rc)
-        return rc;
+    if ((rc = oc_write_file_atomic(namef, name, strlen(name), 0600, err)))
+        goto fail;
     if ((rc = nc_qmp_open(qmp, QMP_TIMEOUT_MS, &q, err)) ||
         (rc = nc_qmp_call(q, "migrate-set-capabilities", ignore_shared_caps(), -1, NULL,
                           QMP_TIMEOUT_MS, err)))
@@ -701,6 +964,17 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
     }
     if (rc || (rc = plug(m, q, i, err)))
         goto fail;
+    if (slot_dir[0]) {
+        char from[PATH_MAX + 16];
+
+        /* Open and active now: the disk joins the instance's files. */
+        snprintf(from, sizeof(from), "%s/root.qcow2", slot_dir);
+        if (rename(from, s->root_path) != 0) {
+            rc = oc_err_set(err, OC_EIO, "rename %s: %s", from, strerror(errno));
+            goto fail;
+        }
+        rm_tree(slot_dir);
+    }
     nc_qmp_close(q);
     fk = calloc(1, sizeof(*fk));
     if (!fk) {
@@ -709,21 +983,46 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
         goto fail;
     }
     snprintf(fk->id, sizeof(fk->id), "%s", i->id);
+    snprintf(fk->name, sizeof(fk->name), "%s", name);
     fk->pid = pid;
     pthread_mutex_lock(&m->mu);
     fk->next = m->forks;
     m->forks = fk;
     pthread_mutex_unlock(&m->mu);
-    oc_log(OC_LOG_INFO, "%s: forked from template %s (pid %d)", i->id, key, (int)pid);
+    oc_log(OC_LOG_INFO, "%s: forked from template %s (pid %d, %s)", i->id, key, (int)pid,
+           strcmp(name, i->id) ? "from the pool" : "started");
     return OC_OK;
 fail:
     nc_qmp_close(q);
-    kill_qemu(pid, i->id);
+    kill_qemu(pid, name);
+    if (slot_dir[0])
+        rm_tree(slot_dir);
     return rc;
 }
 
+/* The fork's QEMU from its files: pid and the name it runs under. */
+static pid_t fork_files(struct mc *m, const char *id, char name[NAME_MAX_LEN])
+{
+    char path[PATH_MAX];
+    int fd;
+    ssize_t n = -1;
+
+    ipath(m, id, "qemu.name", path, sizeof(path));
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, name, NAME_MAX_LEN - 1);
+        close(fd);
+    }
+    if (n > 0)
+        name[n] = 0;
+    else
+        snprintf(name, NAME_MAX_LEN, "%s", id);
+    ipath(m, id, "qemu.pid", path, sizeof(path));
+    return read_pid(path);
+}
+
 /* Takes the fork out of the list, marked as ended by us. */
-static pid_t take_fork(struct mc *m, const char *id)
+static pid_t take_fork(struct mc *m, const char *id, char name[NAME_MAX_LEN])
 {
     pid_t pid = -1;
 
@@ -733,6 +1032,7 @@ static pid_t take_fork(struct mc *m, const char *id)
             struct fork *f = *p;
 
             pid = f->pid;
+            snprintf(name, NAME_MAX_LEN, "%s", f->name);
             *p = f->next;
             free(f);
             break;
@@ -744,19 +1044,14 @@ static pid_t take_fork(struct mc *m, const char *id)
 static int mc_destroy(void *ctx, const char *id, struct oc_err *err)
 {
     struct mc *m = ctx;
-    pid_t pid = take_fork(m, id);
+    char name[NAME_MAX_LEN];
+    pid_t pid = take_fork(m, id, name);
 
-    if (pid <= 0) {
-        char pidf[PATH_MAX];
-
-        /* Not adopted (yet): its pid file still says where it is. */
-        ipath(m, id, "qemu.pid", pidf, sizeof(pidf));
-        pid = read_pid(pidf);
-        if (!qemu_alive(pid, id))
-            return oc_err_set(err, OC_ENOTFOUND, "no fork %s", id);
-    }
-    kill_qemu(pid, id);
-    if (qemu_alive(pid, id))
+    /* Not adopted (yet): its files still say where it is. */
+    if (pid <= 0 && !qemu_alive(pid = fork_files(m, id, name), name))
+        return oc_err_set(err, OC_ENOTFOUND, "no fork %s", id);
+    kill_qemu(pid, name);
+    if (qemu_alive(pid, name))
         return oc_err_set(err, OC_EIO, "fork %s (pid %d) does not die", id, (int)pid);
     return OC_OK;
 }
@@ -795,13 +1090,16 @@ static int mc_active(void *ctx, const char *id)
 {
     struct mc *m = ctx;
     struct fork *f;
+    char name[NAME_MAX_LEN] = "";
     pid_t pid;
 
     pthread_mutex_lock(&m->mu);
     f = find_fork(m, id);
     pid = f ? f->pid : -1;
+    if (f)
+        snprintf(name, sizeof(name), "%s", f->name);
     pthread_mutex_unlock(&m->mu);
-    return qemu_alive(pid, id);
+    return qemu_alive(pid, name);
 }
 
 /* Every fork whose QEMU runs, from the pid files; they are (re)adopted. */
@@ -819,14 +1117,13 @@ static int mc_list(void *ctx, struct nc_vm_info **out, size_t *n, struct oc_err 
         return errno == ENOENT ? OC_OK : oc_err_set(err, OC_EIO, "%s: %s", m->idir,
                                                     strerror(errno));
     while ((e = readdir(d))) {
-        char pidf[PATH_MAX];
+        char name[NAME_MAX_LEN];
         pid_t pid;
 
         if (!nc_valid_instance_id(e->d_name))
             continue;
-        ipath(m, e->d_name, "qemu.pid", pidf, sizeof(pidf));
-        pid = read_pid(pidf);
-        if (!qemu_alive(pid, e->d_name))
+        pid = fork_files(m, e->d_name, name);
+        if (!qemu_alive(pid, name))
             continue;
         if (k == cap) {
             struct nc_vm_info *grown = realloc(info, (cap = cap ? cap * 2 : 16) * sizeof(*info));
@@ -848,6 +1145,7 @@ static int mc_list(void *ctx, struct nc_vm_info **out, size_t *n, struct oc_err 
 
             if (f) {
                 snprintf(f->id, sizeof(f->id), "%.23s", e->d_name);
+                snprintf(f->name, sizeof(f->name), "%s", name);
                 f->pid = pid;
                 f->next = m->forks;
                 m->forks = f;
@@ -940,6 +1238,42 @@ static int key_in_use(struct mc *m, const char *key)
     return used;
 }
 
+/* Forgets the key's recipe and kills its slots (NULL: every key). */
+static void drop_pool(struct mc *m, const char *key)
+{
+    struct slot *gone = NULL;
+
+    pthread_mutex_lock(&m->mu);
+    for (struct recipe **p = &m->recipes; *p;) {
+        struct recipe *r = *p;
+
+        if (!key || strcmp(r->key, key) == 0) {
+            *p = r->next;
+            recipe_free(r);
+        } else {
+            p = &r->next;
+        }
+    }
+    for (struct slot **p = &m->slots; *p;) {
+        struct slot *sl = *p;
+
+        if (!key || strcmp(sl->key, key) == 0) {
+            *p = sl->next;
+            sl->next = gone;
+            gone = sl;
+        } else {
+            p = &sl->next;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    while (gone) {
+        struct slot *sl = gone;
+
+        gone = sl->next;
+        slot_kill(sl);
+    }
+}
+
 /* Removes templates that no fork uses and a newer template of the same
  * family (image and size) has replaced; counts what the rest hold. */
 static void sweep_templates(struct mc *m)
@@ -990,6 +1324,7 @@ static void sweep_templates(struct mc *m)
                           ts[j].built > ts[k].built;
         if (superseded && !key_in_use(m, ts[k].key)) {
             oc_log(OC_LOG_INFO, "template %s: superseded and unused: removed", ts[k].key);
+            drop_pool(m, ts[k].key);
             if (snprintf(path, sizeof(path), "%s/%s.ram", m->ram_dir, ts[k].key) <
                 (int)sizeof(path))
                 unlink(path);
@@ -1021,7 +1356,7 @@ static void *monitor_main(void *arg)
         for (struct fork **p = &m->forks; *p;) {
             struct fork *f = *p;
 
-            if (!qemu_alive(f->pid, f->id)) {
+            if (!qemu_alive(f->pid, f->name)) {
                 if (ngone < 32)
                     snprintf(gone[ngone++], NC_ID_MAX, "%s", f->id);
                 *p = f->next;
@@ -1066,7 +1401,11 @@ static void mc_close(void *ctx)
     pthread_cond_broadcast(&m->cv);
     pthread_mutex_unlock(&m->mu);
     pthread_join(m->monitor, NULL);
-    /* Forks keep running: a restarted node adopts them. */
+    if (m->pool)
+        pthread_join(m->filler, NULL);
+    /* Forks keep running: a restarted node adopts them; the pool does not
+     * (it holds nothing). */
+    drop_pool(m, NULL);
     while (m->forks) {
         struct fork *f = m->forks;
 
@@ -1076,6 +1415,7 @@ static void mc_close(void *ctx)
     free(m->dir);
     free(m->tdir);
     free(m->idir);
+    free(m->pdir);
     free(m->ram_dir);
     free(m->qemu);
     free(m->qemu_img);
@@ -1083,6 +1423,27 @@ static void mc_close(void *ctx)
     pthread_mutex_destroy(&m->build_mu);
     pthread_cond_destroy(&m->cv);
     free(m);
+}
+
+/* Pool QEMUs a node that was killed left behind: killed, removed. */
+static void clear_stale_pool(struct mc *m)
+{
+    DIR *d = opendir(m->pdir);
+    struct dirent *e;
+
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        char path[PATH_MAX + 300];
+
+        if (strncmp(e->d_name, "mcpool-", 7) != 0 || strlen(e->d_name) >= NAME_MAX_LEN)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s/qemu.pid", m->pdir, e->d_name);
+        kill_qemu(read_pid(path), e->d_name);
+        snprintf(path, sizeof(path), "%s/%s", m->pdir, e->d_name);
+        rm_tree(path);
+    }
+    closedir(d);
 }
 
 /* The QEMU binary by absolute path (the identity is its file). */
@@ -1123,12 +1484,14 @@ int nc_mc_open(const struct nc_mc_config *cfg, nc_vm_event_fn fn, void *fn_ctx,
     m->fn = fn;
     m->fn_ctx = fn_ctx;
     m->ready_timeout_s = cfg->ready_timeout_s ? cfg->ready_timeout_s : 300;
+    m->pool = cfg->pool;
     m->dir = strdup(cfg->dir);
     m->ram_dir = strdup(cfg->ram_dir);
     m->qemu_img = strdup(cfg->qemu_img && *cfg->qemu_img ? cfg->qemu_img : "qemu-img");
     m->qemu = find_binary(cfg->qemu && *cfg->qemu ? cfg->qemu : "qemu-system-x86_64");
     if (!m->dir || !m->ram_dir || !m->qemu_img || asprintf(&m->tdir, "%s/templates", cfg->dir) < 0 ||
-        asprintf(&m->idir, "%s/instances", cfg->dir) < 0) {
+        asprintf(&m->idir, "%s/instances", cfg->dir) < 0 ||
+        asprintf(&m->pdir, "%s/mcpool", cfg->dir) < 0) {
         rc = oc_err_set(err, OC_ENOMEM, "out of memory");
         goto fail;
     }
@@ -1137,11 +1500,23 @@ int nc_mc_open(const struct nc_mc_config *cfg, nc_vm_event_fn fn, void *fn_ctx,
                         cfg->qemu && *cfg->qemu ? cfg->qemu : "qemu-system-x86_64");
         goto fail;
     }
+    /* The RAM directory is made by the first template build: a node that
+     * never runs a MacroComponent leaves nothing on tmpfs. */
     if ((rc = oc_mkdirs(m->tdir, 0700, err)) || (rc = oc_mkdirs(m->idir, 0700, err)) ||
-        (rc = oc_mkdirs(m->ram_dir, 0700, err)))
+        (rc = oc_mkdirs(m->pdir, 0700, err)))
         goto fail;
+    clear_stale_pool(m);
     if (pthread_create(&m->monitor, NULL, monitor_main, m) != 0) {
         rc = oc_err_set(err, OC_EINTERNAL, "cannot start the fork monitor");
+        goto fail;
+    }
+    if (m->pool && pthread_create(&m->filler, NULL, filler_main, m) != 0) {
+        pthread_mutex_lock(&m->mu);
+        m->stop = 1;
+        pthread_cond_broadcast(&m->cv);
+        pthread_mutex_unlock(&m->mu);
+        pthread_join(m->monitor, NULL);
+        rc = oc_err_set(err, OC_EINTERNAL, "cannot start the pool filler");
         goto fail;
     }
     memset(out, 0, sizeof(*out));
@@ -1161,6 +1536,7 @@ fail:
     free(m->dir);
     free(m->tdir);
     free(m->idir);
+    free(m->pdir);
     free(m->ram_dir);
     free(m->qemu);
     free(m->qemu_img);

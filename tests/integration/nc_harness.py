@@ -157,35 +157,46 @@ def qemu_alive(pid, name):
         return False
 
 
-def qemu_pids(nc_dir):
+def qemu_pids(nc_dir, pool=False):
     """(pid, name) of every QEMU the node's MacroComponent driver started
-    (forks in instances/, templates being built in templates/) that runs."""
+    that runs: forks in instances/ (name = the instance id; the QEMU itself
+    runs under instances/<id>/qemu.name when it came from the pool) and
+    templates being built in templates/; with pool, also its pre-started
+    QEMUs in mcpool/."""
     out = []
     for pidfile in glob.glob(os.path.join(nc_dir, "instances", "*", "qemu.pid")) + \
-            glob.glob(os.path.join(nc_dir, "templates", "*", "qemu.pid")):
-        d = os.path.basename(os.path.dirname(pidfile))
-        name = d if d.startswith("i-") else "mc-" + d.split(".")[0]
+            glob.glob(os.path.join(nc_dir, "templates", "*", "qemu.pid")) + \
+            (glob.glob(os.path.join(nc_dir, "mcpool", "*", "qemu.pid")) if pool else []):
+        d = os.path.dirname(pidfile)
+        base = os.path.basename(d)
+        name = base if base.startswith(("i-", "mcpool-")) else "mc-" + base.split(".")[0]
+        runs_as = name
+        if os.path.exists(os.path.join(d, "qemu.name")):
+            runs_as = open(os.path.join(d, "qemu.name")).read().strip()
         try:
             pid = int(open(pidfile).read().strip() or 0)
         except (OSError, ValueError):
             continue
-        if qemu_alive(pid, name):
+        if qemu_alive(pid, runs_as):
             out.append((pid, name))
     return out
 
 
 def kill_qemus(nc_dir):
-    """Kills, by pid, every QEMU qemu_pids finds; returns how many there were."""
-    found = qemu_pids(nc_dir)
+    """Kills, by pid, every QEMU qemu_pids(pool=True) finds; returns how
+    many forks and templates (not pool QEMUs) there were."""
+    found = qemu_pids(nc_dir, pool=True)
     for pid, _ in found:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
     deadline = time.time() + 10
-    while time.time() < deadline and any(qemu_alive(p, n) for p, n in found):
+    while time.time() < deadline and any(os.path.exists("/proc/%d" % p) and
+                                         open("/proc/%d/stat" % p).read().rsplit(")", 1)[1]
+                                         .split()[0] not in "ZX" for p, _ in found):
         time.sleep(0.1)
-    return len(found)
+    return len([n for _, n in found if not n.startswith("mcpool-")])
 
 
 def domain_exists(name):

@@ -4,7 +4,8 @@ forks with hot-plugged NICs taking DHCP leases from a real dnsmasq.
 
 What is proved here: the first run of a MacroComponent image boots and
 snapshots a template at its ready point (MC-READY) and every later run is
-a copy-on-write fork of it, which never boots (no GUEST-BOOT on its
+a copy-on-write fork of it (taking a QEMU the pool started ahead when
+there is one), which never boots (no GUEST-BOOT on its
 console), resumes from the template's boot (same boot id), takes its own
 address with its own MAC, and terminates alone; what one fork writes to
 its memory and disk is invisible to another; a fork is charged its
@@ -36,6 +37,24 @@ def templates(c):
                   if not p.endswith(".tmp"))
 
 
+def pool(c):
+    return [(p, n) for p, n in nh.qemu_pids(os.path.join(c.env.home, "nc"), pool=True)
+            if n.startswith("mcpool-")]
+
+
+def wait_pool(c, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pool(c):
+            return pool(c)
+        time.sleep(0.1)
+    raise AssertionError("no pool QEMU was started")
+
+
+def runs_as(c, iid):
+    return open(os.path.join(c.env.home, "nc", "instances", iid, "qemu.name")).read()
+
+
 def resumed(c, iid):
     text = c.api.wait_console(iid, "GUEST-UP", timeout=180)
     m = re.search(r"MC-RESUMED boot=(\S+)", text)
@@ -57,9 +76,17 @@ def test_template_then_forks(nc):  # noqa: F811
     # The template's QEMU is gone: it must never run again.
     assert not [p for p, n in nh.qemu_pids(os.path.join(nc.env.home, "nc")) if n.startswith("mc-")]
 
+    # A QEMU is started ahead for the next fork (NC_MC_POOL, default 1),
+    # and the next fork takes it: it pays only the restore.
+    slot = wait_pool(nc)
+    assert len(slot) == 1
     b = mc_run(nc)
     ids = [a, b]
     nc.api.wait_state(b, "running", timeout=120)
+    assert runs_as(nc, a) == a and runs_as(nc, b) == slot[0][1]
+    assert [p for p, _ in nh.qemu_pids(os.path.join(nc.env.home, "nc")) if p == slot[0][0]]
+    refill = wait_pool(nc)
+    assert refill[0][0] != slot[0][0]
     ips = set()
     for iid in ids:
         text, bid, ip = resumed(nc, iid)
@@ -98,9 +125,13 @@ def test_forks_are_independent_and_readopted(nc):  # noqa: F811
         from test_nc import backing_of
         assert backing_of(os.path.join(nc.env.home, "nc", "instances", iid, "root.qcow2")) == tdisk
 
+    stale = wait_pool(nc)
     nc.nc.kill()   # kill -9: forks keep running
     assert len(nh.qemu_pids(os.path.join(nc.env.home, "nc"))) == 2
     nc.nc.start()
+    # The pool it left is cleared (it holds nothing); a new one is started
+    # only when a fork is asked for again.
+    assert not [p for p, _ in pool(nc) if p in [q for q, _ in stale]]
     assert nc.api.state(a) == "running" and nc.api.state(b) == "running"
     with pytest.raises(nh.NcError) as e:
         nc.api.call("ncStopInstance", InstanceId=a)
@@ -112,6 +143,16 @@ def test_forks_are_independent_and_readopted(nc):  # noqa: F811
     assert nc.api.state(b) == "running"
     terminate(nc, a)
     terminate(nc, b)
+    # A stopping node stops its pool, never its forks.
+    c = mc_run(nc)
+    nc.api.wait_state(c, "running", timeout=120)
+    wait_pool(nc)
+    nc.nc.stop()
+    assert not pool(nc)
+    assert [n for _, n in nh.qemu_pids(os.path.join(nc.env.home, "nc"))] == [c]
+    nc.nc.start()
+    assert nc.api.state(c) == "running"
+    terminate(nc, c)
 
 
 def test_changed_qemu_rebuilds_template(nc):  # noqa: F811
