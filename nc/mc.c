@@ -66,6 +66,7 @@
 #define QMP_TIMEOUT_MS 10000
 #define MIGRATE_TIMEOUT_MS 120000
 #define ARGV_MAX 64
+#define POOL_REFILL_DELAY_MS 1000
 
 #define NAME_MAX_LEN 48
 
@@ -101,6 +102,7 @@ struct mc {
     unsigned ready_timeout_s;
     unsigned pool;            /* slots kept per template */
     unsigned slot_seq;
+    long long last_claim_ms;  /* the pool refills a while after a claim */
     nc_vm_event_fn fn;
     void *fn_ctx;
     pthread_mutex_t mu;       /* forks, shared_mb, stop */
@@ -786,6 +788,19 @@ static void *filler_main(void *arg)
             if (have < m->pool)
                 want = r;
         }
+        if (want && now_ms() - m->last_claim_ms < POOL_REFILL_DELAY_MS) {
+            long long at = m->last_claim_ms + POOL_REFILL_DELAY_MS;
+
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += (at - now_ms()) / 1000;
+            until.tv_nsec += ((at - now_ms()) % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&m->cv, &m->mu, &until);
+            continue;
+        }
         if (want) {
             struct recipe copy = *want;
             unsigned seq = ++m->slot_seq;
@@ -862,7 +877,9 @@ static int slot_claim(struct mc *m, const char *key, const struct nc_domain_spec
             *p = sl->next;
             break;
         }
-    pthread_cond_broadcast(&m->cv);   /* the filler starts another */
+    /* The filler starts another, but not while this fork's guest and its
+     * first moments compete with it for the CPU. */
+    m->last_claim_ms = now_ms();
     pthread_mutex_unlock(&m->mu);
     if (!sl)
         return 0;
@@ -896,6 +913,8 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
     struct fork *fk;
     pid_t pid = -1;
     int fd, rc;
+
+    long long t0 = now_ms(), t_qemu, t_restore;
 
     if (!s->base_path || !s->base_path[0] || !i->mc_ready[0])
         return oc_err_set(err, OC_EINVAL, "%s is not a MacroComponent", i->id);
@@ -938,6 +957,7 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
     }
     if ((rc = oc_write_file_atomic(namef, name, strlen(name), 0600, err)))
         goto fail;
+    t_qemu = now_ms();
     if ((rc = nc_qmp_open(qmp, QMP_TIMEOUT_MS, &q, err)) ||
         (rc = nc_qmp_call(q, "migrate-set-capabilities", ignore_shared_caps(), -1, NULL,
                           QMP_TIMEOUT_MS, err)))
@@ -954,6 +974,11 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
                                 NULL, QMP_TIMEOUT_MS, err)) ||
         (rc = wait_migration(q, MIGRATE_TIMEOUT_MS, err)))
         goto fail;
+    t_restore = now_ms();
+    /* The fork's own hardware goes in while it is still paused: the
+     * hot-plug event waits for the guest, which handles it as it resumes. */
+    if ((rc = plug(m, q, i, err)))
+        goto fail;
     /* The incoming side may still be finishing: "Migration is not
      * finalized yet" for a moment. */
     for (long long until = now_ms() + 5000;;) {
@@ -962,7 +987,7 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
             break;
         sleep_ms(2);
     }
-    if (rc || (rc = plug(m, q, i, err)))
+    if (rc)
         goto fail;
     if (slot_dir[0]) {
         char from[PATH_MAX + 16];
@@ -989,8 +1014,10 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
     fk->next = m->forks;
     m->forks = fk;
     pthread_mutex_unlock(&m->mu);
-    oc_log(OC_LOG_INFO, "%s: forked from template %s (pid %d, %s)", i->id, key, (int)pid,
-           strcmp(name, i->id) ? "from the pool" : "started");
+    oc_log(OC_LOG_INFO, "%s: forked from template %s in %lld ms (pid %d, %s in %lld ms, "
+           "restored in %lld ms, NIC and RNG plugged and running in %lld ms)", i->id, key, now_ms() - t0,
+           (int)pid, strcmp(name, i->id) ? "QEMU from the pool" : "QEMU started",
+           t_qemu - t0, t_restore - t_qemu, now_ms() - t_restore);
     return OC_OK;
 fail:
     nc_qmp_close(q);
