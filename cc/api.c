@@ -321,6 +321,22 @@ static int cc_register_node(struct oc_qsrv_req *r)
     return OC_OK;
 }
 
+static int cc_drop_image_action(struct oc_qsrv_req *r)
+{
+    const char *id;
+    unsigned told = 0;
+    struct oc_err err = { 0 };
+    int rc;
+
+    if (clc_only(r) || !(id = oc_qsrv_need(r, "ImageId")))
+        return OC_EINVAL;
+    if ((rc = cc_drop_image(api_of(r)->cluster, id, &told, &err)))
+        return oc_qsrv_fail(r, rc, &err);
+    oc_xmlw_elemf(oc_qsrv_reply(r), "nodesTold", "%u", told);
+    oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
+    return OC_OK;
+}
+
 static int cc_deregister_node(struct oc_qsrv_req *r)
 {
     const char *name;
@@ -578,6 +594,7 @@ const struct oc_qsrv_action cc_api_actions[] = {
     { "ccRegisterNode", cc_register_node },
     { "ccDeregisterNode", cc_deregister_node },
     { "ccDescribeNodes", cc_describe_nodes },
+    { "ccDropImage", cc_drop_image_action },
     { "ccNodeEvent", cc_event },
     { NULL, NULL },
 };

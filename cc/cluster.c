@@ -910,6 +910,34 @@ int cc_instance_op(struct cc_cluster *c, enum cc_op op, const char *id, char pre
     return rc;
 }
 
+int cc_drop_image(struct cc_cluster *c, const char *image_id, unsigned *told,
+                  struct oc_err *err)
+{
+    struct oc_kv p[] = { { "ImageId", image_id, 1 } };
+    struct cc_node_info *nodes = NULL;
+    size_t n = 0;
+
+    *told = 0;
+    if (cc_nodes(c, &nodes, &n) != OC_OK)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++) {
+        struct oc_icall r;
+        struct oc_err nerr = { 0 };
+        int rc = ncall(c, nodes[k].host, nodes[k].port, "ncDropImage", p, 1, &r, &nerr);
+
+        if (rc == OC_OK && r.status != 200)
+            rc = ncall_err(&r, nodes[k].name, "ncDropImage", &nerr);
+        oc_icall_free(&r);
+        if (rc)
+            oc_log(OC_LOG_WARN, "image %s: node %s was not told it is gone: %s", image_id,
+                   nodes[k].name, nerr.msg);
+        else
+            (*told)++;
+    }
+    free(nodes);
+    return OC_OK;
+}
+
 int cc_console(struct cc_cluster *c, const char *id, struct oc_buf *b64, struct oc_err *err)
 {
     char node[CC_NAME_MAX], host[256], state[16];

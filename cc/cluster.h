@@ -134,6 +134,10 @@ enum cc_op { CC_OP_TERMINATE, CC_OP_STOP, CC_OP_START, CC_OP_REBOOT };
 int cc_instance_op(struct cc_cluster *c, enum cc_op op, const char *id, char prev[16],
                    char cur[16], struct oc_err *err) OC_WUR;
 /* Base64 console text from the node. */
+/* Tells every node the image is gone (ncDropImage: its MacroComponent
+ * templates go once unused); *told counts the nodes that answered. */
+int cc_drop_image(struct cc_cluster *c, const char *image_id, unsigned *told,
+                  struct oc_err *err) OC_WUR;
 int cc_console(struct cc_cluster *c, const char *id, struct oc_buf *b64,
                struct oc_err *err) OC_WUR;
 int cc_instances(struct cc_cluster *c, struct cc_instance_info **out, size_t *n) OC_WUR;

@@ -14,9 +14,12 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clc/clusters.h"
 #include "clc/identity.h"
 #include "clc/images.h"
+#include "common/icall.h"
 #include "common/ids.h"
+#include "common/log.h"
 
 #define IMG_DESC_MAX 255
 #define IMG_HYPERVISOR "kvm"
@@ -540,6 +543,31 @@ static int img_exec(struct clc_req *r, const char *sql, const char *a1, const ch
     return rc == SQLITE_DONE ? OC_OK : oc_db_fail(r->db, err, "update images");
 }
 
+/* Every cluster is told a MacroComponent image is gone (ccDropImage), so
+ * its nodes remove the templates no fork uses.  Best effort: a cluster
+ * that cannot be reached keeps them (logged). */
+static void img_drop_templates(struct clc_req *r, const char *image_id)
+{
+    struct clc_cluster *cls = NULL;
+    size_t ncl = 0;
+    struct oc_err err = { 0 };
+    struct oc_kv p[] = { { "ImageId", image_id, 1 } };
+
+    if (clc_clusters_list(r->db, r->arena, &cls, &ncl, &err)) {
+        oc_log(OC_LOG_WARN, "image %s: clusters: %s", image_id, err.msg);
+        return;
+    }
+    for (size_t k = 0; k < ncl; k++) {
+        struct oc_icall res;
+
+        if (clc_cc_call(r->clc, &cls[k], "ccDropImage", p, 1, &res, NULL, &err) == OC_OK)
+            oc_icall_free(&res);
+        else
+            oc_log(OC_LOG_WARN, "image %s: cluster %s keeps its templates: %s", image_id,
+                   cls[k].name, err.msg);
+    }
+}
+
 static int img_deregister(struct clc_req *r)
 {
     struct clc_image img;
@@ -567,6 +595,8 @@ static int img_deregister(struct clc_req *r)
         oc_db_rollback(r->db);
         return clc_internal(r, &err);
     }
+    if (*img.mc_ready)
+        img_drop_templates(r, img.id);
     return clc_reply_return_true(r);
 }
 
@@ -870,6 +900,8 @@ static int img_modify_attribute(struct clc_req *r)
         oc_db_rollback(r->db);
         return clc_internal(r, &err);
     }
+    if (mc && *img.mc_ready && strcmp(mc, img.mc_ready) != 0)
+        img_drop_templates(r, img.id);   /* off, or another ready point */
     return clc_reply_return_true(r);
 }
 
@@ -907,9 +939,9 @@ static int img_reset_attribute(struct clc_req *r)
 const struct clc_action clc_image_actions[] = {
     { "RegisterImage", clc_image_register, CLC_ACTION_CALLS_OUT },
     { "DescribeImages", img_describe, CLC_ACTION_CACHEABLE },
-    { "DeregisterImage", img_deregister, 0 },
+    { "DeregisterImage", img_deregister, CLC_ACTION_CALLS_OUT },
     { "DescribeImageAttribute", img_describe_attribute, CLC_ACTION_CACHEABLE },
-    { "ModifyImageAttribute", img_modify_attribute, 0 },
+    { "ModifyImageAttribute", img_modify_attribute, CLC_ACTION_CALLS_OUT },
     { "ResetImageAttribute", img_reset_attribute, 0 },
     { NULL, NULL, 0 },
 };

@@ -264,6 +264,19 @@ static int nc_console(struct oc_qsrv_req *r)
     return OC_OK;
 }
 
+static int nc_drop_image(struct oc_qsrv_req *r)
+{
+    const char *id = oc_qsrv_need(r, "ImageId");
+
+    if (!id)
+        return OC_EINVAL;
+    if (!nc_valid_image_id(id, 'm'))
+        return oc_qsrv_error(r, "InvalidAMIID.Malformed", "Invalid id: \"%.32s\"", id);
+    nc_node_drop_image(api_of(r)->node, id);
+    oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
+    return OC_OK;
+}
+
 const struct oc_qsrv_action nc_api_actions[] = {
     { "ncRunInstance", nc_run },
     { "ncTerminateInstance", nc_terminate },
@@ -273,6 +286,7 @@ const struct oc_qsrv_action nc_api_actions[] = {
     { "ncStartInstance", nc_start },
     { "ncStopInstance", nc_stop },
     { "ncGetConsoleOutput", nc_console },
+    { "ncDropImage", nc_drop_image },
     { NULL, NULL },
 };
 

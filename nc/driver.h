@@ -53,6 +53,9 @@ struct nc_driver {
      * its VMs (template RAM files). */
     uint64_t (*charged_mb)(void *ctx, const char *id, unsigned configured_mb);
     uint64_t (*shared_mb)(void *ctx);
+    /* Optional: the image is gone (deregistered, or no longer a
+     * MacroComponent); what the driver keeps for it goes once unused. */
+    void (*drop_image)(void *ctx, const char *image_id);
 };
 
 void nc_vm_info_free(struct nc_vm_info *v, size_t n);

@@ -584,6 +584,12 @@ static int ensure_template(struct mc *m, const struct nc_domain_spec *s, char ke
     tpath(m, key, "", "argv", path, sizeof(path));
     snprintf(ram, sizeof(ram), "%s/%s.ram", m->ram_dir, key);
     rc = oc_read_file(path, 1 << 20, &have, &len, &rerr);
+    if (rc == OC_OK && len == ident.len && memcmp(have, ident.data, len) == 0) {
+        /* A MacroComponent again (its image was turned off and on): the
+         * same identity, the same valid template. */
+        tpath(m, key, "", "doomed", path, sizeof(path));
+        unlink(path);
+    }
     if (rc != OC_OK || len != ident.len || memcmp(have, ident.data, len) != 0 ||
         stat(ram, &st) != 0) {
         if (rc == OC_OK)
@@ -1239,6 +1245,45 @@ static uint64_t mc_shared_mb(void *ctx)
     return mb;
 }
 
+/* Marks every template of the image doomed: the sweep removes it once no
+ * fork uses it. */
+static void mc_drop_image(void *ctx, const char *image_id)
+{
+    struct mc *m = ctx;
+    DIR *d;
+    struct dirent *e;
+    size_t idl = strlen(image_id);
+
+    pthread_mutex_lock(&m->build_mu);
+    d = opendir(m->tdir);
+    while (d && (e = readdir(d))) {
+        char path[PATH_MAX];
+        char *fam = NULL;
+        size_t len = 0;
+        struct oc_err err = { 0 };
+
+        if (strlen(e->d_name) != KEY_LEN)
+            continue;
+        tpath(m, e->d_name, "", "family", path, sizeof(path));
+        if (oc_read_file(path, 127, &fam, &len, &err) == OC_OK && len > idl &&
+            memcmp(fam, image_id, idl) == 0 && fam[idl] == ' ') {
+            tpath(m, e->d_name, "", "doomed", path, sizeof(path));
+            if (oc_write_file_atomic(path, "", 0, 0600, &err) != OC_OK)
+                oc_log(OC_LOG_WARN, "template %s: %s", e->d_name, err.msg);
+            else
+                oc_log(OC_LOG_INFO, "template %s: its image %s is gone; it goes when unused",
+                       e->d_name, image_id);
+        }
+        free(fam);
+    }
+    if (d)
+        closedir(d);
+    pthread_mutex_unlock(&m->build_mu);
+    pthread_mutex_lock(&m->mu);
+    pthread_cond_broadcast(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+}
+
 /* Keys of templates some fork (live or recorded) uses. */
 static int key_in_use(struct mc *m, const char *key)
 {
@@ -1301,8 +1346,9 @@ static void drop_pool(struct mc *m, const char *key)
     }
 }
 
-/* Removes templates that no fork uses and a newer template of the same
- * family (image and size) has replaced; counts what the rest hold. */
+/* Removes templates that no fork uses and that a newer template of the
+ * same family (image and size) has replaced or whose image is gone;
+ * counts what the rest hold. */
 static void sweep_templates(struct mc *m)
 {
     DIR *d;
@@ -1312,6 +1358,7 @@ static void sweep_templates(struct mc *m)
         char key[KEY_LEN + 1];
         char family[128];
         time_t built;
+        int doomed;
     } ts[256];
     size_t nt = 0;
 
@@ -1337,6 +1384,8 @@ static void sweep_templates(struct mc *m)
         snprintf(ts[nt].key, sizeof(ts[nt].key), "%s", e->d_name);
         snprintf(ts[nt].family, sizeof(ts[nt].family), "%.*s", (int)len, fam);
         ts[nt].built = st.st_mtime;
+        tpath(m, e->d_name, "", "doomed", path, sizeof(path));
+        ts[nt].doomed = stat(path, &st) == 0;
         nt++;
         free(fam);
     }
@@ -1349,8 +1398,9 @@ static void sweep_templates(struct mc *m)
         for (size_t j = 0; j < nt; j++)
             superseded |= j != k && strcmp(ts[j].family, ts[k].family) == 0 &&
                           ts[j].built > ts[k].built;
-        if (superseded && !key_in_use(m, ts[k].key)) {
-            oc_log(OC_LOG_INFO, "template %s: superseded and unused: removed", ts[k].key);
+        if ((superseded || ts[k].doomed) && !key_in_use(m, ts[k].key)) {
+            oc_log(OC_LOG_INFO, "template %s: %s and unused: removed", ts[k].key,
+                   ts[k].doomed ? "its image is gone" : "superseded");
             drop_pool(m, ts[k].key);
             if (snprintf(path, sizeof(path), "%s/%s.ram", m->ram_dir, ts[k].key) <
                 (int)sizeof(path))
@@ -1558,6 +1608,7 @@ int nc_mc_open(const struct nc_mc_config *cfg, nc_vm_event_fn fn, void *fn_ctx,
     out->close = mc_close;
     out->charged_mb = mc_charged_mb;
     out->shared_mb = mc_shared_mb;
+    out->drop_image = mc_drop_image;
     return OC_OK;
 fail:
     free(m->dir);

@@ -467,6 +467,12 @@ static void resources_locked(struct nc_node *n, struct nc_resources *r)
     r->disk_free_gb = disk >= r->disk_total_gb ? 0 : r->disk_total_gb - disk;
 }
 
+void nc_node_drop_image(struct nc_node *n, const char *image_id)
+{
+    if (n->mc.drop_image)
+        n->mc.drop_image(n->mc.ctx, image_id);
+}
+
 void nc_node_resources(struct nc_node *n, struct nc_resources *out)
 {
     pthread_mutex_lock(&n->mu);

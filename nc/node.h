@@ -95,5 +95,8 @@ int nc_node_get(struct nc_node *n, const char *id, struct nc_instance *out);
 /* Every instance (terminated ones while they are kept); free() the array. */
 int nc_node_list(struct nc_node *n, struct nc_instance **out, size_t *count) OC_WUR;
 void nc_node_resources(struct nc_node *n, struct nc_resources *out);
+/* The image was deregistered: its MacroComponent templates go as soon as
+ * no fork uses them. */
+void nc_node_drop_image(struct nc_node *n, const char *image_id);
 
 #endif

@@ -12,9 +12,13 @@ What is checked:
     instance id from the metadata service;
   - forks are independent: what one writes to its memory (/tmp) and disk
     is not seen by a fork started after it;
-  - terminate: every fork goes, each alone.
+  - terminate: every fork goes, each alone;
+  - DeregisterImage with forks running: they run on, the node keeps the
+    template until the last is gone, then removes it, its RAM file and
+    its pool.
 """
 
+import glob
 import os
 import re
 import sys
@@ -184,3 +188,36 @@ def test_forks_are_independent(cloud, mc_image):
     assert re.search(r"^READER-DISK-CLEAN", text, re.M), text[-1500:]
     ec2.terminate_instances(InstanceIds=[w, rd])
     wait_state(ec2, [w, rd], "terminated", timeout=120)
+
+
+def test_deregister_keeps_forks_then_removes_template(cloud, mc_image):
+    # Last in this module: it deregisters the image.
+    ec2 = cloud.env.ec2(2)
+    ids = [i["InstanceId"] for i in ec2.run_instances(
+        ImageId=mc_image, MinCount=2, MaxCount=2, InstanceType="t1.micro")["Instances"]]
+    wait_state(ec2, ids, "running", timeout=300)
+    for iid in ids:
+        wait_console(ec2, iid, r"^GUEST-IID ", timeout=300)
+    tdir = os.path.join(node_home(cloud), "nc", "templates")
+    keys = [k for k in os.listdir(tdir) if not k.endswith(".tmp")]
+    assert len(keys) == 1
+    cloud.env.ec2(1).deregister_image(ImageId=mc_image)
+    # The node was told: the template is doomed, and stays while forks use it.
+    assert os.path.exists(os.path.join(tdir, keys[0], "doomed"))
+    time.sleep(6)   # more than a sweep
+    assert {i["State"]["Name"] for i in instances(ec2, InstanceIds=ids)} == {"running"}
+    assert os.path.isdir(os.path.join(tdir, keys[0]))
+    ec2.terminate_instances(InstanceIds=ids[:1])
+    wait_state(ec2, ids[:1], "terminated", timeout=120)
+    time.sleep(6)
+    assert os.path.isdir(os.path.join(tdir, keys[0]))
+    assert {i["State"]["Name"] for i in instances(ec2, InstanceIds=ids[1:])} == {"running"}
+    ec2.terminate_instances(InstanceIds=ids[1:])
+    wait_state(ec2, ids[1:], "terminated", timeout=120)
+    deadline = time.time() + 30
+    while time.time() < deadline and os.path.isdir(os.path.join(tdir, keys[0])):
+        time.sleep(0.5)
+    assert not os.path.isdir(os.path.join(tdir, keys[0]))
+    assert not os.path.exists(os.path.join(cloud.ram_dir, keys[0] + ".ram"))
+    # Its pool went with it.
+    assert not glob.glob(os.path.join(node_home(cloud), "nc", "mcpool", "mcpool-%s-*" % keys[0]))
