@@ -70,6 +70,8 @@ static void instance_item(struct oc_xmlw *w, const char *elem, const struct nc_i
     oc_xmlw_elem(w, "ramdiskId", i->ramdisk.id);
     if (i->mc_ready[0])
         oc_xmlw_elem(w, "macroComponentReady", i->mc_ready);
+    if (i->clone_of[0])
+        oc_xmlw_elem(w, "cloneOf", i->clone_of);
     oc_xmlw_elem(w, "macAddress", i->mac);
     if (i->bridge[0])
         oc_xmlw_elem(w, "bridge", i->bridge);
@@ -115,7 +117,8 @@ static int nc_run(struct oc_qsrv_req *r)
         oc_qsrv_copy(r, "MacAddress", req.mac, sizeof(req.mac), 1) ||
         oc_qsrv_copy(r, "Bridge", req.bridge, sizeof(req.bridge), 0) ||
         oc_qsrv_copy(r, "Tap", req.tap, sizeof(req.tap), 0) ||
-        oc_qsrv_copy(r, "MacroComponentReady", req.mc_ready, sizeof(req.mc_ready), 0))
+        oc_qsrv_copy(r, "MacroComponentReady", req.mc_ready, sizeof(req.mc_ready), 0) ||
+        oc_qsrv_copy(r, "CloneOf", req.clone_of, sizeof(req.clone_of), 0))
         return OC_EINVAL;
     if (!nc_valid_instance_id(req.id))
         return oc_qsrv_error(r, "InvalidInstanceID.Malformed", "Invalid id: \"%s\"", req.id);

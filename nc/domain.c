@@ -156,6 +156,10 @@ int nc_instance_check(const struct nc_instance *i, struct oc_err *err)
         return oc_err_set(err, OC_EINVAL, "exactly one of bridge and tap is needed");
     if ((i->bridge[0] && !nc_valid_ifname(i->bridge)) || (i->tap[0] && !nc_valid_ifname(i->tap)))
         return oc_err_set(err, OC_EINVAL, "interface name is malformed");
+    if (i->clone_of[0] && (!i->mc_ready[0] || !nc_valid_instance_id(i->clone_of) ||
+                           strcmp(i->clone_of, i->id) == 0))
+        return oc_err_set(err, OC_EINVAL, "a clone needs a MacroComponent source instance id "
+                                          "other than its own");
     if (i->mc_ready[0] && !oc_valid_mc_ready(i->mc_ready))
         return oc_err_set(err, OC_EINVAL, "MacroComponent ready point must be a marker of "
                                           "[A-Za-z0-9_.:-] or +<seconds> (1-3600)");
@@ -219,6 +223,8 @@ static void write_record(struct oc_xmlw *w, const char *pfx, const struct nc_ins
         elem(w, pfx, "tap", i->tap);
     if (i->mc_ready[0])
         elem(w, pfx, "mcReady", i->mc_ready);
+    if (i->clone_of[0])
+        elem(w, pfx, "cloneOf", i->clone_of);
     elem(w, pfx, "state", nc_state_name(i->state));
     elem(w, pfx, "stateReason", i->state_reason);
     elem_u(w, pfx, "launchTime", i->launch_time);
@@ -331,6 +337,7 @@ int nc_record_parse(const char *xml, size_t len, struct nc_instance *out, struct
         (rc = get_text(root, "bridge", out->bridge, sizeof(out->bridge), err)) ||
         (rc = get_text(root, "tap", out->tap, sizeof(out->tap), err)) ||
         (rc = get_text(root, "mcReady", out->mc_ready, sizeof(out->mc_ready), err)) ||
+        (rc = get_text(root, "cloneOf", out->clone_of, sizeof(out->clone_of), err)) ||
         (rc = get_text(root, "state", state, sizeof(state), err)) ||
         (rc = get_text(root, "stateReason", out->state_reason, sizeof(out->state_reason), err)) ||
         (rc = get_num(root, "launchTime", INT64_MAX, &out->launch_time, err)) ||

@@ -67,6 +67,8 @@
 #define MIGRATE_TIMEOUT_MS 120000
 #define ARGV_MAX 64
 #define POOL_REFILL_DELAY_MS 1000
+#define CLONE_REUSE_MS 5000
+#define CLONE_UNUSED_KEEP_S 60
 
 #define NAME_MAX_LEN 48
 
@@ -114,6 +116,10 @@ struct mc {
     uint64_t shared_mb;
     int stop;
     pthread_t monitor, filler;
+    /* The last clone template (build_mu): clones of one source asked
+     * together share it. */
+    char recent_src[NC_ID_MAX], recent_key[KEY_LEN + 1];
+    long long recent_ms;
 };
 
 /* ------------------------------------------------------------------ */
@@ -255,7 +261,15 @@ struct vm_files {
     const char *name, *ram, *disk, *console, *qmp, *pid;
     int share;       /* the template: share=on */
     int incoming;    /* a fork: -incoming defer -S */
+    /* A clone template's state holds its source's NIC (this MAC) and RNG:
+     * every QEMU that loads it has them from the start. NULL: none. */
+    const char *clone_mac;
 };
+
+/* Fixed slots for the devices a fork is given, so a clone's argv can
+ * name the same ones its source's state holds. */
+#define NIC_ADDR "0x10"
+#define RNG_ADDR "0x11"
 
 static void build_argv(struct mc *m, const struct nc_domain_spec *s, const struct vm_files *f,
                        struct argv *a)
@@ -304,6 +318,23 @@ static void build_argv(struct mc *m, const struct nc_domain_spec *s, const struc
     add(a, "file=%s,if=none,id=vda,format=qcow2", f->disk);
     add(a, "-device");
     add(a, "virtio-blk-pci,drive=vda,id=vda-dev,bootindex=1");
+    if (f->clone_mac) {
+        /* The source's NIC, on a tap of its own that is on no bridge
+         * (a tap: the saved NIC has vnet_hdr features a hub lacks); it is
+         * unplugged as the clone starts and a NIC of its own takes its
+         * place. */
+        size_t nl = strlen(f->name);
+
+        add(a, "-netdev");
+        add(a, "tap,id=net0,ifname=ocx%s,script=no,downscript=no,vnet_hdr=on",
+            f->name + (nl > 12 ? nl - 12 : 0));
+        add(a, "-device");
+        add(a, "virtio-net-pci,netdev=net0,id=nic0,addr=" NIC_ADDR ",mac=%s", f->clone_mac);
+        add(a, "-object");
+        add(a, "rng-random,id=rng0,filename=/dev/urandom");
+        add(a, "-device");
+        add(a, "virtio-rng-pci,rng=rng0,id=rng0dev,addr=" RNG_ADDR);
+    }
     add(a, "-qmp");
     add(a, "unix:%s,server=on,wait=off", f->qmp);
     add(a, "-daemonize");
@@ -321,7 +352,7 @@ static int identity(struct mc *m, const struct nc_domain_spec *s, struct oc_buf 
                     char key[KEY_LEN + 1], struct oc_err *err)
 {
     static const struct vm_files ph = { "@NAME", "@RAM", "@DISK", "@CONSOLE", "@QMP", "@PID",
-                                        1, 0 };
+                                        1, 0, NULL };
     struct argv a = { 0 };
     struct stat st;
     char hex[2 * OC_SHA256_LEN + 1];
@@ -606,6 +637,263 @@ static int ensure_template(struct mc *m, const struct nc_domain_spec *s, char ke
 /* ------------------------------------------------------------------ */
 /* forks */
 
+/* The source MAC a clone template's state holds ("" for an ordinary
+ * template). */
+static void template_mac(struct mc *m, const char *key, char mac[32])
+{
+    char path[PATH_MAX];
+    char *text = NULL;
+    size_t len = 0;
+    struct oc_err err = { 0 };
+
+    mac[0] = 0;
+    tpath(m, key, "", "clone-mac", path, sizeof(path));
+    if (oc_read_file(path, 31, &text, &len, &err) == OC_OK && len == 17) {
+        memcpy(mac, text, len);
+        mac[len] = 0;
+    }
+    free(text);
+}
+
+/* Copies a (small) file: a qcow2 overlay. */
+static int copy_file(const char *from, const char *to, struct oc_err *err)
+{
+    char buf[1 << 16];
+    int in = open(from, O_RDONLY | O_CLOEXEC), out;
+    ssize_t n = 0;
+
+    if (in < 0)
+        return oc_err_set(err, OC_EIO, "%s: %s", from, strerror(errno));
+    out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out < 0) {
+        close(in);
+        return oc_err_set(err, OC_EIO, "%s: %s", to, strerror(errno));
+    }
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        if (write(out, buf, (size_t)n) != n) {
+            n = -1;
+            break;
+        }
+    if (n == 0 && fsync(out) != 0)
+        n = -1;
+    close(in);
+    close(out);
+    return n == 0 ? OC_OK : oc_err_set(err, OC_EIO, "copy %s: %s", from, strerror(errno));
+}
+
+/* Gives the file back its holes: pages of zeros take no memory (loading
+ * a full migration stream reads, and so allocates, every page). */
+static void punch_zero_pages(const char *path)
+{
+    static const char zero[4096];
+    char buf[1 << 20];
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    off_t off = 0;
+    ssize_t n;
+
+    if (fd < 0)
+        return;
+    while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+        for (ssize_t k = 0; k + 4096 <= n; k += 4096)
+            if (memcmp(buf + k, zero, 4096) == 0)
+                fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off + k, 4096);
+        off += n;
+    }
+    close(fd);
+}
+
+static int full_caps(struct nc_qmp *q, struct oc_err *err)
+{
+    return nc_qmp_call(q, "migrate-set-capabilities",
+                       json_pack("{s:[{s:s,s:b},{s:s,s:b}]}", "capabilities", "capability",
+                                 "x-ignore-shared", "state", 0, "capability", "events", "state",
+                                 1),
+                       -1, NULL, QMP_TIMEOUT_MS, err);
+}
+
+/* migrate (out) or migrate-incoming (in) through a file, by descriptor. */
+static int migrate_file(struct nc_qmp *q, const char *path, int out, struct oc_err *err)
+{
+    int fd = out ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
+                 : open(path, O_RDONLY | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0)
+        return oc_err_set(err, OC_EIO, "%s: %s", path, strerror(errno));
+    rc = nc_qmp_call(q, "getfd", json_pack("{s:s}", "fdname", "mig"), fd, NULL, QMP_TIMEOUT_MS,
+                     err);
+    if (rc == OC_OK)
+        rc = nc_qmp_call(q, out ? "migrate" : "migrate-incoming",
+                         json_pack("{s:s}", "uri", "fd:mig"), -1, NULL, QMP_TIMEOUT_MS, err);
+    if (rc == OC_OK)
+        rc = wait_migration(q, MIGRATE_TIMEOUT_MS, err);
+    if (rc == OC_OK && out && fsync(fd) != 0)
+        rc = oc_err_set(err, OC_EIO, "%s: %s", path, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+/*
+ * A template of a running fork as it is now (CloneInstances, SnowFlock
+ * style): its device state and whole memory are saved (it is paused
+ * meanwhile) with its disk; a loader QEMU with a new shared RAM file takes
+ * that stream in, never runs, and saves its device state with
+ * x-ignore-shared: the same shape as any template, plus the source's NIC
+ * and RNG.  Clones asked within CLONE_REUSE_MS of each other share one
+ * snapshot.
+ */
+static int clone_template(struct mc *m, const struct nc_domain_spec *s, char key[KEY_LEN + 1],
+                          struct oc_err *err)
+{
+    const char *src = s->inst->clone_of;
+    char sdir[PATH_MAX], sqmp[PATH_MAX + 16], sdisk[PATH_MAX + 16], pkey[KEY_LEN + 1] = "",
+        tmp[PATH_MAX], final[PATH_MAX], full[PATH_MAX + 16], ram[PATH_MAX], name[32],
+        path[PATH_MAX + 16], hex[2 * OC_SHA256_LEN + 1], mac[32] = "";
+    struct nc_qmp *q = NULL, *lq = NULL;
+    struct vm_files f = { 0 };
+    struct argv a = { 0 };
+    char *text = NULL;
+    size_t len = 0;
+    pid_t lpid = -1;
+    int rc, stopped = 0;
+    long long t0 = now_ms();
+
+    pthread_mutex_lock(&m->build_mu);
+    if (strcmp(m->recent_src, src) == 0 && now_ms() - m->recent_ms < CLONE_REUSE_MS) {
+        tpath(m, m->recent_key, "", "state", path, sizeof(path));
+        if (access(path, R_OK) == 0) {
+            memcpy(key, m->recent_key, KEY_LEN + 1);
+            pthread_mutex_unlock(&m->build_mu);
+            return OC_OK;
+        }
+    }
+    snprintf(sdir, sizeof(sdir), "%s/%s", m->idir, src);
+    snprintf(sqmp, sizeof(sqmp), "%s/qmp.sock", sdir);
+    snprintf(sdisk, sizeof(sdisk), "%s/root.qcow2", sdir);
+    snprintf(path, sizeof(path), "%s/template", sdir);
+    if (oc_read_file(path, KEY_LEN, &text, &len, err) != OC_OK || len != KEY_LEN) {
+        free(text);
+        pthread_mutex_unlock(&m->build_mu);
+        return oc_err_set(err, OC_ENOTFOUND, "%s is not a fork on this node", src);
+    }
+    memcpy(pkey, text, KEY_LEN);
+    free(text);
+    {
+        char seed[128];
+
+        snprintf(seed, sizeof(seed), "clone %s of %s at %lld", src, pkey, now_ms());
+        oc_sha256_hex(seed, strlen(seed), hex);
+        memcpy(key, hex, KEY_LEN);
+        key[KEY_LEN] = 0;
+    }
+    tpath(m, key, ".tmp", NULL, tmp, sizeof(tmp));
+    tpath(m, key, "", NULL, final, sizeof(final));
+    snprintf(ram, sizeof(ram), "%s/%s.ram", m->ram_dir, key);
+    snprintf(name, sizeof(name), "mc-%s", key);
+    snprintf(full, sizeof(full), "%s/full.state", tmp);
+    rm_tree(tmp);
+    if ((rc = oc_mkdirs(tmp, 0700, err)) || (rc = oc_mkdirs(m->ram_dir, 0700, err)))
+        goto out;
+
+    /* 1. The source, paused: its state and memory, its disk. */
+    if ((rc = nc_qmp_open(sqmp, QMP_TIMEOUT_MS, &q, err)))
+        goto out;
+    {
+        json_t *v = NULL;
+
+        rc = nc_qmp_call(q, "qom-get",
+                         json_pack("{s:s,s:s}", "path", "/machine/peripheral/nic0", "property",
+                                   "mac"),
+                         -1, &v, QMP_TIMEOUT_MS, err);
+        if (rc == OC_OK && json_is_string(v) && strlen(json_string_value(v)) == 17)
+            snprintf(mac, sizeof(mac), "%s", json_string_value(v));
+        else if (rc == OC_OK)
+            rc = oc_err_set(err, OC_EIO, "%s has no NIC to clone", src);
+        json_decref(v);
+    }
+    if (rc || (rc = nc_qmp_call(q, "stop", NULL, -1, NULL, QMP_TIMEOUT_MS, err)))
+        goto out;
+    stopped = 1;
+    snprintf(path, sizeof(path), "%s/root.qcow2", tmp);
+    if ((rc = full_caps(q, err)) || (rc = migrate_file(q, full, 1, err)) ||
+        (rc = copy_file(sdisk, path, err)))
+        goto out;
+    rc = nc_qmp_call(q, "cont", NULL, -1, NULL, QMP_TIMEOUT_MS, err);
+    stopped = 0;
+    if (rc)
+        goto out;
+
+    /* 2. The loader: in from the whole stream, out with x-ignore-shared. */
+    snprintf(path, sizeof(path), "%s/root.qcow2", tmp);
+    f.name = name;
+    f.ram = ram;
+    f.disk = path;
+    {
+        char console[PATH_MAX + 16], lqmp[PATH_MAX + 16], lpidf[PATH_MAX + 16];
+
+        snprintf(console, sizeof(console), "%s/console.log", tmp);
+        snprintf(lqmp, sizeof(lqmp), "%s/qmp.sock", tmp);
+        snprintf(lpidf, sizeof(lpidf), "%s/qemu.pid", tmp);
+        f.console = console;
+        f.qmp = lqmp;
+        f.pid = lpidf;
+        f.share = 1;
+        f.incoming = 1;
+        f.clone_mac = mac;
+        unlink(ram);
+        build_argv(m, s, &f, &a);
+        rc = spawn_qemu(&a, lpidf, &lpid, err);
+        argv_free(&a);
+        if (rc || (rc = nc_qmp_open(lqmp, QMP_TIMEOUT_MS, &lq, err)) ||
+            (rc = full_caps(lq, err)) || (rc = migrate_file(lq, full, 0, err)) ||
+            (rc = nc_qmp_call(lq, "migrate-set-capabilities", ignore_shared_caps(), -1, NULL,
+                              QMP_TIMEOUT_MS, err)))
+            goto out;
+        snprintf(path, sizeof(path), "%s/state", tmp);
+        if ((rc = migrate_file(lq, path, 1, err)))
+            goto out;
+        if (nc_qmp_call(lq, "quit", NULL, -1, NULL, QMP_TIMEOUT_MS, err) != OC_OK)
+            oc_log(OC_LOG_DEBUG, "clone template %s: quit: %s", key, err->msg);
+        nc_qmp_close(lq);
+        lq = NULL;
+        kill_qemu(lpid, name);
+        unlink(lqmp);
+        unlink(lpidf);
+    }
+    unlink(full);
+    punch_zero_pages(ram);
+
+    /* 3. Its files: it stands on its source's template (whose disk backs
+     * its own), and goes when no clone uses it. */
+    snprintf(path, sizeof(path), "%s/clone-mac", tmp);
+    if ((rc = oc_write_file_atomic(path, mac, strlen(mac), 0600, err)))
+        goto out;
+    snprintf(path, sizeof(path), "%s/parent", tmp);
+    if ((rc = oc_write_file_atomic(path, pkey, KEY_LEN, 0600, err)))
+        goto out;
+    if (rename(tmp, final) != 0) {
+        rc = oc_err_set(err, OC_EIO, "rename %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    snprintf(m->recent_src, sizeof(m->recent_src), "%s", src);
+    memcpy(m->recent_key, key, KEY_LEN + 1);
+    m->recent_ms = now_ms();
+    oc_log(OC_LOG_INFO, "clone template %s of %s (template %s) made in %lld ms", key, src, pkey,
+           now_ms() - t0);
+out:
+    if (stopped && nc_qmp_call(q, "cont", NULL, -1, NULL, QMP_TIMEOUT_MS, err) != OC_OK)
+        oc_log(OC_LOG_ERROR, "%s: could not be resumed after its snapshot", src);
+    nc_qmp_close(q);
+    nc_qmp_close(lq);
+    if (rc) {
+        kill_qemu(lpid, name);
+        rm_tree(tmp);
+        unlink(ram);
+    }
+    pthread_mutex_unlock(&m->build_mu);
+    return rc;
+}
+
 static struct fork *find_fork(struct mc *m, const char *id)
 {
     for (struct fork *f = m->forks; f; f = f->next)
@@ -621,12 +909,42 @@ static void ipath(struct mc *m, const char *id, const char *name, char *out, siz
 
 /* The fork's NIC: a tap QEMU makes (bridge mode, then put on the bridge)
  * or the CC's tap; then a virtio NIC with its MAC, and a virtio-rng. */
-static int plug(struct mc *m, struct nc_qmp *q, const struct nc_instance *i, struct oc_err *err)
+static int plug(struct mc *m, struct nc_qmp *q, const struct nc_instance *i, int clone,
+                struct oc_err *err)
 {
     char tap[NC_IFNAME_MAX];
     int rc;
 
     (void)m;
+    if (clone) {
+        /* The source's NIC goes first (the guest ejects it: it must run). */
+        long long until = now_ms() + 20000;
+
+        rc = nc_qmp_call(q, "device_del", json_pack("{s:s}", "id", "nic0"), -1, NULL,
+                         QMP_TIMEOUT_MS, err);
+        while (rc == OC_OK) {
+            json_t *data = NULL;
+            const char *dev;
+            int done, left = (int)(until - now_ms());
+
+            if (left <= 0) {
+                rc = oc_err_set(err, OC_EAGAIN, "the guest did not release its source's NIC");
+                break;
+            }
+            if ((rc = nc_qmp_wait_event(q, "DEVICE_DELETED", left, &data, err)))
+                break;
+            dev = json_string_value(json_object_get(data, "device"));
+            done = dev && strcmp(dev, "nic0") == 0;
+            json_decref(data);
+            if (done)
+                break;
+        }
+        if (rc == OC_OK)
+            rc = nc_qmp_call(q, "netdev_del", json_pack("{s:s}", "id", "net0"), -1, NULL,
+                             QMP_TIMEOUT_MS, err);
+        if (rc)
+            return rc;
+    }
     if (i->tap[0]) {
         snprintf(tap, sizeof(tap), "%s", i->tap);
     } else {
@@ -646,18 +964,21 @@ static int plug(struct mc *m, struct nc_qmp *q, const struct nc_instance *i, str
     }
     if (rc == OC_OK)
         rc = nc_qmp_call(q, "device_add",
-                         json_pack("{s:s,s:s,s:s,s:s}", "driver", "virtio-net-pci", "netdev",
-                                   "net0", "mac", i->mac, "id", "nic0"),
+                         json_pack("{s:s,s:s,s:s,s:s,s:s}", "driver", "virtio-net-pci",
+                                   "netdev", "net0", "mac", i->mac, "id", "nic0", "addr",
+                                   NIC_ADDR),
                          -1, NULL, QMP_TIMEOUT_MS, err);
-    if (rc == OC_OK)
+    /* A clone keeps its source's RNG (its guest reseeds from it when it
+     * sees its new NIC). */
+    if (rc == OC_OK && !clone)
         rc = nc_qmp_call(q, "object-add",
                          json_pack("{s:s,s:s,s:s}", "qom-type", "rng-random", "id", "rng0",
                                    "filename", "/dev/urandom"),
                          -1, NULL, QMP_TIMEOUT_MS, err);
-    if (rc == OC_OK)
+    if (rc == OC_OK && !clone)
         rc = nc_qmp_call(q, "device_add",
-                         json_pack("{s:s,s:s,s:s}", "driver", "virtio-rng-pci", "rng", "rng0",
-                                   "id", "rng0dev"),
+                         json_pack("{s:s,s:s,s:s,s:s}", "driver", "virtio-rng-pci", "rng", "rng0",
+                                   "id", "rng0dev", "addr", RNG_ADDR),
                          -1, NULL, QMP_TIMEOUT_MS, err);
     return rc;
 }
@@ -918,14 +1239,15 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
     struct nc_qmp *q = NULL;
     struct fork *fk;
     pid_t pid = -1;
-    int fd, rc;
-
+    int fd, rc, clone = i->clone_of[0] != 0;
+    char clone_mac[32] = "";
     long long t0 = now_ms(), t_qemu, t_restore;
 
     if (!s->base_path || !s->base_path[0] || !i->mc_ready[0])
         return oc_err_set(err, OC_EINVAL, "%s is not a MacroComponent", i->id);
-    if ((rc = ensure_template(m, s, key, err)))
+    if ((rc = clone ? clone_template(m, s, key, err) : ensure_template(m, s, key, err)))
         return rc;
+    template_mac(m, key, clone_mac);
     tpath(m, key, "", "root.qcow2", tdisk, sizeof(tdisk));
     tpath(m, key, "", "state", tstate, sizeof(tstate));
     snprintf(ram, sizeof(ram), "%s/%s.ram", m->ram_dir, key);
@@ -938,9 +1260,11 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
     unlink(qmp);
     if ((rc = oc_write_file_atomic(tkey, key, KEY_LEN, 0600, err)))
         return rc;
-    pthread_mutex_lock(&m->mu);
-    recipe_note(m, key, s);
-    pthread_mutex_unlock(&m->mu);
+    if (!clone_mac[0]) {
+        pthread_mutex_lock(&m->mu);
+        recipe_note(m, key, s);
+        pthread_mutex_unlock(&m->mu);
+    }
     if (!slot_claim(m, key, s, qmp, pidf, &pid, name, slot_dir)) {
         const char *img[] = { m->qemu_img, "create", "-q", "-f", "qcow2", "-F", "qcow2",
                               "-b", tdisk, s->root_path, NULL };
@@ -955,6 +1279,7 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
         f.qmp = qmp;
         f.pid = pidf;
         f.incoming = 1;
+        f.clone_mac = clone_mac[0] ? clone_mac : NULL;
         build_argv(m, s, &f, &a);
         rc = spawn_qemu(&a, pidf, &pid, err);
         argv_free(&a);
@@ -982,8 +1307,10 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
         goto fail;
     t_restore = now_ms();
     /* The fork's own hardware goes in while it is still paused: the
-     * hot-plug event waits for the guest, which handles it as it resumes. */
-    if ((rc = plug(m, q, i, err)))
+     * hot-plug event waits for the guest, which handles it as it resumes.
+     * A clone first gives back its source's NIC, which needs the guest
+     * running. */
+    if (!clone_mac[0] && (rc = plug(m, q, i, 0, err)))
         goto fail;
     /* The incoming side may still be finishing: "Migration is not
      * finalized yet" for a moment. */
@@ -993,7 +1320,7 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
             break;
         sleep_ms(2);
     }
-    if (rc)
+    if (rc || (clone_mac[0] && (rc = plug(m, q, i, 1, err))))
         goto fail;
     if (slot_dir[0]) {
         char from[PATH_MAX + 16];
@@ -1020,8 +1347,9 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
     fk->next = m->forks;
     m->forks = fk;
     pthread_mutex_unlock(&m->mu);
-    oc_log(OC_LOG_INFO, "%s: forked from template %s in %lld ms (pid %d, %s in %lld ms, "
-           "restored in %lld ms, NIC and RNG plugged and running in %lld ms)", i->id, key, now_ms() - t0,
+    oc_log(OC_LOG_INFO, "%s: forked from %stemplate %s in %lld ms (pid %d, %s in %lld ms, "
+           "restored in %lld ms, NIC and RNG plugged and running in %lld ms)", i->id,
+           clone_mac[0] ? "clone " : "", key, now_ms() - t0,
            (int)pid, strcmp(name, i->id) ? "QEMU from the pool" : "QEMU started",
            t_qemu - t0, t_restore - t_qemu, now_ms() - t_restore);
     return OC_OK;
@@ -1285,28 +1613,42 @@ static void mc_drop_image(void *ctx, const char *image_id)
 }
 
 /* Keys of templates some fork (live or recorded) uses. */
+/* A file holding exactly key. */
+static int file_is_key(const char *path, const char *key)
+{
+    char buf[KEY_LEN + 1] = { 0 };
+    int fd = open(path, O_RDONLY | O_CLOEXEC), is;
+
+    if (fd < 0)
+        return 0;
+    is = read(fd, buf, KEY_LEN) == KEY_LEN && strcmp(buf, key) == 0;
+    close(fd);
+    return is;
+}
+
+/* Whether a fork (instances/<id>/template) or a clone template
+ * (templates/<key>/parent: its disk stands on this one's) uses key. */
 static int key_in_use(struct mc *m, const char *key)
 {
-    DIR *d = opendir(m->idir);
-    struct dirent *e;
+    const char *dirs[] = { m->idir, m->tdir };
     int used = 0;
 
-    if (!d)
-        return 0;
-    while (!used && (e = readdir(d))) {
-        char path[PATH_MAX], buf[KEY_LEN + 1] = { 0 };
-        int fd;
+    for (int k = 0; k < 2 && !used; k++) {
+        DIR *d = opendir(dirs[k]);
+        struct dirent *e;
 
-        if (!nc_valid_instance_id(e->d_name))
-            continue;
-        ipath(m, e->d_name, "template", path, sizeof(path));
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        used = read(fd, buf, KEY_LEN) == KEY_LEN && strcmp(buf, key) == 0;
-        close(fd);
+        while (d && !used && (e = readdir(d))) {
+            char path[PATH_MAX + 300];
+
+            if (k == 0 ? !nc_valid_instance_id(e->d_name) : strlen(e->d_name) != KEY_LEN)
+                continue;
+            snprintf(path, sizeof(path), "%s/%s/%s", dirs[k], e->d_name,
+                     k == 0 ? "template" : "parent");
+            used = file_is_key(path, key);
+        }
+        if (d)
+            closedir(d);
     }
-    closedir(d);
     return used;
 }
 
@@ -1379,8 +1721,19 @@ static void sweep_templates(struct mc *m)
         if (strlen(e->d_name) != KEY_LEN || strspn(e->d_name, "0123456789abcdef") != KEY_LEN)
             continue;
         tpath(m, e->d_name, "", "family", path, sizeof(path));
-        if (stat(path, &st) != 0 || oc_read_file(path, 127, &fam, &len, &err) != OC_OK)
+        if (stat(path, &st) != 0 || oc_read_file(path, 127, &fam, &len, &err) != OC_OK) {
+            /* A clone template: its own family, superseded by nothing;
+             * unused for a while, it goes. */
+            tpath(m, e->d_name, "", "parent", path, sizeof(path));
+            if (stat(path, &st) != 0)
+                continue;
+            snprintf(ts[nt].key, sizeof(ts[nt].key), "%s", e->d_name);
+            snprintf(ts[nt].family, sizeof(ts[nt].family), "clone %s", e->d_name);
+            ts[nt].built = st.st_mtime;
+            ts[nt].doomed = time(NULL) - st.st_mtime > CLONE_UNUSED_KEEP_S;
+            nt++;
             continue;
+        }
         snprintf(ts[nt].key, sizeof(ts[nt].key), "%s", e->d_name);
         snprintf(ts[nt].family, sizeof(ts[nt].family), "%.*s", (int)len, fam);
         ts[nt].built = st.st_mtime;
@@ -1400,7 +1753,9 @@ static void sweep_templates(struct mc *m)
                           ts[j].built > ts[k].built;
         if ((superseded || ts[k].doomed) && !key_in_use(m, ts[k].key)) {
             oc_log(OC_LOG_INFO, "template %s: %s and unused: removed", ts[k].key,
-                   ts[k].doomed ? "its image is gone" : "superseded");
+                   strncmp(ts[k].family, "clone ", 6) == 0 ? "a clone template"
+                   : ts[k].doomed                         ? "its image is gone"
+                                                          : "superseded");
             drop_pool(m, ts[k].key);
             if (snprintf(path, sizeof(path), "%s/%s.ram", m->ram_dir, ts[k].key) <
                 (int)sizeof(path))

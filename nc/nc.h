@@ -55,6 +55,9 @@ struct nc_instance {
      * template's ready point, a console marker ("MC-READY") or "+N"
      * (N seconds after the template starts). */
     char mc_ready[64];
+    /* A clone (CloneInstances): the running fork on this node whose
+     * current memory and disk it starts from; "" otherwise. */
+    char clone_of[NC_ID_MAX];
     enum nc_state state;
     char state_reason[256];          /* why it is where it is, "" when ordinary */
     int64_t launch_time;             /* seconds since the epoch */

@@ -514,6 +514,19 @@ int nc_node_run(struct nc_node *n, const struct nc_instance *req, struct nc_inst
         return oc_err_set(err, OC_EINVAL, "this node runs no MacroComponents (NC_MC_ENABLE)");
     pthread_mutex_lock(&n->mu);
     purge(n);
+    if (req->clone_of[0] && !find(n, req->id)) {
+        struct inst *src = find(n, req->clone_of);
+
+        if (!src || src->rec.state == NC_TERMINATED) {
+            pthread_mutex_unlock(&n->mu);
+            return oc_err_set(err, OC_ENOTFOUND, "no instance %s on this node", req->clone_of);
+        }
+        if (src->rec.state != NC_RUNNING || !src->rec.mc_ready[0]) {
+            pthread_mutex_unlock(&n->mu);
+            return oc_err_set(err, OC_ECONFLICT, "instance %s is not a running MacroComponent",
+                              req->clone_of);
+        }
+    }
     in = find(n, req->id);
     if (in) {
         int same = in->rec.state != NC_TERMINATED &&

@@ -66,7 +66,7 @@ def nc():
             "OVERCAST_NC_MAX_DISK_GB": "100",
             "OVERCAST_NC_NAME": "node-test",
             "OVERCAST_CC_URL": c.sink.url,
-            "OVERCAST_NC_MC_RAM_DIR": c.ram_dir,
+            "OVERCAST_NC_MC_RAM_DIR": c.ram_dir, "OVERCAST_LOGLEVEL": os.environ.get("DBG_LOGLEVEL", "INFO"),
         })
         c.nc.start()
         cc = wh.parse_shell_vars(os.path.join(home, "cc", "clc-credentials"))

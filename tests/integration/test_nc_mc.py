@@ -190,3 +190,36 @@ def test_changed_qemu_rebuilds_template(nc):  # noqa: F811
         nc.nc.stop()
         del nc.nc.extra_env["OVERCAST_NC_MC_QEMU"]
         nc.nc.start()
+
+
+def test_clone_a_running_fork(nc):  # noqa: F811
+    a = mc_run(nc)
+    nc.api.wait_state(a, "running", timeout=300)
+    _, _, ip_a = resumed(nc, a)
+    # Two clones of a as it runs now: one snapshot, two forks of it.
+    clones = [mc_run(nc, CloneOf=a) for _ in range(2)]
+    for iid in clones:
+        nc.api.wait_state(iid, "running", timeout=120)
+    ips = {ip_a}
+    for iid in clones:
+        text = nc.api.wait_console(iid, "MC-MARK", timeout=180)
+        assert "GUEST-BOOT" not in text and "MC-RESUMED" not in text, text[-2000:]
+        mac = nc.api.describe(iid)[iid]["macAddress"]
+        assert re.search(r"^MC-CLONED nic=eth\d=%s " % mac, text, re.M), text[-2000:]
+        ip = re.search(r"^GUEST-UP ip=(\S+)", text, re.M).group(1)
+        ips.add(ip)
+    assert len(ips) == 3, ips
+    # One clone template, standing on a's template.
+    tdir = os.path.join(nc.env.home, "nc", "templates")
+    parents = glob.glob(os.path.join(tdir, "*", "parent"))
+    assert len(parents) == 1
+    assert open(parents[0]).read() == open(os.path.join(
+        nc.env.home, "nc", "instances", a, "template")).read()
+    # The source runs on, untouched: it was only paused.
+    assert nc.api.state(a) == "running"
+    # Bad sources: absent, or not a MacroComponent fork.
+    with pytest.raises(nh.NcError) as e:
+        mc_run(nc, CloneOf=nh.new_instance_id())
+    assert e.value.code == "InvalidInstanceID.NotFound"
+    for iid in clones + [a]:
+        terminate(nc, iid)
