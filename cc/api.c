@@ -106,7 +106,8 @@ static int cc_run_instances(struct oc_qsrv_req *r)
         oc_qsrv_uint(r, "LaunchIndex", 0, 0, 100000, &v[5]) ||
         image(r, "Image", &req.image, 1) || image(r, "Kernel", &req.kernel, 0) ||
         image(r, "Ramdisk", &req.ramdisk, 0) ||
-        oc_qsrv_copy(r, "MacroComponentReady", req.mc_ready, sizeof(req.mc_ready), 0))
+        oc_qsrv_copy(r, "MacroComponentReady", req.mc_ready, sizeof(req.mc_ready), 0) ||
+        oc_qsrv_copy(r, "CloneOf", req.clone_of, sizeof(req.clone_of), 0))
         return OC_EINVAL;
     if (oc_query_list(r->arena, r->params, "InstanceId", &req.ids, &req.n, &err) != OC_OK)
         return oc_qsrv_error(r, "InvalidParameterValue", "%s", err.msg);

@@ -638,6 +638,7 @@ static int place_all(struct cc_cluster *c, const struct cc_run_request *req, siz
     struct cc_network net;
     unsigned idx = 0;
     uint32_t next;
+    size_t only = (size_t)-1;   /* clones: the source's node */
     int rc;
 
     if (!caps)
@@ -648,13 +649,34 @@ static int place_all(struct cc_cluster *c, const struct cc_run_request *req, siz
         return rc ? rc : oc_err_set(err, OC_EINTERNAL, "bad network index");
     }
     next = c->cfg.static_map ? 0 : net.first;
+    if (req->clone_of[0]) {
+        /* Clones share their source's memory: they go on its node. */
+        const struct inst *src = find_inst(c, req->clone_of);
+
+        if (!src || strcmp(src->info.state, "running") != 0) {
+            free(caps);
+            return oc_err_set(err, src ? OC_ECONFLICT : OC_ENOTFOUND,
+                              "instance %s is not running in this cluster", req->clone_of);
+        }
+        for (only = 0; only < c->nnodes; only++)
+            if (strcmp(c->nodes[only].info.name, src->info.node) == 0)
+                break;
+        if (only == c->nnodes) {
+            free(caps);
+            return oc_err_set(err, OC_ENOTFOUND, "the node of %s is gone", req->clone_of);
+        }
+    }
     for (size_t k = 0; k < req->n; k++) {
         struct inst *i = &c->insts[first + k];
         int pick;
 
         for (size_t j = 0; j < c->nnodes; j++)
             capacity(c, j, &caps[j]);
-        pick = cc_sched_pick(c->cfg.policy, caps, c->nnodes, &need, &c->rr_cursor);
+        if (only < c->nnodes) {
+            pick = cc_fits(&caps[only], &need) ? (int)only : -1;
+        } else {
+            pick = cc_sched_pick(c->cfg.policy, caps, c->nnodes, &need, &c->rr_cursor);
+        }
         if (pick < 0) {
             free(caps);
             return oc_err_set(err, OC_ETOOBIG, "the cluster cannot fit %zu instance(s) of "
@@ -800,6 +822,8 @@ int cc_run(struct cc_cluster *c, const struct cc_run_request *req, struct cc_ins
         }
         if (req->mc_ready[0])
             P("MacroComponentReady", req->mc_ready);
+        if (req->clone_of[0])
+            P("CloneOf", req->clone_of);
         P("MacAddress", o->mac);
         P("Bridge", c->bridge);
 #undef P

@@ -83,6 +83,8 @@ struct cc_run_request {
     struct cc_image image, kernel, ramdisk;
     char group_id[CC_NAME_MAX];  /* the security group whose network it joins */
     char mc_ready[64];           /* a MacroComponent's ready point, "" = none */
+    char clone_of[CC_ID_MAX];    /* clones of this running instance: all go on
+                                  * its node; "" = an ordinary run */
     const char **ids;            /* instance ids chosen by the CLC */
     size_t n;
     unsigned launch_index;       /* of ids[0] */

@@ -481,6 +481,7 @@ struct run {
     size_t user_data_len;
     int has_user_data, disable_api_termination;
     const char *token;
+    const char *clone_of;         /* CloneInstances: the running source */
 };
 
 static int run_type(struct clc_req *r, struct run *run)
@@ -832,6 +833,8 @@ static int run_send(struct clc_req *r, const struct run *run, const struct clc_c
     /* A MacroComponent image: its nodes fork a template instead of booting. */
     if (*run->image.mc_ready)
         p[np++] = (struct oc_kv){ "MacroComponentReady", run->image.mc_ready, 1 };
+    if (run->clone_of)
+        p[np++] = (struct oc_kv){ "CloneOf", run->clone_of, 1 };
     /* The cluster has the group's rules already when it runs another of
      * its instances (every change is pushed there; one that failed is the
      * poller's); otherwise they go first. */
@@ -939,6 +942,92 @@ static int run_instances(struct clc_req *r)
     return clc_error(r, "InsufficientInstanceCapacity",
                      "There is not enough capacity to fulfill your request of %lld instance(s)"
                      " of type %s", run.min, run.type);
+}
+
+/*
+ * CloneInstances (an Overcast extension): Count copies of a running
+ * MacroComponent instance as it is now (its memory and disk, forked
+ * copy-on-write on its node, docs/nc.md), each a new instance of a new
+ * reservation with the source's image, type, key, group and user data,
+ * its own id, MAC, address and metadata.  They go on the source's node
+ * or not at all.
+ */
+static int clone_instances(struct clc_req *r)
+{
+    struct run run = { 0 };
+    struct clc_instance src;
+    struct clc_cluster cl;
+    const char *id, **gids, **gnames;
+    const void *ud = NULL;
+    size_t udlen = 0;
+    struct oc_err err = { 0 };
+    char (*ids)[32];
+    char rid[32];
+    int rc, token_taken = 0;
+
+    if (clc_param_required(r, "InstanceId", &id) ||
+        clc_param_int(r, "Count", 1, MAX_COUNT, 1, &run.max))
+        return CLC_FAILED;
+    run.min = run.max;
+    rc = clc_instance_load(r->db, r->arena, id, &src, &err);
+    if (rc == OC_ENOTFOUND || (rc == OC_OK && strcmp(src.account_id, r->who.account_id) != 0))
+        return clc_error(r, "InvalidInstanceID.NotFound",
+                         "The instance ID '%s' does not exist", id);
+    if (rc)
+        return clc_internal(r, &err);
+    if (strcmp(src.state, "running") != 0)
+        return clc_error(r, "IncorrectInstanceState",
+                         "The instance '%s' is not in the 'running' state", id);
+    rc = clc_image_load_visible(r, src.image_id, &run.image, &err);
+    if (rc == OC_ENOTFOUND)
+        return clc_error(r, "InvalidAMIID.NotFound",
+                         "The image of '%s' (%s) is no longer registered", id, src.image_id);
+    if (rc)
+        return clc_internal(r, &err);
+    if (!*run.image.mc_ready)
+        return clc_error(r, "InvalidParameterValue",
+                         "The instance '%s' is not a MacroComponent: only those clone", id);
+    run.type = src.instance_type;
+    run.key_name = src.key_name;
+    run.token = "";
+    run.clone_of = src.id;
+    run.disable_api_termination = src.disable_api_termination;
+    if (clc_instance_groups(r->arena, &src, &gids, &gnames) != 1)
+        return clc_error(r, "InternalError", "The instance '%s' has no security group", id);
+    run.gid = gids[0];
+    run.gname = gnames[0];
+    if (clc_instance_user_data(r->db, r->arena, src.id, &ud, &udlen, &err))
+        return clc_internal(r, &err);
+    run.user_data = (uint8_t *)ud;
+    run.user_data_len = udlen;
+    run.has_user_data = ud != NULL;
+    if (run_type(r, &run) ||
+        run_aux_image(r, "KernelId", src.kernel_id, "kernel", &run.kernel, &run.has_kernel) ||
+        run_aux_image(r, "RamdiskId", src.ramdisk_id, "ramdisk", &run.ramdisk,
+                      &run.has_ramdisk))
+        return CLC_FAILED;
+    if (clc_dry_run(r))
+        return CLC_FAILED;
+    if (clc_cluster_get(r->db, r->arena, src.cluster, &cl, &err))
+        return clc_internal(r, &err);
+    ids = oc_arena_calloc(r->arena, (size_t)run.max, sizeof(*ids));
+    oc_resource_id("r", rid);
+    for (long long k = 0; k < run.max; k++)
+        oc_resource_id("i", ids[k]);
+    if (run_record(r, &run, cl.name, rid, ids, run.max, &token_taken))
+        return CLC_FAILED;
+    rc = run_send(r, &run, &cl, rid, ids, run.max, &err);
+    if (rc == OC_OK)
+        return write_reservation(r, rid);
+    run_unrecord(r, rid);
+    oc_log(OC_LOG_WARN, "CloneInstances of %s: %s", id, err.msg);
+    if (rc == OC_ETOOBIG)
+        return clc_error(r, "InsufficientInstanceCapacity",
+                         "The node of '%s' cannot hold %lld clone(s) of type %s", id, run.max,
+                         run.type);
+    if (rc == OC_EIO && strstr(err.msg, "InternalError") == NULL)
+        return clc_error(r, "Unavailable", "The cluster cannot be reached: %s", err.msg);
+    return clc_error(r, "InternalError", "The cluster refused: %s", err.msg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1181,6 +1270,7 @@ static int write_reservation(struct clc_req *r, const char *rid)
 
 const struct clc_action clc_instance_actions[] = {
     { "RunInstances", run_instances, CLC_ACTION_CALLS_OUT },
+    { "CloneInstances", clone_instances, CLC_ACTION_CALLS_OUT },
     { "DescribeInstances", describe_instances, CLC_ACTION_CACHEABLE },
     { "TerminateInstances", clc_terminate_instances, CLC_ACTION_CALLS_OUT },
     { "StopInstances", clc_stop_instances, CLC_ACTION_CALLS_OUT },

@@ -180,6 +180,24 @@ static int qemu_alive(pid_t pid, const char *name)
     return strstr(buf, want) != NULL;
 }
 
+/* A small file's text (trailing newline dropped); 0 when unreadable. */
+static int read_small(const char *path, char *out, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return 0;
+    n = read(fd, out, cap - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    out[n] = 0;
+    if (out[n - 1] == '\n')
+        out[n - 1] = 0;
+    return 1;
+}
+
 static pid_t read_pid(const char *path)
 {
     char buf[32] = { 0 };
@@ -1186,9 +1204,10 @@ static void *filler_main(void *arg)
 }
 
 /* Takes a live slot of key, its console, QMP socket and pid file moved to
- * the instance's paths.  Its disk stays in slot_dir until the fork runs:
- * an incoming QEMU reopens its images by path when it is activated
- * (`cont`); mc_start moves it then. */
+ * the instance's paths.  Its disk stays where QEMU opened it, in the slot's
+ * directory, for as long as the fork lives (QEMU reopens images by path:
+ * when an incoming VM is activated, when a migration ends); the
+ * instance's root.qcow2 is a link to it. */
 static int slot_claim(struct mc *m, const char *key, const struct nc_domain_spec *s,
                       const char *qmp, const char *pidf, pid_t *pid, char name[NAME_MAX_LEN],
                       char slot_dir[PATH_MAX])
@@ -1323,15 +1342,13 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
     if (rc || (clone_mac[0] && (rc = plug(m, q, i, 1, err))))
         goto fail;
     if (slot_dir[0]) {
-        char from[PATH_MAX + 16];
+        char disk[PATH_MAX + 16];
 
-        /* Open and active now: the disk joins the instance's files. */
-        snprintf(from, sizeof(from), "%s/root.qcow2", slot_dir);
-        if (rename(from, s->root_path) != 0) {
-            rc = oc_err_set(err, OC_EIO, "rename %s: %s", from, strerror(errno));
+        snprintf(disk, sizeof(disk), "%s/root.qcow2", slot_dir);
+        if (symlink(disk, s->root_path) != 0) {
+            rc = oc_err_set(err, OC_EIO, "symlink %s: %s", s->root_path, strerror(errno));
             goto fail;
         }
-        rm_tree(slot_dir);
     }
     nc_qmp_close(q);
     fk = calloc(1, sizeof(*fk));
@@ -1359,6 +1376,18 @@ fail:
     if (slot_dir[0])
         rm_tree(slot_dir);
     return rc;
+}
+
+/* A fork taken from the pool keeps its disk in the slot's directory:
+ * gone with it. */
+static void drop_slot_dir(struct mc *m, const char *name)
+{
+    char dir[PATH_MAX + 64];
+
+    if (strncmp(name, "mcpool-", 7) != 0 || strchr(name, '/'))
+        return;
+    snprintf(dir, sizeof(dir), "%s/%s", m->pdir, name);
+    rm_tree(dir);
 }
 
 /* The fork's QEMU from its files: pid and the name it runs under. */
@@ -1414,6 +1443,7 @@ static int mc_destroy(void *ctx, const char *id, struct oc_err *err)
     kill_qemu(pid, name);
     if (qemu_alive(pid, name))
         return oc_err_set(err, OC_EIO, "fork %s (pid %d) does not die", id, (int)pid);
+    drop_slot_dir(m, name);
     return OC_OK;
 }
 
@@ -1606,6 +1636,25 @@ static void mc_drop_image(void *ctx, const char *image_id)
     }
     if (d)
         closedir(d);
+    /* Clone templates of a doomed template go with it (once unused). */
+    d = opendir(m->tdir);
+    while (d && (e = readdir(d))) {
+        char path[PATH_MAX], parent[KEY_LEN + 1], pdoom[PATH_MAX];
+        struct oc_err err = { 0 };
+
+        if (strlen(e->d_name) != KEY_LEN)
+            continue;
+        tpath(m, e->d_name, "", "parent", path, sizeof(path));
+        if (!read_small(path, parent, sizeof(parent)) || strlen(parent) != KEY_LEN)
+            continue;
+        tpath(m, parent, "", "doomed", pdoom, sizeof(pdoom));
+        tpath(m, e->d_name, "", "doomed", path, sizeof(path));
+        if (access(pdoom, F_OK) == 0 &&
+            oc_write_file_atomic(path, "", 0, 0600, &err) != OC_OK)
+            oc_log(OC_LOG_WARN, "template %s: %s", e->d_name, err.msg);
+    }
+    if (d)
+        closedir(d);
     pthread_mutex_unlock(&m->build_mu);
     pthread_mutex_lock(&m->mu);
     pthread_cond_broadcast(&m->cv);
@@ -1731,6 +1780,8 @@ static void sweep_templates(struct mc *m)
             snprintf(ts[nt].family, sizeof(ts[nt].family), "clone %s", e->d_name);
             ts[nt].built = st.st_mtime;
             ts[nt].doomed = time(NULL) - st.st_mtime > CLONE_UNUSED_KEEP_S;
+            tpath(m, e->d_name, "", "doomed", path, sizeof(path));
+            ts[nt].doomed |= stat(path, &st) == 0;
             nt++;
             continue;
         }
@@ -1791,6 +1842,7 @@ static void *monitor_main(void *arg)
             if (!qemu_alive(f->pid, f->name)) {
                 if (ngone < 32)
                     snprintf(gone[ngone++], NC_ID_MAX, "%s", f->id);
+                drop_slot_dir(m, f->name);
                 *p = f->next;
                 free(f);
                 continue;
@@ -1857,6 +1909,30 @@ static void mc_close(void *ctx)
     free(m);
 }
 
+/* The pid of the fork running under a pool slot's name, from the
+ * instances' files (-1 when none). */
+static pid_t find_pool_fork(struct mc *m, const char *name)
+{
+    DIR *d = opendir(m->idir);
+    struct dirent *e;
+    pid_t pid = -1;
+
+    while (d && pid < 0 && (e = readdir(d))) {
+        char path[PATH_MAX + 300], got[NAME_MAX_LEN];
+
+        if (!nc_valid_instance_id(e->d_name))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s/qemu.name", m->idir, e->d_name);
+        if (read_small(path, got, sizeof(got)) && strcmp(got, name) == 0) {
+            snprintf(path, sizeof(path), "%s/%s/qemu.pid", m->idir, e->d_name);
+            pid = read_pid(path);
+        }
+    }
+    if (d)
+        closedir(d);
+    return pid;
+}
+
 /* Pool QEMUs a node that was killed left behind: killed, removed. */
 static void clear_stale_pool(struct mc *m)
 {
@@ -1871,6 +1947,15 @@ static void clear_stale_pool(struct mc *m)
         if (strncmp(e->d_name, "mcpool-", 7) != 0 || strlen(e->d_name) >= NAME_MAX_LEN)
             continue;
         snprintf(path, sizeof(path), "%s/%s/qemu.pid", m->pdir, e->d_name);
+        if (access(path, F_OK) != 0) {
+            /* Taken by a fork: its disk lives here; gone when the fork is
+             * (a fork that ended while the node was down: gone now). */
+            if (!qemu_alive(find_pool_fork(m, e->d_name), e->d_name)) {
+                snprintf(path, sizeof(path), "%s/%s", m->pdir, e->d_name);
+                rm_tree(path);
+            }
+            continue;
+        }
         kill_qemu(read_pid(path), e->d_name);
         snprintf(path, sizeof(path), "%s/%s", m->pdir, e->d_name);
         rm_tree(path);

@@ -159,6 +159,7 @@ class Cluster:
         for n in self.ncs:
             if n.alive():
                 n.stop()
+            sys.stderr.write("\n--- overcast-nc (%s) log tail ---\n%s\n" % (n.name, n.log_tail(3000)))
         if self.cc is not None:
             if self.cc.alive():
                 self.cc.stop()

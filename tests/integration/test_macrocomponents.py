@@ -13,6 +13,9 @@ What is checked:
   - forks are independent: what one writes to its memory (/tmp) and disk
     is not seen by a fork started after it;
   - terminate: every fork goes, each alone;
+  - CloneInstances of a running fork: the clones start from its memory as
+    it is (what its user data left), each with its own NIC, address, id
+    and memory; the source runs on; refusals;
   - DeregisterImage with forks running: they run on, the node keeps the
     template until the last is gone, then removes it, its RAM file and
     its pool.
@@ -190,6 +193,56 @@ def test_forks_are_independent(cloud, mc_image):
     wait_state(ec2, [w, rd], "terminated", timeout=120)
 
 
+SOURCE_UD = """#!/bin/sh
+echo before-clone > /tmp/mark
+echo SRC-READY
+"""
+
+
+def test_clone_instances(cloud, mc_image):
+    ec2 = cloud.env.ec2(2)
+    src = ec2.run_instances(ImageId=mc_image, MinCount=1, MaxCount=1, InstanceType="t1.micro",
+                            UserData=SOURCE_UD)["Instances"][0]["InstanceId"]
+    wait_console(ec2, src, r"^SRC-READY", timeout=300)
+    st, text = query(cloud, {"Action": "CloneInstances", "InstanceId": src, "Count": "2"}, who=2)
+    assert st == 200, text
+    clones = re.findall(r"<instanceId>(i-[0-9a-f]+)</instanceId>", text)
+    assert len(clones) == 2 and src not in clones, text
+    assert "<reservationId>r-" in text
+    wait_state(ec2, clones, "running", timeout=300)
+    by_id = {i["InstanceId"]: i for i in instances(ec2, InstanceIds=clones + [src])}
+    ips = {by_id[src]["PrivateIpAddress"]}
+    for iid in clones:
+        m, text = wait_console(ec2, iid, r"^MC-MARK (\S+)\s*$", timeout=300)
+        # It started from the source as it was (its /tmp/mark), not from
+        # the template, and never booted.
+        assert re.search(r"^MC-CLONED nic=\S+ inherited=before-clone", text, re.M), text[-2000:]
+        assert "GUEST-BOOT" not in text and "MC-RESUMED" not in text
+        # Its own address, id and memory: what it wrote is what it reads.
+        ip = re.findall(r"^GUEST-UP ip=(\S+)\s*$", text, re.M)[-1]
+        assert ip == by_id[iid]["PrivateIpAddress"], (ip, by_id[iid])
+        assert re.findall(r"^GUEST-IID (\S+)\s*$", text, re.M)[-1] == iid
+        assert m.group(1) == iid
+        assert by_id[iid]["ImageId"] == mc_image
+        assert by_id[iid]["InstanceType"] == "t1.micro"
+        ips.add(ip)
+    assert len(ips) == 3
+    # The source was only paused: it runs on, with nothing of the clones.
+    _, text = wait_console(ec2, src, r"^SRC-READY", timeout=10)
+    assert "MC-CLONED" not in text
+    assert {i["State"]["Name"] for i in instances(ec2, InstanceIds=[src])} == {"running"}
+    # Refusals.
+    st, text = query(cloud, {"Action": "CloneInstances", "InstanceId": "i-0123456789abcdef0"},
+                     who=2)
+    assert st == 400 and "InvalidInstanceID.NotFound" in text, text
+    st, text = query(cloud, {"Action": "CloneInstances", "InstanceId": src, "Count": "0"}, who=2)
+    assert st == 400 and "InvalidParameterValue" in text, text
+    st, text = query(cloud, {"Action": "CloneInstances", "InstanceId": src}, who=1)
+    assert st == 400 and "InvalidInstanceID.NotFound" in text, text   # not the owner
+    ec2.terminate_instances(InstanceIds=clones + [src])
+    wait_state(ec2, clones + [src], "terminated", timeout=120)
+
+
 def test_deregister_keeps_forks_then_removes_template(cloud, mc_image):
     # Last in this module: it deregisters the image.
     ec2 = cloud.env.ec2(2)
@@ -199,7 +252,10 @@ def test_deregister_keeps_forks_then_removes_template(cloud, mc_image):
     for iid in ids:
         wait_console(ec2, iid, r"^GUEST-IID ", timeout=300)
     tdir = os.path.join(node_home(cloud), "nc", "templates")
-    keys = [k for k in os.listdir(tdir) if not k.endswith(".tmp")]
+    # The image's template (clone templates of an earlier test stand on it:
+    # they go with it).
+    keys = [k for k in os.listdir(tdir) if not k.endswith(".tmp") and
+            not os.path.exists(os.path.join(tdir, k, "parent"))]
     assert len(keys) == 1
     cloud.env.ec2(1).deregister_image(ImageId=mc_image)
     # The node was told: the template is doomed, and stays while forks use it.
@@ -219,5 +275,6 @@ def test_deregister_keeps_forks_then_removes_template(cloud, mc_image):
         time.sleep(0.5)
     assert not os.path.isdir(os.path.join(tdir, keys[0]))
     assert not os.path.exists(os.path.join(cloud.ram_dir, keys[0] + ".ram"))
+    assert not [k for k in os.listdir(tdir) if not k.endswith(".tmp")]
     # Its pool went with it.
     assert not glob.glob(os.path.join(node_home(cloud), "nc", "mcpool", "mcpool-%s-*" % keys[0]))
