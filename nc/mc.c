@@ -200,15 +200,9 @@ static int read_small(const char *path, char *out, size_t cap)
 
 static pid_t read_pid(const char *path)
 {
-    char buf[32] = { 0 };
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
+    char buf[32];
 
-    if (fd < 0)
-        return -1;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    return n > 0 ? (pid_t)atoi(buf) : -1;
+    return read_small(path, buf, sizeof(buf)) ? (pid_t)atoi(buf) : -1;
 }
 
 /* Kills a QEMU we started and waits (bounded) for it to be gone. */
@@ -1394,18 +1388,9 @@ static void drop_slot_dir(struct mc *m, const char *name)
 static pid_t fork_files(struct mc *m, const char *id, char name[NAME_MAX_LEN])
 {
     char path[PATH_MAX];
-    int fd;
-    ssize_t n = -1;
 
     ipath(m, id, "qemu.name", path, sizeof(path));
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        n = read(fd, name, NAME_MAX_LEN - 1);
-        close(fd);
-    }
-    if (n > 0)
-        name[n] = 0;
-    else
+    if (!read_small(path, name, NAME_MAX_LEN))
         snprintf(name, NAME_MAX_LEN, "%s", id);
     ipath(m, id, "qemu.pid", path, sizeof(path));
     return read_pid(path);
