@@ -7,7 +7,7 @@ nc_libnc_a_SOURCES = \
 	nc/domain.c nc/domain.h \
 	nc/disk.c nc/disk.h \
 	nc/driver.h nc/virt.c \
-	nc/qmp.c nc/qmp.h nc/mc.c \
+	nc/qmp.c nc/qmp.h nc/mc.c nc/mc_int.h nc/mc_pool.c nc/mc_clone.c \
 	nc/node.c nc/node.h \
 	nc/api.c nc/api.h \
 	nc/report.c nc/report.h \

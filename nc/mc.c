@@ -40,7 +40,7 @@
  * files are never truncated (that would kill the forks mapping them);
  * unlinking one is safe.
  */
-#include "nc/driver.h"
+#include "nc/mc_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -62,70 +62,10 @@
 #include "common/proc.h"
 #include "nc/qmp.h"
 
-#define KEY_LEN 16
-#define QMP_TIMEOUT_MS 10000
-#define MIGRATE_TIMEOUT_MS 120000
-#define ARGV_MAX 64
-#define POOL_REFILL_DELAY_MS 1000
-#define CLONE_REUSE_MS 5000
-#define CLONE_UNUSED_KEEP_S 60
-
-#define NAME_MAX_LEN 48
-
-struct fork {
-    char id[NC_ID_MAX];
-    char name[NAME_MAX_LEN];  /* guest=<name> in its command line */
-    pid_t pid;
-    int ending;               /* we are destroying it */
-    uint64_t private_mb;      /* measured by the monitor */
-    struct fork *next;
-};
-
-/* A pre-started fork QEMU waiting in -incoming defer (the pool). */
-struct slot {
-    char key[KEY_LEN + 1];
-    char name[NAME_MAX_LEN];
-    char dir[PATH_MAX];
-    pid_t pid;
-    struct slot *next;
-};
-
-/* What the pool needs to start forks of a template: its argv's parts. */
-struct recipe {
-    char key[KEY_LEN + 1];
-    char hypervisor[8];
-    char *kernel, *ramdisk, *cmdline;
-    unsigned mem_mb, vcpus;
-    struct recipe *next;
-};
-
-struct mc {
-    char *dir, *tdir, *idir, *pdir, *ram_dir, *qemu, *qemu_img;
-    unsigned ready_timeout_s;
-    unsigned pool;            /* slots kept per template */
-    unsigned slot_seq;
-    long long last_claim_ms;  /* the pool refills a while after a claim */
-    nc_vm_event_fn fn;
-    void *fn_ctx;
-    pthread_mutex_t mu;       /* forks, shared_mb, stop */
-    pthread_cond_t cv;
-    pthread_mutex_t build_mu; /* one template build at a time */
-    struct fork *forks;
-    struct slot *slots;
-    struct recipe *recipes;
-    uint64_t shared_mb;
-    int stop;
-    pthread_t monitor, filler;
-    /* The last clone template (build_mu): clones of one source asked
-     * together share it. */
-    char recent_src[NC_ID_MAX], recent_key[KEY_LEN + 1];
-    long long recent_ms;
-};
-
 /* ------------------------------------------------------------------ */
 /* small things */
 
-static long long now_ms(void)
+long long mci_now_ms(void)
 {
     struct timespec ts;
 
@@ -133,7 +73,7 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(unsigned ms)
+void mci_sleep_ms(unsigned ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
@@ -143,7 +83,7 @@ static void sleep_ms(unsigned ms)
 /* 1 when pid is a live QEMU whose command line names `name` (a recycled
  * pid, or a zombie, is not).  A fork's name is its instance id, or the
  * pool slot's name it was started under (instances/<id>/qemu.name). */
-static int qemu_alive(pid_t pid, const char *name)
+int mci_qemu_alive(pid_t pid, const char *name)
 {
     char path[64], buf[4096], want[NAME_MAX_LEN + 16], st[512];
     ssize_t n;
@@ -181,7 +121,7 @@ static int qemu_alive(pid_t pid, const char *name)
 }
 
 /* A small file's text (trailing newline dropped); 0 when unreadable. */
-static int read_small(const char *path, char *out, size_t cap)
+int mci_read_small(const char *path, char *out, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     ssize_t n;
@@ -198,24 +138,24 @@ static int read_small(const char *path, char *out, size_t cap)
     return 1;
 }
 
-static pid_t read_pid(const char *path)
+pid_t mci_read_pid(const char *path)
 {
     char buf[32];
 
-    return read_small(path, buf, sizeof(buf)) ? (pid_t)atoi(buf) : -1;
+    return mci_read_small(path, buf, sizeof(buf)) ? (pid_t)atoi(buf) : -1;
 }
 
 /* Kills a QEMU we started and waits (bounded) for it to be gone. */
-static void kill_qemu(pid_t pid, const char *name)
+void mci_kill_qemu(pid_t pid, const char *name)
 {
-    if (!qemu_alive(pid, name))
+    if (!mci_qemu_alive(pid, name))
         return;
     kill(pid, SIGKILL);
-    for (int i = 0; i < 500 && qemu_alive(pid, name); i++)
-        sleep_ms(10);
+    for (int i = 0; i < 500 && mci_qemu_alive(pid, name); i++)
+        mci_sleep_ms(10);
 }
 
-static void rm_tree(const char *dir)
+void mci_rm_tree(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -234,12 +174,6 @@ static void rm_tree(const char *dir)
 
 /* ------------------------------------------------------------------ */
 /* the argv */
-
-struct argv {
-    char *v[ARGV_MAX + 1];
-    int n;
-    int oom;
-};
 
 static void add(struct argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -261,29 +195,14 @@ static void add(struct argv *a, const char *fmt, ...)
     a->v[a->n++] = s;
 }
 
-static void argv_free(struct argv *a)
+void mci_argv_free(struct argv *a)
 {
     for (int i = 0; i < a->n; i++)
         free(a->v[i]);
     a->n = 0;
 }
 
-/* Per-VM paths: placeholders in the identity, real in a QEMU's argv. */
-struct vm_files {
-    const char *name, *ram, *disk, *console, *qmp, *pid;
-    int share;       /* the template: share=on */
-    int incoming;    /* a fork: -incoming defer -S */
-    /* A clone template's state holds its source's NIC (this MAC) and RNG:
-     * every QEMU that loads it has them from the start. NULL: none. */
-    const char *clone_mac;
-};
-
-/* Fixed slots for the devices a fork is given, so a clone's argv can
- * name the same ones its source's state holds. */
-#define NIC_ADDR "0x10"
-#define RNG_ADDR "0x11"
-
-static void build_argv(struct mc *m, const struct nc_domain_spec *s, const struct vm_files *f,
+void mci_build_argv(struct mc *m, const struct nc_domain_spec *s, const struct vm_files *f,
                        struct argv *a)
 {
     const struct nc_instance *i = s->inst;
@@ -375,9 +294,9 @@ static int identity(struct mc *m, const struct nc_domain_spec *s, struct oc_buf 
     snprintf(path, sizeof(path), "%s", m->qemu);
     if (stat(path, &st) != 0)
         return oc_err_set(err, OC_EIO, "%s: %s (NC_MC_QEMU)", m->qemu, strerror(errno));
-    build_argv(m, s, &ph, &a);
+    mci_build_argv(m, s, &ph, &a);
     if (a.oom) {
-        argv_free(&a);
+        mci_argv_free(&a);
         return oc_err_set(err, OC_ENOMEM, "out of memory");
     }
     rc = oc_buf_printf(text, "qemu %s %lld %lld.%09ld\nready %s\nbase %s\n", m->qemu,
@@ -385,7 +304,7 @@ static int identity(struct mc *m, const struct nc_domain_spec *s, struct oc_buf 
                        st.st_mtim.tv_nsec, s->inst->mc_ready, s->base_path);
     for (int k = 0; rc == OC_OK && k < a.n; k++)
         rc = oc_buf_printf(text, "%s\n", a.v[k]);
-    argv_free(&a);
+    mci_argv_free(&a);
     if (rc)
         return oc_err_set(err, OC_ENOMEM, "out of memory");
     oc_sha256_hex(text->data, text->len, hex);
@@ -396,7 +315,7 @@ static int identity(struct mc *m, const struct nc_domain_spec *s, struct oc_buf 
 
 /* Runs QEMU with argv; it daemonizes once it is set up.  *pid from its
  * pidfile. */
-static int spawn_qemu(struct argv *a, const char *pidfile, pid_t *pid, struct oc_err *err)
+int mci_spawn_qemu(struct argv *a, const char *pidfile, pid_t *pid, struct oc_err *err)
 {
     int rc;
 
@@ -407,22 +326,22 @@ static int spawn_qemu(struct argv *a, const char *pidfile, pid_t *pid, struct oc
     rc = oc_run((const char *const *)a->v, NULL, err);
     if (rc)
         return rc;
-    *pid = read_pid(pidfile);
+    *pid = mci_read_pid(pidfile);
     if (*pid <= 0)
         return oc_err_set(err, OC_EIO, "QEMU left no pid in %s", pidfile);
     return OC_OK;
 }
 
-static json_t *ignore_shared_caps(void)
+json_t *mci_ignore_shared_caps(void)
 {
     return json_pack("{s:[{s:s,s:b},{s:s,s:b}]}", "capabilities", "capability", "x-ignore-shared",
                      "state", 1, "capability", "events", "state", 1);
 }
 
 /* Polls query-migrate until it is completed (or failed, or too slow). */
-static int wait_migration(struct nc_qmp *q, int timeout_ms, struct oc_err *err)
+int mci_wait_migration(struct nc_qmp *q, int timeout_ms, struct oc_err *err)
 {
-    long long until = now_ms() + timeout_ms;
+    long long until = mci_now_ms() + timeout_ms;
 
     for (;;) {
         json_t *r = NULL;
@@ -444,9 +363,9 @@ static int wait_migration(struct nc_qmp *q, int timeout_ms, struct oc_err *err)
             return rc;
         }
         json_decref(r);
-        if (now_ms() > until)
+        if (mci_now_ms() > until)
             return oc_err_set(err, OC_EAGAIN, "migration did not complete in %d ms", timeout_ms);
-        sleep_ms(2);
+        mci_sleep_ms(2);
     }
 }
 
@@ -454,7 +373,7 @@ static int wait_migration(struct nc_qmp *q, int timeout_ms, struct oc_err *err)
 /* templates */
 
 /* Paths that do not fit are cut short, and then name nothing of ours. */
-static void tpath(struct mc *m, const char *key, const char *suffix, const char *name, char *out,
+void mci_tpath(struct mc *m, const char *key, const char *suffix, const char *name, char *out,
                   size_t cap)
 {
     if (snprintf(out, cap, "%s/%s%s%s%s", m->tdir, key, suffix, name ? "/" : "",
@@ -466,15 +385,15 @@ static void tpath(struct mc *m, const char *key, const char *suffix, const char 
 static int wait_ready(struct mc *m, const char *ready, const char *console, pid_t pid,
                       const char *name, struct oc_err *err)
 {
-    long long until = now_ms() + (long long)m->ready_timeout_s * 1000;
+    long long until = mci_now_ms() + (long long)m->ready_timeout_s * 1000;
 
     if (ready[0] == '+') {
-        long long at = now_ms() + atoll(ready + 1) * 1000;
+        long long at = mci_now_ms() + atoll(ready + 1) * 1000;
 
-        while (now_ms() < at) {
-            if (!qemu_alive(pid, name))
+        while (mci_now_ms() < at) {
+            if (!mci_qemu_alive(pid, name))
                 return oc_err_set(err, OC_EIO, "the template's QEMU ended while booting");
-            sleep_ms(50);
+            mci_sleep_ms(50);
         }
         return OC_OK;
     }
@@ -494,12 +413,12 @@ static int wait_ready(struct mc *m, const char *ready, const char *console, pid_
         free(text);
         if (found)
             return OC_OK;
-        if (!qemu_alive(pid, name))
+        if (!mci_qemu_alive(pid, name))
             return oc_err_set(err, OC_EIO, "the template's QEMU ended while booting");
-        if (now_ms() > until)
+        if (mci_now_ms() > until)
             return oc_err_set(err, OC_EAGAIN, "the template printed no \"%s\" in %u s", ready,
                               m->ready_timeout_s);
-        sleep_ms(20);
+        mci_sleep_ms(20);
     }
 }
 
@@ -516,13 +435,13 @@ static int build_template(struct mc *m, const struct nc_domain_spec *s, const ch
     struct nc_qmp *q = NULL;
     pid_t pid = -1;
     int fd, rc;
-    long long t0 = now_ms();
+    long long t0 = mci_now_ms();
 
-    tpath(m, key, ".tmp", NULL, tmp, sizeof(tmp));
-    tpath(m, key, "", NULL, final, sizeof(final));
+    mci_tpath(m, key, ".tmp", NULL, tmp, sizeof(tmp));
+    mci_tpath(m, key, "", NULL, final, sizeof(final));
     snprintf(ram, sizeof(ram), "%s/%s.ram", m->ram_dir, key);
     snprintf(name, sizeof(name), "mc-%s", key);
-    rm_tree(tmp);
+    mci_rm_tree(tmp);
     unlink(ram);   /* never truncated: a stale file is replaced, not reused */
     if ((rc = oc_mkdirs(tmp, 0700, err)) || (rc = oc_mkdirs(m->ram_dir, 0700, err)))
         return rc;
@@ -549,14 +468,14 @@ static int build_template(struct mc *m, const struct nc_domain_spec *s, const ch
     f.qmp = qmp;
     f.pid = pidf;
     f.share = 1;
-    build_argv(m, s, &f, &a);
+    mci_build_argv(m, s, &f, &a);
     oc_log(OC_LOG_INFO, "template %s: booting for %s (%s)", key, s->inst->image.id,
            s->inst->mc_ready);
-    if ((rc = spawn_qemu(&a, pidf, &pid, err)) ||
+    if ((rc = mci_spawn_qemu(&a, pidf, &pid, err)) ||
         (rc = wait_ready(m, s->inst->mc_ready, console, pid, name, err)) ||
         (rc = nc_qmp_open(qmp, QMP_TIMEOUT_MS, &q, err)) ||
         (rc = nc_qmp_call(q, "stop", NULL, -1, NULL, QMP_TIMEOUT_MS, err)) ||
-        (rc = nc_qmp_call(q, "migrate-set-capabilities", ignore_shared_caps(), -1, NULL,
+        (rc = nc_qmp_call(q, "migrate-set-capabilities", mci_ignore_shared_caps(), -1, NULL,
                           QMP_TIMEOUT_MS, err)))
         goto fail;
     fd = open(state, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -570,7 +489,7 @@ static int build_template(struct mc *m, const struct nc_domain_spec *s, const ch
         rc = nc_qmp_call(q, "migrate", json_pack("{s:s}", "uri", "fd:state"), -1, NULL,
                          QMP_TIMEOUT_MS, err);
     if (rc == OC_OK)
-        rc = wait_migration(q, MIGRATE_TIMEOUT_MS, err);
+        rc = mci_wait_migration(q, MIGRATE_TIMEOUT_MS, err);
     if (rc == OC_OK && fsync(fd) != 0)
         rc = oc_err_set(err, OC_EIO, "%s: %s", state, strerror(errno));
     close(fd);
@@ -581,7 +500,7 @@ static int build_template(struct mc *m, const struct nc_domain_spec *s, const ch
         oc_log(OC_LOG_DEBUG, "template %s: quit: %s", key, err->msg);
     nc_qmp_close(q);
     q = NULL;
-    kill_qemu(pid, name);
+    mci_kill_qemu(pid, name);
     unlink(qmp);
     unlink(pidf);
     snprintf(fam, sizeof(fam), "%s %uM %u %uG\n", s->inst->image.id, s->inst->mem_mb,
@@ -592,19 +511,19 @@ static int build_template(struct mc *m, const struct nc_domain_spec *s, const ch
     snprintf(disk, sizeof(disk), "%s/family", tmp);
     if ((rc = oc_write_file_atomic(disk, fam, strlen(fam), 0600, err)))
         goto fail;
-    rm_tree(final);
+    mci_rm_tree(final);
     if (rename(tmp, final) != 0) {
         rc = oc_err_set(err, OC_EIO, "rename %s: %s", tmp, strerror(errno));
         goto fail;
     }
-    argv_free(&a);
-    oc_log(OC_LOG_INFO, "template %s: ready and saved in %lld ms", key, now_ms() - t0);
+    mci_argv_free(&a);
+    oc_log(OC_LOG_INFO, "template %s: ready and saved in %lld ms", key, mci_now_ms() - t0);
     return OC_OK;
 fail:
     nc_qmp_close(q);
-    kill_qemu(pid, name);
-    argv_free(&a);
-    rm_tree(tmp);
+    mci_kill_qemu(pid, name);
+    mci_argv_free(&a);
+    mci_rm_tree(tmp);
     unlink(ram);
     return rc;
 }
@@ -624,13 +543,13 @@ static int ensure_template(struct mc *m, const struct nc_domain_spec *s, char ke
     if ((rc = identity(m, s, &ident, key, err)))
         return rc;
     pthread_mutex_lock(&m->build_mu);
-    tpath(m, key, "", "argv", path, sizeof(path));
+    mci_tpath(m, key, "", "argv", path, sizeof(path));
     snprintf(ram, sizeof(ram), "%s/%s.ram", m->ram_dir, key);
     rc = oc_read_file(path, 1 << 20, &have, &len, &rerr);
     if (rc == OC_OK && len == ident.len && memcmp(have, ident.data, len) == 0) {
         /* A MacroComponent again (its image was turned off and on): the
          * same identity, the same valid template. */
-        tpath(m, key, "", "doomed", path, sizeof(path));
+        mci_tpath(m, key, "", "doomed", path, sizeof(path));
         unlink(path);
     }
     if (rc != OC_OK || len != ident.len || memcmp(have, ident.data, len) != 0 ||
@@ -646,266 +565,6 @@ static int ensure_template(struct mc *m, const struct nc_domain_spec *s, char ke
     return rc;
 }
 
-/* ------------------------------------------------------------------ */
-/* forks */
-
-/* The source MAC a clone template's state holds ("" for an ordinary
- * template). */
-static void template_mac(struct mc *m, const char *key, char mac[32])
-{
-    char path[PATH_MAX];
-    char *text = NULL;
-    size_t len = 0;
-    struct oc_err err = { 0 };
-
-    mac[0] = 0;
-    tpath(m, key, "", "clone-mac", path, sizeof(path));
-    if (oc_read_file(path, 31, &text, &len, &err) == OC_OK && len == 17) {
-        memcpy(mac, text, len);
-        mac[len] = 0;
-    }
-    free(text);
-}
-
-/* Copies a (small) file: a qcow2 overlay. */
-static int copy_file(const char *from, const char *to, struct oc_err *err)
-{
-    char buf[1 << 16];
-    int in = open(from, O_RDONLY | O_CLOEXEC), out;
-    ssize_t n = 0;
-
-    if (in < 0)
-        return oc_err_set(err, OC_EIO, "%s: %s", from, strerror(errno));
-    out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (out < 0) {
-        close(in);
-        return oc_err_set(err, OC_EIO, "%s: %s", to, strerror(errno));
-    }
-    while ((n = read(in, buf, sizeof(buf))) > 0)
-        if (write(out, buf, (size_t)n) != n) {
-            n = -1;
-            break;
-        }
-    if (n == 0 && fsync(out) != 0)
-        n = -1;
-    close(in);
-    close(out);
-    return n == 0 ? OC_OK : oc_err_set(err, OC_EIO, "copy %s: %s", from, strerror(errno));
-}
-
-/* Gives the file back its holes: pages of zeros take no memory (loading
- * a full migration stream reads, and so allocates, every page). */
-static void punch_zero_pages(const char *path)
-{
-    static const char zero[4096];
-    char buf[1 << 20];
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    off_t off = 0;
-    ssize_t n;
-
-    if (fd < 0)
-        return;
-    while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
-        for (ssize_t k = 0; k + 4096 <= n; k += 4096)
-            if (memcmp(buf + k, zero, 4096) == 0)
-                fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off + k, 4096);
-        off += n;
-    }
-    close(fd);
-}
-
-static int full_caps(struct nc_qmp *q, struct oc_err *err)
-{
-    return nc_qmp_call(q, "migrate-set-capabilities",
-                       json_pack("{s:[{s:s,s:b},{s:s,s:b}]}", "capabilities", "capability",
-                                 "x-ignore-shared", "state", 0, "capability", "events", "state",
-                                 1),
-                       -1, NULL, QMP_TIMEOUT_MS, err);
-}
-
-/* migrate (out) or migrate-incoming (in) through a file, by descriptor. */
-static int migrate_file(struct nc_qmp *q, const char *path, int out, struct oc_err *err)
-{
-    int fd = out ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
-                 : open(path, O_RDONLY | O_CLOEXEC);
-    int rc;
-
-    if (fd < 0)
-        return oc_err_set(err, OC_EIO, "%s: %s", path, strerror(errno));
-    rc = nc_qmp_call(q, "getfd", json_pack("{s:s}", "fdname", "mig"), fd, NULL, QMP_TIMEOUT_MS,
-                     err);
-    if (rc == OC_OK)
-        rc = nc_qmp_call(q, out ? "migrate" : "migrate-incoming",
-                         json_pack("{s:s}", "uri", "fd:mig"), -1, NULL, QMP_TIMEOUT_MS, err);
-    if (rc == OC_OK)
-        rc = wait_migration(q, MIGRATE_TIMEOUT_MS, err);
-    if (rc == OC_OK && out && fsync(fd) != 0)
-        rc = oc_err_set(err, OC_EIO, "%s: %s", path, strerror(errno));
-    close(fd);
-    return rc;
-}
-
-/*
- * A template of a running fork as it is now (CloneInstances, SnowFlock
- * style): its device state and whole memory are saved (it is paused
- * meanwhile) with its disk; a loader QEMU with a new shared RAM file takes
- * that stream in, never runs, and saves its device state with
- * x-ignore-shared: the same shape as any template, plus the source's NIC
- * and RNG.  Clones asked within CLONE_REUSE_MS of each other share one
- * snapshot.
- */
-static int clone_template(struct mc *m, const struct nc_domain_spec *s, char key[KEY_LEN + 1],
-                          struct oc_err *err)
-{
-    const char *src = s->inst->clone_of;
-    char sdir[PATH_MAX], sqmp[PATH_MAX + 16], sdisk[PATH_MAX + 16], pkey[KEY_LEN + 1] = "",
-        tmp[PATH_MAX], final[PATH_MAX], full[PATH_MAX + 16], ram[PATH_MAX], name[32],
-        path[PATH_MAX + 16], hex[2 * OC_SHA256_LEN + 1], mac[32] = "";
-    struct nc_qmp *q = NULL, *lq = NULL;
-    struct vm_files f = { 0 };
-    struct argv a = { 0 };
-    char *text = NULL;
-    size_t len = 0;
-    pid_t lpid = -1;
-    int rc, stopped = 0;
-    long long t0 = now_ms();
-
-    pthread_mutex_lock(&m->build_mu);
-    if (strcmp(m->recent_src, src) == 0 && now_ms() - m->recent_ms < CLONE_REUSE_MS) {
-        tpath(m, m->recent_key, "", "state", path, sizeof(path));
-        if (access(path, R_OK) == 0) {
-            memcpy(key, m->recent_key, KEY_LEN + 1);
-            pthread_mutex_unlock(&m->build_mu);
-            return OC_OK;
-        }
-    }
-    snprintf(sdir, sizeof(sdir), "%s/%s", m->idir, src);
-    snprintf(sqmp, sizeof(sqmp), "%s/qmp.sock", sdir);
-    snprintf(sdisk, sizeof(sdisk), "%s/root.qcow2", sdir);
-    snprintf(path, sizeof(path), "%s/template", sdir);
-    if (oc_read_file(path, KEY_LEN, &text, &len, err) != OC_OK || len != KEY_LEN) {
-        free(text);
-        pthread_mutex_unlock(&m->build_mu);
-        return oc_err_set(err, OC_ENOTFOUND, "%s is not a fork on this node", src);
-    }
-    memcpy(pkey, text, KEY_LEN);
-    free(text);
-    {
-        char seed[128];
-
-        snprintf(seed, sizeof(seed), "clone %s of %s at %lld", src, pkey, now_ms());
-        oc_sha256_hex(seed, strlen(seed), hex);
-        memcpy(key, hex, KEY_LEN);
-        key[KEY_LEN] = 0;
-    }
-    tpath(m, key, ".tmp", NULL, tmp, sizeof(tmp));
-    tpath(m, key, "", NULL, final, sizeof(final));
-    snprintf(ram, sizeof(ram), "%s/%s.ram", m->ram_dir, key);
-    snprintf(name, sizeof(name), "mc-%s", key);
-    snprintf(full, sizeof(full), "%s/full.state", tmp);
-    rm_tree(tmp);
-    if ((rc = oc_mkdirs(tmp, 0700, err)) || (rc = oc_mkdirs(m->ram_dir, 0700, err)))
-        goto out;
-
-    /* 1. The source, paused: its state and memory, its disk. */
-    if ((rc = nc_qmp_open(sqmp, QMP_TIMEOUT_MS, &q, err)))
-        goto out;
-    {
-        json_t *v = NULL;
-
-        rc = nc_qmp_call(q, "qom-get",
-                         json_pack("{s:s,s:s}", "path", "/machine/peripheral/nic0", "property",
-                                   "mac"),
-                         -1, &v, QMP_TIMEOUT_MS, err);
-        if (rc == OC_OK && json_is_string(v) && strlen(json_string_value(v)) == 17)
-            snprintf(mac, sizeof(mac), "%s", json_string_value(v));
-        else if (rc == OC_OK)
-            rc = oc_err_set(err, OC_EIO, "%s has no NIC to clone", src);
-        json_decref(v);
-    }
-    if (rc || (rc = nc_qmp_call(q, "stop", NULL, -1, NULL, QMP_TIMEOUT_MS, err)))
-        goto out;
-    stopped = 1;
-    snprintf(path, sizeof(path), "%s/root.qcow2", tmp);
-    if ((rc = full_caps(q, err)) || (rc = migrate_file(q, full, 1, err)) ||
-        (rc = copy_file(sdisk, path, err)))
-        goto out;
-    rc = nc_qmp_call(q, "cont", NULL, -1, NULL, QMP_TIMEOUT_MS, err);
-    stopped = 0;
-    if (rc)
-        goto out;
-
-    /* 2. The loader: in from the whole stream, out with x-ignore-shared. */
-    snprintf(path, sizeof(path), "%s/root.qcow2", tmp);
-    f.name = name;
-    f.ram = ram;
-    f.disk = path;
-    {
-        char console[PATH_MAX + 16], lqmp[PATH_MAX + 16], lpidf[PATH_MAX + 16];
-
-        snprintf(console, sizeof(console), "%s/console.log", tmp);
-        snprintf(lqmp, sizeof(lqmp), "%s/qmp.sock", tmp);
-        snprintf(lpidf, sizeof(lpidf), "%s/qemu.pid", tmp);
-        f.console = console;
-        f.qmp = lqmp;
-        f.pid = lpidf;
-        f.share = 1;
-        f.incoming = 1;
-        f.clone_mac = mac;
-        unlink(ram);
-        build_argv(m, s, &f, &a);
-        rc = spawn_qemu(&a, lpidf, &lpid, err);
-        argv_free(&a);
-        if (rc || (rc = nc_qmp_open(lqmp, QMP_TIMEOUT_MS, &lq, err)) ||
-            (rc = full_caps(lq, err)) || (rc = migrate_file(lq, full, 0, err)) ||
-            (rc = nc_qmp_call(lq, "migrate-set-capabilities", ignore_shared_caps(), -1, NULL,
-                              QMP_TIMEOUT_MS, err)))
-            goto out;
-        snprintf(path, sizeof(path), "%s/state", tmp);
-        if ((rc = migrate_file(lq, path, 1, err)))
-            goto out;
-        if (nc_qmp_call(lq, "quit", NULL, -1, NULL, QMP_TIMEOUT_MS, err) != OC_OK)
-            oc_log(OC_LOG_DEBUG, "clone template %s: quit: %s", key, err->msg);
-        nc_qmp_close(lq);
-        lq = NULL;
-        kill_qemu(lpid, name);
-        unlink(lqmp);
-        unlink(lpidf);
-    }
-    unlink(full);
-    punch_zero_pages(ram);
-
-    /* 3. Its files: it stands on its source's template (whose disk backs
-     * its own), and goes when no clone uses it. */
-    snprintf(path, sizeof(path), "%s/clone-mac", tmp);
-    if ((rc = oc_write_file_atomic(path, mac, strlen(mac), 0600, err)))
-        goto out;
-    snprintf(path, sizeof(path), "%s/parent", tmp);
-    if ((rc = oc_write_file_atomic(path, pkey, KEY_LEN, 0600, err)))
-        goto out;
-    if (rename(tmp, final) != 0) {
-        rc = oc_err_set(err, OC_EIO, "rename %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    snprintf(m->recent_src, sizeof(m->recent_src), "%s", src);
-    memcpy(m->recent_key, key, KEY_LEN + 1);
-    m->recent_ms = now_ms();
-    oc_log(OC_LOG_INFO, "clone template %s of %s (template %s) made in %lld ms", key, src, pkey,
-           now_ms() - t0);
-out:
-    if (stopped && nc_qmp_call(q, "cont", NULL, -1, NULL, QMP_TIMEOUT_MS, err) != OC_OK)
-        oc_log(OC_LOG_ERROR, "%s: could not be resumed after its snapshot", src);
-    nc_qmp_close(q);
-    nc_qmp_close(lq);
-    if (rc) {
-        kill_qemu(lpid, name);
-        rm_tree(tmp);
-        unlink(ram);
-    }
-    pthread_mutex_unlock(&m->build_mu);
-    return rc;
-}
-
 static struct fork *find_fork(struct mc *m, const char *id)
 {
     for (struct fork *f = m->forks; f; f = f->next)
@@ -914,7 +573,7 @@ static struct fork *find_fork(struct mc *m, const char *id)
     return NULL;
 }
 
-static void ipath(struct mc *m, const char *id, const char *name, char *out, size_t cap)
+void mci_ipath(struct mc *m, const char *id, const char *name, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%s/%s", m->idir, id, name);
 }
@@ -930,14 +589,14 @@ static int plug(struct mc *m, struct nc_qmp *q, const struct nc_instance *i, int
     (void)m;
     if (clone) {
         /* The source's NIC goes first (the guest ejects it: it must run). */
-        long long until = now_ms() + 20000;
+        long long until = mci_now_ms() + 20000;
 
         rc = nc_qmp_call(q, "device_del", json_pack("{s:s}", "id", "nic0"), -1, NULL,
                          QMP_TIMEOUT_MS, err);
         while (rc == OC_OK) {
             json_t *data = NULL;
             const char *dev;
-            int done, left = (int)(until - now_ms());
+            int done, left = (int)(until - mci_now_ms());
 
             if (left <= 0) {
                 rc = oc_err_set(err, OC_EAGAIN, "the guest did not release its source's NIC");
@@ -995,251 +654,6 @@ static int plug(struct mc *m, struct nc_qmp *q, const struct nc_instance *i, int
     return rc;
 }
 
-/* ------------------------------------------------------------------ */
-/* the pool: fork QEMUs started ahead, so a fork pays only the restore */
-
-static void recipe_free(struct recipe *r)
-{
-    if (!r)
-        return;
-    free(r->kernel);
-    free(r->ramdisk);
-    free(r->cmdline);
-    free(r);
-}
-
-/* Locked.  Remembers how to start forks of key (once). */
-static void recipe_note(struct mc *m, const char *key, const struct nc_domain_spec *s)
-{
-    struct recipe *r;
-
-    if (!m->pool)
-        return;
-    for (r = m->recipes; r; r = r->next)
-        if (strcmp(r->key, key) == 0)
-            return;
-    r = calloc(1, sizeof(*r));
-    if (!r)
-        return;
-    snprintf(r->key, sizeof(r->key), "%s", key);
-    snprintf(r->hypervisor, sizeof(r->hypervisor), "%s", s->hypervisor);
-    r->kernel = s->kernel_path ? strdup(s->kernel_path) : NULL;
-    r->ramdisk = s->ramdisk_path ? strdup(s->ramdisk_path) : NULL;
-    r->cmdline = s->cmdline ? strdup(s->cmdline) : NULL;
-    r->mem_mb = s->inst->mem_mb;
-    r->vcpus = s->inst->vcpus;
-    if ((s->kernel_path && !r->kernel) || (s->ramdisk_path && !r->ramdisk) ||
-        (s->cmdline && !r->cmdline)) {
-        recipe_free(r);
-        return;
-    }
-    r->next = m->recipes;
-    m->recipes = r;
-    pthread_cond_broadcast(&m->cv);
-}
-
-/* Starts one slot for the recipe (not locked). */
-static int slot_start(struct mc *m, const struct recipe *r, unsigned seq, struct slot **out,
-                      struct oc_err *err)
-{
-    struct nc_instance inst = { 0 };
-    struct nc_domain_spec s = { 0 };
-    struct vm_files f = { 0 };
-    struct argv a = { 0 };
-    char tdisk[PATH_MAX], ram[PATH_MAX], disk[PATH_MAX + 16], console[PATH_MAX + 16],
-        qmp[PATH_MAX + 16], pidf[PATH_MAX + 16];
-    struct slot *sl = calloc(1, sizeof(*sl));
-    int rc;
-
-    if (!sl)
-        return oc_err_set(err, OC_ENOMEM, "out of memory");
-    snprintf(sl->key, sizeof(sl->key), "%s", r->key);
-    snprintf(sl->name, sizeof(sl->name), "mcpool-%s-%u", r->key, seq);
-    if (snprintf(sl->dir, sizeof(sl->dir), "%s/%s", m->pdir, sl->name) >= (int)sizeof(sl->dir)) {
-        free(sl);
-        return oc_err_set(err, OC_EINVAL, "pool path too long");
-    }
-    tpath(m, r->key, "", "root.qcow2", tdisk, sizeof(tdisk));
-    snprintf(ram, sizeof(ram), "%s/%s.ram", m->ram_dir, r->key);
-    snprintf(disk, sizeof(disk), "%s/root.qcow2", sl->dir);
-    snprintf(console, sizeof(console), "%s/console.log", sl->dir);
-    snprintf(qmp, sizeof(qmp), "%s/qmp.sock", sl->dir);
-    snprintf(pidf, sizeof(pidf), "%s/qemu.pid", sl->dir);
-    rm_tree(sl->dir);
-    if ((rc = oc_mkdirs(sl->dir, 0700, err)))
-        goto fail;
-    {
-        const char *img[] = { m->qemu_img, "create", "-q", "-f", "qcow2", "-F", "qcow2",
-                              "-b", tdisk, disk, NULL };
-
-        if ((rc = oc_run(img, NULL, err)))
-            goto fail;
-    }
-    inst.mem_mb = r->mem_mb;
-    inst.vcpus = r->vcpus;
-    s.inst = &inst;
-    s.hypervisor = r->hypervisor;
-    s.kernel_path = r->kernel;
-    s.ramdisk_path = r->ramdisk;
-    s.cmdline = r->cmdline;
-    f.name = sl->name;
-    f.ram = ram;
-    f.disk = disk;
-    f.console = console;
-    f.qmp = qmp;
-    f.pid = pidf;
-    f.incoming = 1;
-    build_argv(m, &s, &f, &a);
-    rc = spawn_qemu(&a, pidf, &sl->pid, err);
-    argv_free(&a);
-    if (rc)
-        goto fail;
-    *out = sl;
-    return OC_OK;
-fail:
-    rm_tree(sl->dir);
-    free(sl);
-    return rc;
-}
-
-static void slot_kill(struct slot *sl)
-{
-    kill_qemu(sl->pid, sl->name);
-    rm_tree(sl->dir);
-    free(sl);
-}
-
-/* Keeps m->pool slots started for every recipe whose template exists. */
-static void *filler_main(void *arg)
-{
-    struct mc *m = arg;
-
-    pthread_mutex_lock(&m->mu);
-    while (!m->stop) {
-        struct recipe *want = NULL;
-        struct timespec until;
-
-        for (struct recipe *r = m->recipes; r && !want; r = r->next) {
-            unsigned have = 0;
-
-            for (struct slot *sl = m->slots; sl; sl = sl->next)
-                have += strcmp(sl->key, r->key) == 0;
-            if (have < m->pool)
-                want = r;
-        }
-        if (want && now_ms() - m->last_claim_ms < POOL_REFILL_DELAY_MS) {
-            long long at = m->last_claim_ms + POOL_REFILL_DELAY_MS;
-
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += (at - now_ms()) / 1000;
-            until.tv_nsec += ((at - now_ms()) % 1000) * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&m->cv, &m->mu, &until);
-            continue;
-        }
-        if (want) {
-            struct recipe copy = *want;
-            unsigned seq = ++m->slot_seq;
-            char *kernel = want->kernel ? strdup(want->kernel) : NULL,
-                 *ramdisk = want->ramdisk ? strdup(want->ramdisk) : NULL,
-                 *cmdline = want->cmdline ? strdup(want->cmdline) : NULL;
-            struct slot *sl = NULL;
-            struct oc_err err = { 0 };
-            char argvf[PATH_MAX];
-            struct stat st;
-            int rc;
-
-            /* A copy: the sweep may drop the recipe meanwhile. */
-            copy.kernel = kernel;
-            copy.ramdisk = ramdisk;
-            copy.cmdline = cmdline;
-            pthread_mutex_unlock(&m->mu);
-            pthread_mutex_lock(&m->build_mu);
-            tpath(m, copy.key, "", "argv", argvf, sizeof(argvf));
-            rc = stat(argvf, &st) == 0 ? slot_start(m, &copy, seq, &sl, &err)
-                                       : oc_err_set(&err, OC_ENOTFOUND, "template gone");
-            pthread_mutex_unlock(&m->build_mu);
-            free(kernel);
-            free(ramdisk);
-            free(cmdline);
-            pthread_mutex_lock(&m->mu);
-            if (rc == OC_OK && m->stop) {
-                pthread_mutex_unlock(&m->mu);
-                slot_kill(sl);
-                pthread_mutex_lock(&m->mu);
-            } else if (rc == OC_OK) {
-                sl->next = m->slots;
-                m->slots = sl;
-                continue;
-            } else {
-                oc_log(OC_LOG_WARN, "template %s: cannot start a pool QEMU: %s", copy.key,
-                       err.msg);
-                /* Drop the recipe: the next fork of it notes it again. */
-                for (struct recipe **p = &m->recipes; *p; p = &(*p)->next)
-                    if (strcmp((*p)->key, copy.key) == 0) {
-                        struct recipe *r = *p;
-
-                        *p = r->next;
-                        recipe_free(r);
-                        break;
-                    }
-            }
-        }
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 2;
-        if (!m->stop)
-            pthread_cond_timedwait(&m->cv, &m->mu, &until);
-    }
-    pthread_mutex_unlock(&m->mu);
-    return NULL;
-}
-
-/* Takes a live slot of key, its console, QMP socket and pid file moved to
- * the instance's paths.  Its disk stays where QEMU opened it, in the slot's
- * directory, for as long as the fork lives (QEMU reopens images by path:
- * when an incoming VM is activated, when a migration ends); the
- * instance's root.qcow2 is a link to it. */
-static int slot_claim(struct mc *m, const char *key, const struct nc_domain_spec *s,
-                      const char *qmp, const char *pidf, pid_t *pid, char name[NAME_MAX_LEN],
-                      char slot_dir[PATH_MAX])
-{
-    struct slot *sl = NULL;
-    char from[PATH_MAX + 16];
-    int ok;
-
-    pthread_mutex_lock(&m->mu);
-    for (struct slot **p = &m->slots; *p; p = &(*p)->next)
-        if (strcmp((*p)->key, key) == 0) {
-            sl = *p;
-            *p = sl->next;
-            break;
-        }
-    /* The filler starts another, but not while this fork's guest and its
-     * first moments compete with it for the CPU. */
-    m->last_claim_ms = now_ms();
-    pthread_mutex_unlock(&m->mu);
-    if (!sl)
-        return 0;
-    ok = qemu_alive(sl->pid, sl->name);
-#define MOVE(file, to)                                                              \
-    (snprintf(from, sizeof(from), "%s/" file, sl->dir), rename(from, to) == 0)
-    ok = ok && MOVE("console.log", s->console_path) && MOVE("qmp.sock", qmp) &&
-         MOVE("qemu.pid", pidf);
-#undef MOVE
-    if (!ok) {
-        slot_kill(sl);
-        return 0;
-    }
-    *pid = sl->pid;
-    snprintf(name, NAME_MAX_LEN, "%s", sl->name);
-    snprintf(slot_dir, PATH_MAX, "%s", sl->dir);
-    free(sl);
-    return 1;
-}
-
 static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *err)
 {
     struct mc *m = ctx;
@@ -1254,20 +668,20 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
     pid_t pid = -1;
     int fd, rc, clone = i->clone_of[0] != 0;
     char clone_mac[32] = "";
-    long long t0 = now_ms(), t_qemu, t_restore;
+    long long t0 = mci_now_ms(), t_qemu, t_restore;
 
     if (!s->base_path || !s->base_path[0] || !i->mc_ready[0])
         return oc_err_set(err, OC_EINVAL, "%s is not a MacroComponent", i->id);
-    if ((rc = clone ? clone_template(m, s, key, err) : ensure_template(m, s, key, err)))
+    if ((rc = clone ? mci_clone_template(m, s, key, err) : ensure_template(m, s, key, err)))
         return rc;
-    template_mac(m, key, clone_mac);
-    tpath(m, key, "", "root.qcow2", tdisk, sizeof(tdisk));
-    tpath(m, key, "", "state", tstate, sizeof(tstate));
+    mci_template_mac(m, key, clone_mac);
+    mci_tpath(m, key, "", "root.qcow2", tdisk, sizeof(tdisk));
+    mci_tpath(m, key, "", "state", tstate, sizeof(tstate));
     snprintf(ram, sizeof(ram), "%s/%s.ram", m->ram_dir, key);
-    ipath(m, i->id, "qmp.sock", qmp, sizeof(qmp));
-    ipath(m, i->id, "qemu.pid", pidf, sizeof(pidf));
-    ipath(m, i->id, "template", tkey, sizeof(tkey));
-    ipath(m, i->id, "qemu.name", namef, sizeof(namef));
+    mci_ipath(m, i->id, "qmp.sock", qmp, sizeof(qmp));
+    mci_ipath(m, i->id, "qemu.pid", pidf, sizeof(pidf));
+    mci_ipath(m, i->id, "template", tkey, sizeof(tkey));
+    mci_ipath(m, i->id, "qemu.name", namef, sizeof(namef));
     unlink(s->root_path);
     unlink(s->console_path);
     unlink(qmp);
@@ -1275,10 +689,10 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
         return rc;
     if (!clone_mac[0]) {
         pthread_mutex_lock(&m->mu);
-        recipe_note(m, key, s);
+        mci_recipe_note(m, key, s);
         pthread_mutex_unlock(&m->mu);
     }
-    if (!slot_claim(m, key, s, qmp, pidf, &pid, name, slot_dir)) {
+    if (!mci_slot_claim(m, key, s, qmp, pidf, &pid, name, slot_dir)) {
         const char *img[] = { m->qemu_img, "create", "-q", "-f", "qcow2", "-F", "qcow2",
                               "-b", tdisk, s->root_path, NULL };
 
@@ -1293,17 +707,17 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
         f.pid = pidf;
         f.incoming = 1;
         f.clone_mac = clone_mac[0] ? clone_mac : NULL;
-        build_argv(m, s, &f, &a);
-        rc = spawn_qemu(&a, pidf, &pid, err);
-        argv_free(&a);
+        mci_build_argv(m, s, &f, &a);
+        rc = mci_spawn_qemu(&a, pidf, &pid, err);
+        mci_argv_free(&a);
         if (rc)
             return rc;
     }
     if ((rc = oc_write_file_atomic(namef, name, strlen(name), 0600, err)))
         goto fail;
-    t_qemu = now_ms();
+    t_qemu = mci_now_ms();
     if ((rc = nc_qmp_open(qmp, QMP_TIMEOUT_MS, &q, err)) ||
-        (rc = nc_qmp_call(q, "migrate-set-capabilities", ignore_shared_caps(), -1, NULL,
+        (rc = nc_qmp_call(q, "migrate-set-capabilities", mci_ignore_shared_caps(), -1, NULL,
                           QMP_TIMEOUT_MS, err)))
         goto fail;
     fd = open(tstate, O_RDONLY | O_CLOEXEC);
@@ -1316,9 +730,9 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
     close(fd);
     if (rc || (rc = nc_qmp_call(q, "migrate-incoming", json_pack("{s:s}", "uri", "fd:state"), -1,
                                 NULL, QMP_TIMEOUT_MS, err)) ||
-        (rc = wait_migration(q, MIGRATE_TIMEOUT_MS, err)))
+        (rc = mci_wait_migration(q, MIGRATE_TIMEOUT_MS, err)))
         goto fail;
-    t_restore = now_ms();
+    t_restore = mci_now_ms();
     /* The fork's own hardware goes in while it is still paused: the
      * hot-plug event waits for the guest, which handles it as it resumes.
      * A clone first gives back its source's NIC, which needs the guest
@@ -1327,11 +741,11 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
         goto fail;
     /* The incoming side may still be finishing: "Migration is not
      * finalized yet" for a moment. */
-    for (long long until = now_ms() + 5000;;) {
+    for (long long until = mci_now_ms() + 5000;;) {
         rc = nc_qmp_call(q, "cont", NULL, -1, NULL, QMP_TIMEOUT_MS, err);
-        if (rc != OC_ECONFLICT || now_ms() > until)
+        if (rc != OC_ECONFLICT || mci_now_ms() > until)
             break;
-        sleep_ms(2);
+        mci_sleep_ms(2);
     }
     if (rc || (clone_mac[0] && (rc = plug(m, q, i, 1, err))))
         goto fail;
@@ -1360,15 +774,15 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
     pthread_mutex_unlock(&m->mu);
     oc_log(OC_LOG_INFO, "%s: forked from %stemplate %s in %lld ms (pid %d, %s in %lld ms, "
            "restored in %lld ms, NIC and RNG plugged and running in %lld ms)", i->id,
-           clone_mac[0] ? "clone " : "", key, now_ms() - t0,
+           clone_mac[0] ? "clone " : "", key, mci_now_ms() - t0,
            (int)pid, strcmp(name, i->id) ? "QEMU from the pool" : "QEMU started",
-           t_qemu - t0, t_restore - t_qemu, now_ms() - t_restore);
+           t_qemu - t0, t_restore - t_qemu, mci_now_ms() - t_restore);
     return OC_OK;
 fail:
     nc_qmp_close(q);
-    kill_qemu(pid, name);
+    mci_kill_qemu(pid, name);
     if (slot_dir[0])
-        rm_tree(slot_dir);
+        mci_rm_tree(slot_dir);
     return rc;
 }
 
@@ -1381,7 +795,7 @@ static void drop_slot_dir(struct mc *m, const char *name)
     if (strncmp(name, "mcpool-", 7) != 0 || strchr(name, '/'))
         return;
     snprintf(dir, sizeof(dir), "%s/%s", m->pdir, name);
-    rm_tree(dir);
+    mci_rm_tree(dir);
 }
 
 /* The fork's QEMU from its files: pid and the name it runs under. */
@@ -1389,11 +803,11 @@ static pid_t fork_files(struct mc *m, const char *id, char name[NAME_MAX_LEN])
 {
     char path[PATH_MAX];
 
-    ipath(m, id, "qemu.name", path, sizeof(path));
-    if (!read_small(path, name, NAME_MAX_LEN))
+    mci_ipath(m, id, "qemu.name", path, sizeof(path));
+    if (!mci_read_small(path, name, NAME_MAX_LEN))
         snprintf(name, NAME_MAX_LEN, "%s", id);
-    ipath(m, id, "qemu.pid", path, sizeof(path));
-    return read_pid(path);
+    mci_ipath(m, id, "qemu.pid", path, sizeof(path));
+    return mci_read_pid(path);
 }
 
 /* Takes the fork out of the list, marked as ended by us. */
@@ -1423,10 +837,10 @@ static int mc_destroy(void *ctx, const char *id, struct oc_err *err)
     pid_t pid = take_fork(m, id, name);
 
     /* Not adopted (yet): its files still say where it is. */
-    if (pid <= 0 && !qemu_alive(pid = fork_files(m, id, name), name))
+    if (pid <= 0 && !mci_qemu_alive(pid = fork_files(m, id, name), name))
         return oc_err_set(err, OC_ENOTFOUND, "no fork %s", id);
-    kill_qemu(pid, name);
-    if (qemu_alive(pid, name))
+    mci_kill_qemu(pid, name);
+    if (mci_qemu_alive(pid, name))
         return oc_err_set(err, OC_EIO, "fork %s (pid %d) does not die", id, (int)pid);
     drop_slot_dir(m, name);
     return OC_OK;
@@ -1444,7 +858,7 @@ static int fork_cmd(struct mc *m, const char *id, const char *cmd, struct oc_err
     pthread_mutex_unlock(&m->mu);
     if (rc)
         return oc_err_set(err, rc, "no fork %s", id);
-    ipath(m, id, "qmp.sock", qmp, sizeof(qmp));
+    mci_ipath(m, id, "qmp.sock", qmp, sizeof(qmp));
     if ((rc = nc_qmp_open(qmp, QMP_TIMEOUT_MS, &q, err)))
         return rc;
     rc = nc_qmp_call(q, cmd, NULL, -1, NULL, QMP_TIMEOUT_MS, err);
@@ -1475,7 +889,7 @@ static int mc_active(void *ctx, const char *id)
     if (f)
         snprintf(name, sizeof(name), "%s", f->name);
     pthread_mutex_unlock(&m->mu);
-    return qemu_alive(pid, name);
+    return mci_qemu_alive(pid, name);
 }
 
 /* Every fork whose QEMU runs, from the pid files; they are (re)adopted. */
@@ -1499,7 +913,7 @@ static int mc_list(void *ctx, struct nc_vm_info **out, size_t *n, struct oc_err 
         if (!nc_valid_instance_id(e->d_name))
             continue;
         pid = fork_files(m, e->d_name, name);
-        if (!qemu_alive(pid, name))
+        if (!mci_qemu_alive(pid, name))
             continue;
         if (k == cap) {
             struct nc_vm_info *grown = realloc(info, (cap = cap ? cap * 2 : 16) * sizeof(*info));
@@ -1607,10 +1021,10 @@ static void mc_drop_image(void *ctx, const char *image_id)
 
         if (strlen(e->d_name) != KEY_LEN)
             continue;
-        tpath(m, e->d_name, "", "family", path, sizeof(path));
+        mci_tpath(m, e->d_name, "", "family", path, sizeof(path));
         if (oc_read_file(path, 127, &fam, &len, &err) == OC_OK && len > idl &&
             memcmp(fam, image_id, idl) == 0 && fam[idl] == ' ') {
-            tpath(m, e->d_name, "", "doomed", path, sizeof(path));
+            mci_tpath(m, e->d_name, "", "doomed", path, sizeof(path));
             if (oc_write_file_atomic(path, "", 0, 0600, &err) != OC_OK)
                 oc_log(OC_LOG_WARN, "template %s: %s", e->d_name, err.msg);
             else
@@ -1629,11 +1043,11 @@ static void mc_drop_image(void *ctx, const char *image_id)
 
         if (strlen(e->d_name) != KEY_LEN)
             continue;
-        tpath(m, e->d_name, "", "parent", path, sizeof(path));
-        if (!read_small(path, parent, sizeof(parent)) || strlen(parent) != KEY_LEN)
+        mci_tpath(m, e->d_name, "", "parent", path, sizeof(path));
+        if (!mci_read_small(path, parent, sizeof(parent)) || strlen(parent) != KEY_LEN)
             continue;
-        tpath(m, parent, "", "doomed", pdoom, sizeof(pdoom));
-        tpath(m, e->d_name, "", "doomed", path, sizeof(path));
+        mci_tpath(m, parent, "", "doomed", pdoom, sizeof(pdoom));
+        mci_tpath(m, e->d_name, "", "doomed", path, sizeof(path));
         if (access(pdoom, F_OK) == 0 &&
             oc_write_file_atomic(path, "", 0, 0600, &err) != OC_OK)
             oc_log(OC_LOG_WARN, "template %s: %s", e->d_name, err.msg);
@@ -1686,42 +1100,6 @@ static int key_in_use(struct mc *m, const char *key)
     return used;
 }
 
-/* Forgets the key's recipe and kills its slots (NULL: every key). */
-static void drop_pool(struct mc *m, const char *key)
-{
-    struct slot *gone = NULL;
-
-    pthread_mutex_lock(&m->mu);
-    for (struct recipe **p = &m->recipes; *p;) {
-        struct recipe *r = *p;
-
-        if (!key || strcmp(r->key, key) == 0) {
-            *p = r->next;
-            recipe_free(r);
-        } else {
-            p = &r->next;
-        }
-    }
-    for (struct slot **p = &m->slots; *p;) {
-        struct slot *sl = *p;
-
-        if (!key || strcmp(sl->key, key) == 0) {
-            *p = sl->next;
-            sl->next = gone;
-            gone = sl;
-        } else {
-            p = &sl->next;
-        }
-    }
-    pthread_mutex_unlock(&m->mu);
-    while (gone) {
-        struct slot *sl = gone;
-
-        gone = sl->next;
-        slot_kill(sl);
-    }
-}
-
 /* Removes templates that no fork uses and that a newer template of the
  * same family (image and size) has replaced or whose image is gone;
  * counts what the rest hold. */
@@ -1754,18 +1132,18 @@ static void sweep_templates(struct mc *m)
 
         if (strlen(e->d_name) != KEY_LEN || strspn(e->d_name, "0123456789abcdef") != KEY_LEN)
             continue;
-        tpath(m, e->d_name, "", "family", path, sizeof(path));
+        mci_tpath(m, e->d_name, "", "family", path, sizeof(path));
         if (stat(path, &st) != 0 || oc_read_file(path, 127, &fam, &len, &err) != OC_OK) {
             /* A clone template: its own family, superseded by nothing;
              * unused for a while, it goes. */
-            tpath(m, e->d_name, "", "parent", path, sizeof(path));
+            mci_tpath(m, e->d_name, "", "parent", path, sizeof(path));
             if (stat(path, &st) != 0)
                 continue;
             snprintf(ts[nt].key, sizeof(ts[nt].key), "%s", e->d_name);
             snprintf(ts[nt].family, sizeof(ts[nt].family), "clone %s", e->d_name);
             ts[nt].built = st.st_mtime;
             ts[nt].doomed = time(NULL) - st.st_mtime > CLONE_UNUSED_KEEP_S;
-            tpath(m, e->d_name, "", "doomed", path, sizeof(path));
+            mci_tpath(m, e->d_name, "", "doomed", path, sizeof(path));
             ts[nt].doomed |= stat(path, &st) == 0;
             nt++;
             continue;
@@ -1773,7 +1151,7 @@ static void sweep_templates(struct mc *m)
         snprintf(ts[nt].key, sizeof(ts[nt].key), "%s", e->d_name);
         snprintf(ts[nt].family, sizeof(ts[nt].family), "%.*s", (int)len, fam);
         ts[nt].built = st.st_mtime;
-        tpath(m, e->d_name, "", "doomed", path, sizeof(path));
+        mci_tpath(m, e->d_name, "", "doomed", path, sizeof(path));
         ts[nt].doomed = stat(path, &st) == 0;
         nt++;
         free(fam);
@@ -1792,12 +1170,12 @@ static void sweep_templates(struct mc *m)
                    strncmp(ts[k].family, "clone ", 6) == 0 ? "a clone template"
                    : ts[k].doomed                         ? "its image is gone"
                                                           : "superseded");
-            drop_pool(m, ts[k].key);
+            mci_drop_pool(m, ts[k].key);
             if (snprintf(path, sizeof(path), "%s/%s.ram", m->ram_dir, ts[k].key) <
                 (int)sizeof(path))
                 unlink(path);
-            tpath(m, ts[k].key, "", NULL, path, sizeof(path));
-            rm_tree(path);
+            mci_tpath(m, ts[k].key, "", NULL, path, sizeof(path));
+            mci_rm_tree(path);
             continue;
         }
         if (snprintf(path, sizeof(path), "%s/%s.ram", m->ram_dir, ts[k].key) <
@@ -1824,7 +1202,7 @@ static void *monitor_main(void *arg)
         for (struct fork **p = &m->forks; *p;) {
             struct fork *f = *p;
 
-            if (!qemu_alive(f->pid, f->name)) {
+            if (!mci_qemu_alive(f->pid, f->name)) {
                 if (ngone < 32)
                     snprintf(gone[ngone++], NC_ID_MAX, "%s", f->id);
                 drop_slot_dir(m, f->name);
@@ -1859,6 +1237,22 @@ static void *monitor_main(void *arg)
 /* ------------------------------------------------------------------ */
 /* life */
 
+/* What nc_mc_open allocated, and the driver itself. */
+static void mc_free(struct mc *m)
+{
+    free(m->dir);
+    free(m->tdir);
+    free(m->idir);
+    free(m->pdir);
+    free(m->ram_dir);
+    free(m->qemu);
+    free(m->qemu_img);
+    pthread_mutex_destroy(&m->mu);
+    pthread_mutex_destroy(&m->build_mu);
+    pthread_cond_destroy(&m->cv);
+    free(m);
+}
+
 static void mc_close(void *ctx)
 {
     struct mc *m = ctx;
@@ -1874,78 +1268,14 @@ static void mc_close(void *ctx)
         pthread_join(m->filler, NULL);
     /* Forks keep running: a restarted node adopts them; the pool does not
      * (it holds nothing). */
-    drop_pool(m, NULL);
+    mci_drop_pool(m, NULL);
     while (m->forks) {
         struct fork *f = m->forks;
 
         m->forks = f->next;
         free(f);
     }
-    free(m->dir);
-    free(m->tdir);
-    free(m->idir);
-    free(m->pdir);
-    free(m->ram_dir);
-    free(m->qemu);
-    free(m->qemu_img);
-    pthread_mutex_destroy(&m->mu);
-    pthread_mutex_destroy(&m->build_mu);
-    pthread_cond_destroy(&m->cv);
-    free(m);
-}
-
-/* The pid of the fork running under a pool slot's name, from the
- * instances' files (-1 when none). */
-static pid_t find_pool_fork(struct mc *m, const char *name)
-{
-    DIR *d = opendir(m->idir);
-    struct dirent *e;
-    pid_t pid = -1;
-
-    while (d && pid < 0 && (e = readdir(d))) {
-        char path[PATH_MAX + 300], got[NAME_MAX_LEN];
-
-        if (!nc_valid_instance_id(e->d_name))
-            continue;
-        snprintf(path, sizeof(path), "%s/%s/qemu.name", m->idir, e->d_name);
-        if (read_small(path, got, sizeof(got)) && strcmp(got, name) == 0) {
-            snprintf(path, sizeof(path), "%s/%s/qemu.pid", m->idir, e->d_name);
-            pid = read_pid(path);
-        }
-    }
-    if (d)
-        closedir(d);
-    return pid;
-}
-
-/* Pool QEMUs a node that was killed left behind: killed, removed. */
-static void clear_stale_pool(struct mc *m)
-{
-    DIR *d = opendir(m->pdir);
-    struct dirent *e;
-
-    if (!d)
-        return;
-    while ((e = readdir(d))) {
-        char path[PATH_MAX + 300];
-
-        if (strncmp(e->d_name, "mcpool-", 7) != 0 || strlen(e->d_name) >= NAME_MAX_LEN)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s/qemu.pid", m->pdir, e->d_name);
-        if (access(path, F_OK) != 0) {
-            /* Taken by a fork: its disk lives here; gone when the fork is
-             * (a fork that ended while the node was down: gone now). */
-            if (!qemu_alive(find_pool_fork(m, e->d_name), e->d_name)) {
-                snprintf(path, sizeof(path), "%s/%s", m->pdir, e->d_name);
-                rm_tree(path);
-            }
-            continue;
-        }
-        kill_qemu(read_pid(path), e->d_name);
-        snprintf(path, sizeof(path), "%s/%s", m->pdir, e->d_name);
-        rm_tree(path);
-    }
-    closedir(d);
+    mc_free(m);
 }
 
 /* The QEMU binary by absolute path (the identity is its file). */
@@ -2007,12 +1337,12 @@ int nc_mc_open(const struct nc_mc_config *cfg, nc_vm_event_fn fn, void *fn_ctx,
     if ((rc = oc_mkdirs(m->tdir, 0700, err)) || (rc = oc_mkdirs(m->idir, 0700, err)) ||
         (rc = oc_mkdirs(m->pdir, 0700, err)))
         goto fail;
-    clear_stale_pool(m);
+    mci_clear_stale_pool(m);
     if (pthread_create(&m->monitor, NULL, monitor_main, m) != 0) {
         rc = oc_err_set(err, OC_EINTERNAL, "cannot start the fork monitor");
         goto fail;
     }
-    if (m->pool && pthread_create(&m->filler, NULL, filler_main, m) != 0) {
+    if (m->pool && pthread_create(&m->filler, NULL, mci_filler_main, m) != 0) {
         pthread_mutex_lock(&m->mu);
         m->stop = 1;
         pthread_cond_broadcast(&m->cv);
@@ -2036,16 +1366,6 @@ int nc_mc_open(const struct nc_mc_config *cfg, nc_vm_event_fn fn, void *fn_ctx,
     out->drop_image = mc_drop_image;
     return OC_OK;
 fail:
-    free(m->dir);
-    free(m->tdir);
-    free(m->idir);
-    free(m->pdir);
-    free(m->ram_dir);
-    free(m->qemu);
-    free(m->qemu_img);
-    pthread_mutex_destroy(&m->mu);
-    pthread_mutex_destroy(&m->build_mu);
-    pthread_cond_destroy(&m->cv);
-    free(m);
+    mc_free(m);
     return rc;
 }
