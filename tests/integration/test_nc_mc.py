@@ -64,7 +64,10 @@ def resumed(c, iid):
 
 
 def test_template_then_forks(nc):  # noqa: F811
+    asked = {}
+    t = time.time()
     a = mc_run(nc)
+    asked[a] = t
     nc.api.wait_state(a, "running", timeout=300)
     assert len(templates(nc)) == 1
     key = templates(nc)[0]
@@ -79,8 +82,13 @@ def test_template_then_forks(nc):  # noqa: F811
     # A QEMU is started ahead for the next fork (NC_MC_POOL, default 1),
     # and the next fork takes it: it pays only the restore.
     slot = wait_pool(nc)
+    # The template's clock stopped at its ready point; a fork made later
+    # must set its own (from the RTC), not run that far behind.
+    time.sleep(20)
     assert len(slot) == 1
+    t = time.time()
     b = mc_run(nc)
+    asked[b] = t
     ids = [a, b]
     nc.api.wait_state(b, "running", timeout=120)
     assert runs_as(nc, a) == a and runs_as(nc, b) == slot[0][1]
@@ -91,6 +99,8 @@ def test_template_then_forks(nc):  # noqa: F811
     for iid in ids:
         text, bid, ip = resumed(nc, iid)
         assert "GUEST-BOOT" not in text, "a fork booted instead of resuming"
+        clock = int(re.search(r"^MC-CLOCK (\d+)", text, re.M).group(1))
+        assert asked[iid] - 5 <= clock <= time.time() + 5, (iid, clock, asked[iid])
         assert bid == boot_id
         assert ip.startswith(nc.net.net + ".")
         ips.add(ip)
@@ -197,6 +207,7 @@ def test_clone_a_running_fork(nc):  # noqa: F811
     nc.api.wait_state(a, "running", timeout=300)
     _, _, ip_a = resumed(nc, a)
     # Two clones of a as it runs now: one snapshot, two forks of it.
+    asked = time.time()
     clones = [mc_run(nc, CloneOf=a) for _ in range(2)]
     for iid in clones:
         nc.api.wait_state(iid, "running", timeout=120)
@@ -206,6 +217,8 @@ def test_clone_a_running_fork(nc):  # noqa: F811
         assert "GUEST-BOOT" not in text and "MC-RESUMED" not in text, text[-2000:]
         mac = nc.api.describe(iid)[iid]["macAddress"]
         assert re.search(r"^MC-CLONED nic=eth\d=%s " % mac, text, re.M), text[-2000:]
+        clock = int(re.search(r"^MC-CLOCK (\d+)", text, re.M).group(1))
+        assert asked - 5 <= clock <= time.time() + 5, (clock, asked)
         ip = re.search(r"^GUEST-UP ip=(\S+)", text, re.M).group(1)
         ips.add(ip)
     assert len(ips) == 3, ips
