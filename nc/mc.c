@@ -27,12 +27,14 @@
  * runs again, or its writes would show through in forks.  Built in
  * templates/<key>.tmp and renamed into place when whole.
  *
- * Forking: the same argv with share=off, `-incoming defer -S`; over QMP
- * x-ignore-shared, `migrate-incoming` from the state file's descriptor,
- * `cont`; then the fork's own NIC (its MAC, on its bridge or tap) and a
- * virtio-rng are hot-plugged, so its guest sees new hardware, takes its
- * own address by DHCP and reseeds its RNG.  Its disk is an overlay on the
- * template's frozen disk, consistent with the page cache in its memory.
+ * Forking: the same argv with share=off, `-incoming defer -S` (started
+ * ahead by the pool, mc_pool.c, when it can); over QMP x-ignore-shared,
+ * `migrate-incoming` from the state file's descriptor; the fork's own NIC
+ * (its MAC, on its bridge or tap) and a virtio-rng are hot-plugged while it
+ * is paused; `cont`.  Its guest sees new hardware, sets its clock, reseeds
+ * its RNG and takes its own address by DHCP.  Its disk is an overlay on
+ * the template's frozen disk, consistent with the page cache in its
+ * memory.  Clones of a running fork: mc_clone.c.
  *
  * QEMU daemonizes: forks outlive the node controller and are re-adopted
  * from instances/<id>/qemu.pid.  A monitor thread notices forks that end
