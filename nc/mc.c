@@ -371,6 +371,29 @@ int mci_wait_migration(struct nc_qmp *q, int timeout_ms, struct oc_err *err)
     }
 }
 
+/* migrate (out) or migrate-incoming (in) through a file, its descriptor
+ * passed over QMP (no shell, no path QEMU must open); out is fsync'd. */
+int mci_migrate_file(struct nc_qmp *q, const char *path, int out, struct oc_err *err)
+{
+    int fd = out ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
+                 : open(path, O_RDONLY | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0)
+        return oc_err_set(err, OC_EIO, "%s: %s", path, strerror(errno));
+    rc = nc_qmp_call(q, "getfd", json_pack("{s:s}", "fdname", "mig"), fd, NULL, QMP_TIMEOUT_MS,
+                     err);
+    if (rc == OC_OK)
+        rc = nc_qmp_call(q, out ? "migrate" : "migrate-incoming",
+                         json_pack("{s:s}", "uri", "fd:mig"), -1, NULL, QMP_TIMEOUT_MS, err);
+    if (rc == OC_OK)
+        rc = mci_wait_migration(q, MIGRATE_TIMEOUT_MS, err);
+    if (rc == OC_OK && out && fsync(fd) != 0)
+        rc = oc_err_set(err, OC_EIO, "%s: %s", path, strerror(errno));
+    close(fd);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* templates */
 
@@ -436,7 +459,7 @@ static int build_template(struct mc *m, const struct nc_domain_spec *s, const ch
     struct argv a = { 0 };
     struct nc_qmp *q = NULL;
     pid_t pid = -1;
-    int fd, rc;
+    int rc;
     long long t0 = mci_now_ms();
 
     mci_tpath(m, key, ".tmp", NULL, tmp, sizeof(tmp));
@@ -480,22 +503,7 @@ static int build_template(struct mc *m, const struct nc_domain_spec *s, const ch
         (rc = nc_qmp_call(q, "migrate-set-capabilities", mci_ignore_shared_caps(), -1, NULL,
                           QMP_TIMEOUT_MS, err)))
         goto fail;
-    fd = open(state, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = oc_err_set(err, OC_EIO, "%s: %s", state, strerror(errno));
-        goto fail;
-    }
-    rc = nc_qmp_call(q, "getfd", json_pack("{s:s}", "fdname", "state"), fd, NULL, QMP_TIMEOUT_MS,
-                     err);
-    if (rc == OC_OK)
-        rc = nc_qmp_call(q, "migrate", json_pack("{s:s}", "uri", "fd:state"), -1, NULL,
-                         QMP_TIMEOUT_MS, err);
-    if (rc == OC_OK)
-        rc = mci_wait_migration(q, MIGRATE_TIMEOUT_MS, err);
-    if (rc == OC_OK && fsync(fd) != 0)
-        rc = oc_err_set(err, OC_EIO, "%s: %s", state, strerror(errno));
-    close(fd);
-    if (rc)
+    if ((rc = mci_migrate_file(q, state, 1, err)))
         goto fail;
     /* It must never run again: its writes would show through in forks. */
     if (nc_qmp_call(q, "quit", NULL, -1, NULL, QMP_TIMEOUT_MS, err) != OC_OK)
@@ -668,7 +676,7 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
     struct nc_qmp *q = NULL;
     struct fork *fk;
     pid_t pid = -1;
-    int fd, rc, clone = i->clone_of[0] != 0;
+    int rc, clone = i->clone_of[0] != 0;
     char clone_mac[32] = "";
     long long t0 = mci_now_ms(), t_qemu, t_restore;
 
@@ -722,17 +730,7 @@ static int mc_start(void *ctx, const struct nc_domain_spec *s, struct oc_err *er
         (rc = nc_qmp_call(q, "migrate-set-capabilities", mci_ignore_shared_caps(), -1, NULL,
                           QMP_TIMEOUT_MS, err)))
         goto fail;
-    fd = open(tstate, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = oc_err_set(err, OC_EIO, "%s: %s", tstate, strerror(errno));
-        goto fail;
-    }
-    rc = nc_qmp_call(q, "getfd", json_pack("{s:s}", "fdname", "state"), fd, NULL, QMP_TIMEOUT_MS,
-                     err);
-    close(fd);
-    if (rc || (rc = nc_qmp_call(q, "migrate-incoming", json_pack("{s:s}", "uri", "fd:state"), -1,
-                                NULL, QMP_TIMEOUT_MS, err)) ||
-        (rc = mci_wait_migration(q, MIGRATE_TIMEOUT_MS, err)))
+    if ((rc = mci_migrate_file(q, tstate, 0, err)))
         goto fail;
     t_restore = mci_now_ms();
     /* The fork's own hardware goes in while it is still paused: the

@@ -97,27 +97,6 @@ static int full_caps(struct nc_qmp *q, struct oc_err *err)
                        -1, NULL, QMP_TIMEOUT_MS, err);
 }
 
-/* migrate (out) or migrate-incoming (in) through a file, by descriptor. */
-static int migrate_file(struct nc_qmp *q, const char *path, int out, struct oc_err *err)
-{
-    int fd = out ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
-                 : open(path, O_RDONLY | O_CLOEXEC);
-    int rc;
-
-    if (fd < 0)
-        return oc_err_set(err, OC_EIO, "%s: %s", path, strerror(errno));
-    rc = nc_qmp_call(q, "getfd", json_pack("{s:s}", "fdname", "mig"), fd, NULL, QMP_TIMEOUT_MS,
-                     err);
-    if (rc == OC_OK)
-        rc = nc_qmp_call(q, out ? "migrate" : "migrate-incoming",
-                         json_pack("{s:s}", "uri", "fd:mig"), -1, NULL, QMP_TIMEOUT_MS, err);
-    if (rc == OC_OK)
-        rc = mci_wait_migration(q, MIGRATE_TIMEOUT_MS, err);
-    if (rc == OC_OK && out && fsync(fd) != 0)
-        rc = oc_err_set(err, OC_EIO, "%s: %s", path, strerror(errno));
-    close(fd);
-    return rc;
-}
 
 /*
  * A template of a running fork as it is now (CloneInstances, SnowFlock
@@ -201,7 +180,7 @@ int mci_clone_template(struct mc *m, const struct nc_domain_spec *s, char key[KE
         goto out;
     stopped = 1;
     snprintf(path, sizeof(path), "%s/root.qcow2", tmp);
-    if ((rc = full_caps(q, err)) || (rc = migrate_file(q, full, 1, err)) ||
+    if ((rc = full_caps(q, err)) || (rc = mci_migrate_file(q, full, 1, err)) ||
         (rc = copy_file(sdisk, path, err)))
         goto out;
     rc = nc_qmp_call(q, "cont", NULL, -1, NULL, QMP_TIMEOUT_MS, err);
@@ -231,12 +210,12 @@ int mci_clone_template(struct mc *m, const struct nc_domain_spec *s, char key[KE
         rc = mci_spawn_qemu(&a, lpidf, &lpid, err);
         mci_argv_free(&a);
         if (rc || (rc = nc_qmp_open(lqmp, QMP_TIMEOUT_MS, &lq, err)) ||
-            (rc = full_caps(lq, err)) || (rc = migrate_file(lq, full, 0, err)) ||
+            (rc = full_caps(lq, err)) || (rc = mci_migrate_file(lq, full, 0, err)) ||
             (rc = nc_qmp_call(lq, "migrate-set-capabilities", mci_ignore_shared_caps(), -1, NULL,
                               QMP_TIMEOUT_MS, err)))
             goto out;
         snprintf(path, sizeof(path), "%s/state", tmp);
-        if ((rc = migrate_file(lq, path, 1, err)))
+        if ((rc = mci_migrate_file(lq, path, 1, err)))
             goto out;
         if (nc_qmp_call(lq, "quit", NULL, -1, NULL, QMP_TIMEOUT_MS, err) != OC_OK)
             oc_log(OC_LOG_DEBUG, "clone template %s: quit: %s", key, err->msg);

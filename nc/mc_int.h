@@ -113,6 +113,7 @@ void mci_build_argv(struct mc *m, const struct nc_domain_spec *s, const struct v
 int mci_spawn_qemu(struct argv *a, const char *pidfile, pid_t *pid, struct oc_err *err);
 json_t *mci_ignore_shared_caps(void);
 int mci_wait_migration(struct nc_qmp *q, int timeout_ms, struct oc_err *err);
+int mci_migrate_file(struct nc_qmp *q, const char *path, int out, struct oc_err *err);
 void mci_tpath(struct mc *m, const char *key, const char *suffix, const char *name, char *out,
                size_t cap);
 void mci_ipath(struct mc *m, const char *id, const char *name, char *out, size_t cap);
