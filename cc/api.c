@@ -281,6 +281,7 @@ static int describe_nodes(struct oc_qsrv_req *r, int totals)
         }
     }
     oc_xmlw_end(w);
+    oc_xmlw_elem(w, "schedPolicy", cc_policy_name(cc_policy(api_of(r)->cluster)));
     if (totals) {
         oc_xmlw_elemf(w, "coresTotal", "%u", sum.cores_total);
         oc_xmlw_elemf(w, "coresFree", "%u", sum.cores_free);
@@ -318,6 +319,21 @@ static int cc_register_node(struct oc_qsrv_req *r)
                                : oc_qsrv_fail(r, rc, &err);
     if ((rc = applied(r)))
         return rc;
+    oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
+    return OC_OK;
+}
+
+static int cc_set_property_action(struct oc_qsrv_req *r)
+{
+    const char *name, *value;
+    struct oc_err err = { 0 };
+    int rc;
+
+    if (clc_only(r) || !(name = oc_qsrv_need(r, "Name")) || !(value = oc_qsrv_need(r, "Value")))
+        return OC_EINVAL;
+    if ((rc = cc_set_property(api_of(r)->cluster, name, value, &err)))
+        return rc == OC_EINVAL ? oc_qsrv_error(r, "InvalidParameterValue", "%s", err.msg)
+                               : oc_qsrv_fail(r, rc, &err);
     oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
     return OC_OK;
 }
@@ -596,6 +612,7 @@ const struct oc_qsrv_action cc_api_actions[] = {
     { "ccDeregisterNode", cc_deregister_node },
     { "ccDescribeNodes", cc_describe_nodes },
     { "ccDropImage", cc_drop_image_action },
+    { "ccSetProperty", cc_set_property_action },
     { "ccNodeEvent", cc_event },
     { NULL, NULL },
 };

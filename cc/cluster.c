@@ -63,6 +63,9 @@ static const struct oc_migration migrations[] = {
          "  disk_gb INTEGER NOT NULL, ephemeral_gb INTEGER NOT NULL, swap_mb INTEGER NOT NULL,"
          "  launch_index INTEGER NOT NULL, state TEXT NOT NULL, state_reason TEXT NOT NULL,"
          "  launch_time INTEGER NOT NULL, state_time INTEGER NOT NULL);" },
+    /* Properties the admin API changed (ccSetProperty): they win over
+     * overcast.conf from then on. */
+    { 2, "CREATE TABLE properties (name TEXT PRIMARY KEY, value TEXT NOT NULL);" },
 };
 
 static int64_t now_s(void)
@@ -156,9 +159,17 @@ static void set_state(struct cc_cluster *c, struct inst *i, const char *state, c
 
 static int load(struct cc_cluster *c, struct oc_err *err)
 {
-    sqlite3_stmt *st = oc_db_prepare(c->db, "SELECT name, host, port FROM nodes "
-                                            "ORDER BY registered, name", err);
+    sqlite3_stmt *st = oc_db_prepare(c->db, "SELECT value FROM properties"
+                                            " WHERE name = 'SCHEDPOLICY'", err);
 
+    if (!st)
+        return OC_EDB;
+    if (sqlite3_step(st) == SQLITE_ROW &&
+        cc_policy_parse((const char *)sqlite3_column_text(st, 0), &c->cfg.policy) != 0)
+        oc_log(OC_LOG_WARN, "cc.db: ignoring an unknown SCHEDPOLICY");
+    sqlite3_reset(st);
+    st = oc_db_prepare(c->db, "SELECT name, host, port FROM nodes ORDER BY registered, name",
+                       err);
     if (!st)
         return OC_EDB;
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -473,6 +484,40 @@ int cc_node_deregister(struct cc_cluster *c, const char *name, struct oc_err *er
     }
     pthread_mutex_unlock(&c->mu);
     return rc;
+}
+
+int cc_set_property(struct cc_cluster *c, const char *name, const char *value,
+                    struct oc_err *err)
+{
+    enum cc_policy p;
+    int rc;
+
+    if (strcmp(name, "SCHEDPOLICY") != 0)
+        return oc_err_set(err, OC_EINVAL, "no property %s can change while the cluster runs",
+                          name);
+    if (cc_policy_parse(value, &p) != 0)
+        return oc_err_set(err, OC_EINVAL, "SCHEDPOLICY must be GREEDY, ROUNDROBIN or "
+                          "POWERSAVE");
+    pthread_mutex_lock(&c->mu);
+    rc = oc_db_run(c->db, "INSERT OR REPLACE INTO properties (name, value) VALUES (?1, ?2)",
+                   NULL, err, "ss", name, cc_policy_name(p));
+    if (rc == OC_OK) {
+        oc_log(OC_LOG_INFO, "SCHEDPOLICY %s -> %s", cc_policy_name(c->cfg.policy),
+               cc_policy_name(p));
+        c->cfg.policy = p;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+enum cc_policy cc_policy(struct cc_cluster *c)
+{
+    enum cc_policy p;
+
+    pthread_mutex_lock(&c->mu);
+    p = c->cfg.policy;
+    pthread_mutex_unlock(&c->mu);
+    return p;
 }
 
 int cc_nodes(struct cc_cluster *c, struct cc_node_info **out, size_t *n)

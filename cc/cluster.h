@@ -120,6 +120,12 @@ int cc_node_register(struct cc_cluster *c, const char *name, const char *host, u
                      struct oc_err *err) OC_WUR;
 int cc_node_deregister(struct cc_cluster *c, const char *name, struct oc_err *err) OC_WUR;
 int cc_nodes(struct cc_cluster *c, struct cc_node_info **out, size_t *n) OC_WUR;
+/* ccSetProperty: SCHEDPOLICY (GREEDY, ROUNDROBIN, POWERSAVE) changes at
+ * once and is kept in cc.db over overcast.conf; other names OC_EINVAL. */
+int cc_set_property(struct cc_cluster *c, const char *name, const char *value,
+                    struct oc_err *err) OC_WUR;
+/* The placement policy in force. */
+enum cc_policy cc_policy(struct cc_cluster *c);
 /* One round of the poller (also run by its thread). */
 void cc_cluster_poll(struct cc_cluster *c);
 

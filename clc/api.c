@@ -34,6 +34,8 @@
 
 #include "clc/cache.h"
 #include "clc/clc.h"
+#include "clc/console.h"
+#include "clc/console_s3.h"
 #include "clc/identity.h"
 #include "clc/schema.h"
 #include "clc/poller.h"
@@ -45,6 +47,7 @@
 
 #define EC2_DEFAULT_VERSION "2016-11-15"
 #define IAM_NS "https://iam.amazonaws.com/doc/2010-05-08/"
+#define EMPYREAN_NS "http://www.eucalyptus.com/ns/empyrean/2012-10-01/"
 
 struct clc {
     char *home;
@@ -59,6 +62,7 @@ struct clc {
     pthread_mutex_t key_lock;
     char *ak, *sk;
     struct clc_poller *poller;    /* NULL unless clc_poller_start() ran */
+    struct clc_console *console;  /* console sessions */
 };
 
 /* Per-request state while the body arrives. */
@@ -66,6 +70,7 @@ struct clc_http_state {
     enum clc_api api;
     struct oc_buf body;
     int too_big;
+    struct clc_s3proxy *proxy;    /* CLC_API_OBJECTSTORAGE */
 };
 
 /* ------------------------------------------------------------------ */
@@ -101,6 +106,9 @@ int clc_new(const char *home, const struct oc_config *conf, struct clc **out,
      * the -wal and -shm files the same mode). */
     chmod(db, 0600);
     rc = clc_identity_open(key, c->pool, &c->ident, err);
+    if (rc)
+        goto cleanup;
+    rc = clc_console_new(conf, &c->console, err);
     if (rc)
         goto cleanup;
     c->creds = clc_identity_source(c->ident);
@@ -148,6 +156,7 @@ void clc_free(struct clc *c)
     clc_rcache_free(c->cache);
     clc_dbgen_free(c->gen);
     clc_identity_free(c->ident);
+    clc_console_free(c->console);
     oc_dbpool_free(c->pool);
     pthread_mutex_destroy(&c->key_lock);
     free(c->ak);
@@ -206,6 +215,16 @@ int clc_component_key(struct clc *c, const char **ak, const char **sk, struct oc
 struct clc_identity *clc_identity(struct clc *c)
 {
     return c->ident;
+}
+
+const char *clc_home_dir(struct clc *c)
+{
+    return c->home;
+}
+
+struct clc_console *clc_console_of(struct clc *c)
+{
+    return c->console;
 }
 
 void clc_cache_stats(struct clc *c, struct clc_rcache_stats *out)
@@ -319,6 +338,9 @@ struct oc_xmlw *clc_reply_begin(struct clc_req *r)
     if (r->api == CLC_API_IAM) {
         r->xml = oc_xmlw_new(root, IAM_NS);
         oc_xmlw_start(r->xml, oc_arena_printf(r->arena, "%sResult", r->action));
+    } else if (r->api == CLC_API_ADMIN) {
+        r->xml = oc_xmlw_new(root, EMPYREAN_NS);
+        oc_xmlw_elem(r->xml, "requestId", r->request_id);
     } else {
         r->xml = oc_xmlw_new(root, oc_arena_printf(r->arena, "http://ec2.amazonaws.com/doc/%s/",
                                                    r->version));
@@ -392,12 +414,14 @@ static const struct clc_action *const ec2_tables[] = {
 static const struct clc_action *const cluster_tables[] = { clc_cluster_actions, NULL };
 static const struct clc_action *const iam_tables[] = { clc_iam_actions, NULL };
 static const struct clc_action *const identity_tables[] = { clc_identity_actions, NULL };
+static const struct clc_action *const admin_tables[] = { clc_admin_actions, NULL };
 
 static const struct clc_action *find_action(enum clc_api api, const char *name)
 {
     const struct clc_action *const *tables = api == CLC_API_IAM ? iam_tables
                                            : api == CLC_API_IDENTITY ? identity_tables
                                            : api == CLC_API_CLUSTER ? cluster_tables
+                                           : api == CLC_API_ADMIN ? admin_tables
                                            : ec2_tables;
 
     for (size_t t = 0; tables[t]; t++)
@@ -425,7 +449,13 @@ static int api_of_path(const char *path)
         return CLC_API_IDENTITY;
     if (IS("/services/Cluster"))
         return CLC_API_CLUSTER;
+    if (IS("/services/Empyrean") || IS("/services/Properties"))
+        return CLC_API_ADMIN;
 #undef IS
+    if (clc_console_path(path))
+        return CLC_API_CONSOLE;
+    if (clc_s3proxy_path(path))
+        return CLC_API_OBJECTSTORAGE;
     if (strncmp(path, CLC_METADATA_PREFIX, sizeof(CLC_METADATA_PREFIX) - 1) == 0)
         return CLC_API_METADATA;
     return -1;
@@ -477,12 +507,29 @@ static void auth_failed(struct oc_http_req *h, enum clc_api api, const struct oc
 
 static void clc_on_request(struct oc_http_req *h, void *ctx)
 {
+    struct clc *c = ctx;
     struct clc_http_state *st;
     int api = api_of_path(h->path);
 
-    (void)ctx;
     if (api < 0) {
         respond_error(h, CLC_API_EC2, 404, "InvalidAction", "There is no service at this path.");
+        return;
+    }
+    if (api == CLC_API_CONSOLE && strcmp(h->method, "POST") != 0) {
+        clc_console_serve(c, h, NULL, 0);
+        return;
+    }
+    if (api == CLC_API_OBJECTSTORAGE) {
+        st = oc_arena_alloc(h->arena, sizeof(*st));
+        if (!st) {
+            clc_s3proxy_refuse(h, 500, "InternalError", "out of memory");
+            return;
+        }
+        memset(st, 0, sizeof(*st));
+        st->api = CLC_API_OBJECTSTORAGE;
+        st->proxy = clc_s3proxy_open(c, h);
+        if (st->proxy)
+            h->data = st;
         return;
     }
     if (api == CLC_API_METADATA && strcmp(h->method, "GET") != 0) {
@@ -512,6 +559,10 @@ static void clc_on_body(struct oc_http_req *h, const char *data, size_t len, voi
     struct clc_http_state *st = h->data;
 
     (void)ctx;
+    if (st && st->proxy) {
+        clc_s3proxy_body(st->proxy, data, len);
+        return;
+    }
     if (!st || st->too_big)
         return;
     if (st->body.len + len > CLC_MAX_BODY || oc_buf_append(&st->body, data, len) != OC_OK)
@@ -612,7 +663,8 @@ static int dispatch(struct clc_req *r, struct oc_buf *b)
                          r->api == CLC_API_IAM ? "Could not find operation"
                                                : "The action is not valid for this web service.");
     if ((a->flags & CLC_ACTION_ADMIN) && !r->who.is_admin) {
-        if (r->api == CLC_API_IAM || r->api == CLC_API_IDENTITY || r->api == CLC_API_CLUSTER)
+        if (r->api == CLC_API_IAM || r->api == CLC_API_IDENTITY || r->api == CLC_API_CLUSTER ||
+            r->api == CLC_API_ADMIN)
             return clc_error(r, "AccessDenied", "Only the eucalyptus account may call %s.",
                              r->action);
         return clc_error(r, "UnauthorizedOperation",
@@ -727,12 +779,31 @@ static void clc_on_end(struct oc_http_req *h, void *ctx)
     struct oc_auth_error ae = { 0 };
     const char *ctype;
     char body_sha[65];
-    int is_post;
+    int is_post, sess;
+    struct oc_query qs3;
 
     if (!st || oc_http_responded(h))
         return;
     if (st->too_big) {
         respond_error(h, st->api, 413, "RequestEntityTooLarge", "The request body is too large.");
+        return;
+    }
+    if (st->api == CLC_API_CONSOLE) {
+        clc_console_serve(c, h, (const char *)st->body.data, st->body.len);
+        return;
+    }
+    if (st->api == CLC_API_OBJECTSTORAGE) {
+        struct oc_principal who;
+
+        if (oc_query_parse(h->arena, h->query, strlen(h->query), &qs3, &err) != OC_OK) {
+            clc_s3proxy_refuse(h, 400, "InvalidArgument", err.msg);
+            return;
+        }
+        sess = clc_console_auth(c, h, &qs3, &who, &ae);
+        if (sess < 0)
+            clc_s3proxy_refuse(h, 403, "AccessDenied", ae.message);
+        else
+            clc_s3proxy_end(st->proxy, sess ? &who : NULL);
         return;
     }
     r = oc_arena_alloc(h->arena, sizeof(*r));
@@ -777,11 +848,20 @@ static void clc_on_end(struct oc_http_req *h, void *ctx)
     in.service = service_of(r->api);
     in.now = r->now;
     in.body_sha256 = body_sha;
-    if (oc_auth_verify(&in, &c->creds, &ar, &ae) != OC_OK) {
+    /* The console's session stands for a signature (clc/console.h). */
+    sess = r->api == CLC_API_METADATA ? 0 : clc_console_auth(c, h, q, &ar.who, &ae);
+    if (sess < 0) {
+        respond_error(h, r->api, ae.status,
+                      r->api == CLC_API_IAM || r->api == CLC_API_ADMIN ? "AccessDenied"
+                                                                        : ae.code,
+                      ae.message);
+        return;
+    }
+    if (sess == 0 && oc_auth_verify(&in, &c->creds, &ar, &ae) != OC_OK) {
         auth_failed(h, r->api, &ae);
         return;
     }
-    if (ar.kind == OC_AUTH_ANONYMOUS) {
+    if (sess == 0 && ar.kind == OC_AUTH_ANONYMOUS) {
         if (r->api == CLC_API_IAM)
             respond_error(h, r->api, 403, "MissingAuthenticationToken",
                           "Request is missing Authentication Token");

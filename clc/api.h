@@ -25,6 +25,10 @@ void clc_http_handler(struct clc *c, struct oc_http_handler *out);
 /* The connection pool of clc.db (bootstrap and tests use it directly). */
 struct oc_dbpool *clc_pool(struct clc *c);
 struct clc_identity *clc_identity(struct clc *c);
+/* $OVERCAST_HOME of this CLC. */
+const char *clc_home_dir(struct clc *c);
+/* The console's sessions (clc/console.h). */
+struct clc_console *clc_console_of(struct clc *c);
 const struct oc_config *clc_config(struct clc *c);
 /* Counters of the Describe answer cache (all zero when it is off). */
 struct clc_rcache_stats;

@@ -15,8 +15,10 @@
 #include <sys/stat.h>
 
 #include "clc/api.h"
+#include "clc/ca.h"
 #include "clc/identity.h"
 #include "common/buf.h"
+#include "common/eucarc.h"
 #include "common/fsutil.h"
 
 /* Component users and where each one's key goes (relative to the home). */
@@ -87,50 +89,23 @@ static int admin_files(const char *home, const struct oc_config *conf,
     char *dir = NULL;
     int rc;
 
-    rc = oc_buf_printf(&eucarc,
-                       "# Overcast credentials for %s/admin: source this file.\n"
-                       "export EC2_URL=http://%s:%s/services/compute\n"
-                       "export EUARE_URL=http://%s:%s/services/Euare\n"
-                       "export AWS_IAM_URL=http://%s:%s/services/Euare\n"
-                       "export S3_URL=http://%s:%s\n"
-                       "export EC2_ACCESS_KEY=%s\n"
-                       "export EC2_SECRET_KEY=%s\n"
-                       "export AWS_ACCESS_KEY_ID=%s\n"
-                       "export AWS_SECRET_ACCESS_KEY=%s\n"
-                       "export AWS_DEFAULT_REGION=%s\n"
-                       "export EC2_ACCOUNT_NUMBER=%s\n"
-                       "export EC2_USER_ID=%s\n"
-                       "# awscli 2.13 and later read these:\n"
-                       "export AWS_ENDPOINT_URL_EC2=$EC2_URL\n"
-                       "export AWS_ENDPOINT_URL_IAM=$EUARE_URL\n"
-                       "export AWS_ENDPOINT_URL_S3=$S3_URL\n"
-                       "# Older ones (Debian 12 has 2.9) do not: in a shell that sourced\n"
-                       "# this file, `aws ec2|iam|s3|s3api ...` gets --endpoint-url filled in.\n"
-                       "aws() {\n"
-                       "    _oc_ep=\n"
-                       "    for _oc_a in \"$@\"; do\n"
-                       "        case $_oc_a in\n"
-                       "        --endpoint-url|--endpoint-url=*) _oc_ep=; break ;;\n"
-                       "        ec2) [ -n \"$_oc_ep\" ] || _oc_ep=$EC2_URL ;;\n"
-                       "        iam) [ -n \"$_oc_ep\" ] || _oc_ep=$EUARE_URL ;;\n"
-                       "        s3|s3api) [ -n \"$_oc_ep\" ] || _oc_ep=$S3_URL ;;\n"
-                       "        esac\n"
-                       "    done\n"
-                       "    if [ -n \"$_oc_ep\" ]; then command aws --endpoint-url \"$_oc_ep\" \"$@\";\n"
-                       "    else command aws \"$@\"; fi\n"
-                       "}\n"
-                       "# aws ec2 describe-regions        (with --endpoint-url \"$EC2_URL\" elsewhere)\n"
-                       "# aws s3 ls\n",
-                       a->name, host, clc_port, host, clc_port, host, clc_port, host, s3_port,
-                       k->id, secret, k->id, secret, region, a->id, a->id) |
-         oc_buf_printf(&cfg,
-                       "[profile overcast]\n"
-                       "region = %s\n"
-                       "s3 =\n"
-                       "    addressing_style = path\n",
-                       region) |
-         oc_buf_printf(&cred, "[overcast]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
-                       k->id, secret);
+    char *ec2 = NULL, *euare = NULL, *s3 = NULL, *who = NULL;
+    struct oc_eucarc e = {
+        .access_key_id = k->id, .secret_key = secret, .region = region,
+        .account_id = a->id,
+    };
+
+    rc = asprintf(&ec2, "http://%s:%s/services/compute", host, clc_port) < 0 ||
+         asprintf(&euare, "http://%s:%s/services/Euare", host, clc_port) < 0 ||
+         asprintf(&s3, "http://%s:%s", host, s3_port) < 0 ||
+         asprintf(&who, "%s/admin", a->name) < 0;
+    if (!rc) {
+        e.ec2_url = ec2;
+        e.euare_url = euare;
+        e.s3_url = s3;
+        e.who = who;
+        rc = oc_eucarc_render(&e, &eucarc, &cfg, &cred);
+    }
     if (rc || asprintf(&dir, "%s/admin", home) < 0) {
         rc = oc_err_set(err, OC_ENOMEM, "out of memory");
         goto cleanup;
@@ -149,6 +124,10 @@ cleanup:
     oc_buf_free(&cfg);
     oc_buf_free(&cred);
     free(dir);
+    free(ec2);
+    free(euare);
+    free(s3);
+    free(who);
     return rc;
 }
 
@@ -240,7 +219,8 @@ static int cloud_keys(const char *home, struct oc_err *err)
                                     -1, -1, 0) ||
         !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                                     (const unsigned char *)"overcast-cloud", -1, -1, 0) ||
-        !X509_set_issuer_name(x, name) || !X509_sign(x, pk, EVP_sha256()) ||
+        !X509_set_issuer_name(x, name) || clc_ca_extensions(x, x, 1) != OC_OK ||
+        !X509_sign(x, pk, EVP_sha256()) ||
         pem_of(pk, NULL, &key) || pem_of(NULL, x, &cert)) {
         rc = oc_err_set(err, OC_EINTERNAL, "cannot make the cloud key and certificate");
         goto cleanup;

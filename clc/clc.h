@@ -43,6 +43,8 @@ enum clc_api {
     CLC_API_IDENTITY,     /* "/services/Identity": components only (Walrus) */
     CLC_API_CLUSTER,      /* "/services/Cluster": events from cluster controllers */
     CLC_API_METADATA,     /* "/services/metadata/<instance>/...": the CCs' proxies */
+    CLC_API_CONSOLE,      /* "/console/...": the web console's files and login */
+    CLC_API_OBJECTSTORAGE, /* "/services/objectstorage/...": S3 for console sessions */
 };
 
 #define CLC_METADATA_PREFIX "/services/metadata/"
@@ -101,6 +103,7 @@ extern const struct clc_action clc_identity_actions[];
 extern const struct clc_action clc_instance_actions[];   /* clc/instances.c */
 extern const struct clc_action clc_address_actions[];    /* clc/addresses.c */
 extern const struct clc_action clc_cluster_actions[];    /* clc/events.c */
+extern const struct clc_action clc_admin_actions[];      /* clc/admin.c */
 
 /* The metadata service (clc/metadata.c): answers r->http, already
  * authenticated, whose path starts with CLC_METADATA_PREFIX. */

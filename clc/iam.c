@@ -30,6 +30,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clc/ca.h"
 #include "clc/clc.h"
 #include "clc/identity.h"
 #include "common/codec.h"
@@ -818,35 +819,22 @@ static long long iam_count(struct clc_req *r, const char *sql, const char *a1,
     return n;
 }
 
-static int iam_upload_signing_certificate(struct clc_req *r)
+/* Stores pem (canonical) as a new active certificate of user u in the
+ * scope's account: IAM's duplicate and per-user limits, then the row.
+ * c is filled for the answer. */
+static int iam_cert_store(struct clc_req *r, const struct iam_scope *s,
+                          const struct clc_user *u, const char *pem, struct iam_cert *c)
 {
-    struct iam_scope s;
     struct oc_err err = { 0 };
-    struct clc_user u;
-    struct iam_cert c = { 0 };
     char id[IAM_CERT_ID_LEN + 1];
-    const char *name, *body;
-    sqlite3_stmt *st;
     long long n;
     int rc;
 
-    if (clc_param_required(r, "CertificateBody", &body) != CLC_OK)
-        return CLC_FAILED;
-    if (strlen(body) > IAM_CERT_BODY_MAX)
-        return clc_error(r, "ValidationError", "1 validation error detected: Value at "
-                         "'certificateBody' failed to satisfy constraint: Member must have "
-                         "length less than or equal to %d", IAM_CERT_BODY_MAX);
-    if (iam_scope_load(r, &s) != CLC_OK || iam_user_param(r, &s, &name) != CLC_OK ||
-        iam_user_load(r, &s, name, &u) != CLC_OK)
-        return CLC_FAILED;
-    c.pem = iam_cert_canonical(r, body);
-    if (!c.pem)
-        return CLC_FAILED;
     rc = oc_db_begin(r->db, &err);
     if (rc)
         return clc_internal(r, &err);
     n = iam_count(r, "SELECT count(*) FROM signing_certs WHERE account_id = ? AND pem = ?",
-                  s.acct.id, c.pem, &err);
+                  s->acct.id, pem, &err);
     if (n > 0) {
         oc_db_rollback(r->db);
         return clc_error(r, "DuplicateCertificate", "The same certificate is already "
@@ -854,7 +842,7 @@ static int iam_upload_signing_certificate(struct clc_req *r)
     }
     if (n == 0)
         n = iam_count(r, "SELECT count(*) FROM signing_certs WHERE account_id = ?"
-                         " AND user_name = ?", s.acct.id, u.name, &err);
+                         " AND user_name = ?", s->acct.id, u->name, &err);
     if (n >= IAM_CERTS_PER_USER) {
         oc_db_rollback(r->db);
         return clc_error(r, "LimitExceeded", "Cannot exceed quota for "
@@ -865,32 +853,181 @@ static int iam_upload_signing_certificate(struct clc_req *r)
         return clc_internal(r, &err);
     }
     iam_cert_id(id);
-    c.id = oc_arena_strdup(r->arena, id);
-    c.user_name = u.name;
-    c.active = 1;
-    c.created = time(NULL);
-    st = oc_db_prepare(r->db, "INSERT INTO signing_certs (id, account_id, user_name, pem,"
-                              " active, created) VALUES (?, ?, ?, ?, 1, ?)", &err);
-    if (st) {
-        sqlite3_bind_text(st, 1, c.id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, s.acct.id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, u.name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, c.pem, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, (sqlite3_int64)c.created);
-        rc = sqlite3_step(st) == SQLITE_DONE ? OC_OK
-                                             : oc_db_fail(r->db, &err, "insert certificate");
-        sqlite3_reset(st);
-    } else {
-        rc = OC_EDB;
-    }
+    c->id = oc_arena_strdup(r->arena, id);
+    c->user_name = oc_arena_strdup(r->arena, u->name);
+    c->pem = pem;
+    c->active = 1;
+    c->created = time(NULL);
+    rc = oc_db_run(r->db, "INSERT INTO signing_certs (id, account_id, user_name, pem,"
+                          " active, created) VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+                   NULL, &err, "ssssi", c->id, s->acct.id, u->name, pem,
+                   (long long)c->created);
     if (rc == OC_OK)
         rc = oc_db_commit(r->db, &err);
     if (rc) {
         oc_db_rollback(r->db);
         return clc_internal(r, &err);
     }
+    return CLC_OK;
+}
+
+static int iam_upload_signing_certificate(struct clc_req *r)
+{
+    struct iam_scope s;
+    struct clc_user u;
+    struct iam_cert c = { 0 };
+    const char *name, *body, *pem;
+
+    if (clc_param_required(r, "CertificateBody", &body) != CLC_OK)
+        return CLC_FAILED;
+    if (strlen(body) > IAM_CERT_BODY_MAX)
+        return clc_error(r, "ValidationError", "1 validation error detected: Value at "
+                         "'certificateBody' failed to satisfy constraint: Member must have "
+                         "length less than or equal to %d", IAM_CERT_BODY_MAX);
+    if (iam_scope_load(r, &s) != CLC_OK || iam_user_param(r, &s, &name) != CLC_OK ||
+        iam_user_load(r, &s, name, &u) != CLC_OK)
+        return CLC_FAILED;
+    pem = iam_cert_canonical(r, body);
+    if (!pem || iam_cert_store(r, &s, &u, pem, &c) != CLC_OK)
+        return CLC_FAILED;
     iam_write_cert(r, clc_reply_begin(r), "Certificate", &c);
     return CLC_OK;
+}
+
+/*
+ * Eucalyptus's CreateSigningCertificate: the cloud CA (clc/ca.h) makes a
+ * key pair and a certificate for the user; the certificate is stored like
+ * an uploaded one, and the private key is returned once and never kept.
+ */
+static int iam_create_signing_certificate(struct clc_req *r)
+{
+    struct iam_scope s;
+    struct clc_user u;
+    struct iam_cert c = { 0 };
+    struct oc_err err = { 0 };
+    struct oc_xmlw *w;
+    const char *name, *pem;
+    char *key = NULL, *cert = NULL;
+
+    if (iam_scope_load(r, &s) != CLC_OK || iam_user_param(r, &s, &name) != CLC_OK ||
+        iam_user_load(r, &s, name, &u) != CLC_OK)
+        return CLC_FAILED;
+    if (clc_dry_run(r))
+        return CLC_FAILED;
+    if (clc_ca_issue(clc_home(r), s.acct.id, s.acct.name, u.name, &key, &cert, &err))
+        return clc_internal(r, &err);
+    pem = iam_cert_canonical(r, cert);
+    free(cert);
+    if (!pem || iam_cert_store(r, &s, &u, pem, &c) != CLC_OK) {
+        OPENSSL_cleanse(key, strlen(key));
+        free(key);
+        return CLC_FAILED;
+    }
+    w = clc_reply_begin(r);
+    iam_write_cert(r, w, "Certificate", &c);
+    oc_xmlw_elem(w, "PrivateKey", key);
+    OPENSSL_cleanse(key, strlen(key));
+    free(key);
+    return CLC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* login profiles (console passwords; clc/identity.h keeps the hashes) */
+
+#define IAM_PASSWORD_MIN 8
+#define IAM_PASSWORD_MAX 128
+
+static int iam_password_param(struct clc_req *r, const char **out)
+{
+    if (clc_param_required(r, "Password", out) != CLC_OK)
+        return CLC_FAILED;
+    if (strlen(*out) < IAM_PASSWORD_MIN || strlen(*out) > IAM_PASSWORD_MAX)
+        return clc_error(r, "PasswordPolicyViolation", "Password should have a minimum "
+                         "length of %d and at most %d characters.", IAM_PASSWORD_MIN,
+                         IAM_PASSWORD_MAX);
+    return CLC_OK;
+}
+
+static void iam_write_login(struct clc_req *r, const char *user, time_t created, int reset)
+{
+    struct oc_xmlw *w = clc_reply_begin(r);
+
+    oc_xmlw_start(w, "LoginProfile");
+    oc_xmlw_elem(w, "UserName", user);
+    oc_xmlw_elem(w, "CreateDate", iam_date(r, created));
+    oc_xmlw_elem(w, "PasswordResetRequired", reset ? "true" : "false");
+    oc_xmlw_end(w);
+}
+
+static int iam_login_change(struct clc_req *r, int create)
+{
+    struct iam_scope s;
+    struct clc_user u;
+    struct oc_err err = { 0 };
+    const char *name, *password;
+    int reset, rc;
+    time_t created = 0;
+
+    if (iam_scope_load(r, &s) != CLC_OK || iam_user_param(r, &s, &name) != CLC_OK ||
+        iam_user_load(r, &s, name, &u) != CLC_OK || iam_password_param(r, &password) ||
+        iam_bool_param(r, "PasswordResetRequired", 0, &reset) != CLC_OK)
+        return CLC_FAILED;
+    if (clc_dry_run(r))
+        return CLC_FAILED;
+    rc = clc_login_set(r->db, s.acct.id, u.name, password, create, reset, &err);
+    if (rc == OC_OK && create)
+        rc = clc_login_get(r->db, s.acct.id, u.name, &created, &reset, &err);
+    if (rc)
+        return iam_fail(r, rc, &err);
+    if (create)
+        iam_write_login(r, u.name, created, reset);
+    return CLC_OK;
+}
+
+static int iam_create_login_profile(struct clc_req *r)
+{
+    return iam_login_change(r, 1);
+}
+
+static int iam_update_login_profile(struct clc_req *r)
+{
+    return iam_login_change(r, 0);
+}
+
+static int iam_get_login_profile(struct clc_req *r)
+{
+    struct iam_scope s;
+    struct clc_user u;
+    struct oc_err err = { 0 };
+    const char *name;
+    time_t created;
+    int reset, rc;
+
+    if (iam_scope_load(r, &s) != CLC_OK || iam_user_param(r, &s, &name) != CLC_OK ||
+        iam_user_load(r, &s, name, &u) != CLC_OK)
+        return CLC_FAILED;
+    rc = clc_login_get(r->db, s.acct.id, u.name, &created, &reset, &err);
+    if (rc)
+        return iam_fail(r, rc, &err);
+    iam_write_login(r, u.name, created, reset);
+    return CLC_OK;
+}
+
+static int iam_delete_login_profile(struct clc_req *r)
+{
+    struct iam_scope s;
+    struct clc_user u;
+    struct oc_err err = { 0 };
+    const char *name;
+    int rc;
+
+    if (iam_scope_load(r, &s) != CLC_OK || iam_user_param(r, &s, &name) != CLC_OK ||
+        iam_user_load(r, &s, name, &u) != CLC_OK)
+        return CLC_FAILED;
+    if (clc_dry_run(r))
+        return CLC_FAILED;
+    rc = clc_login_delete(r->db, s.acct.id, u.name, &err);
+    return rc ? iam_fail(r, rc, &err) : CLC_OK;
 }
 
 static int iam_list_signing_certificates(struct clc_req *r)
@@ -1012,5 +1149,10 @@ const struct clc_action clc_iam_actions[] = {
     { "ListSigningCertificates", iam_list_signing_certificates, 0 },
     { "UpdateSigningCertificate", iam_update_signing_certificate, 0 },
     { "DeleteSigningCertificate", iam_delete_signing_certificate, 0 },
+    { "CreateSigningCertificate", iam_create_signing_certificate, 0 },
+    { "CreateLoginProfile", iam_create_login_profile, 0 },
+    { "UpdateLoginProfile", iam_update_login_profile, 0 },
+    { "GetLoginProfile", iam_get_login_profile, 0 },
+    { "DeleteLoginProfile", iam_delete_login_profile, 0 },
     { NULL, NULL, 0 },
 };

@@ -534,7 +534,7 @@ int clc_user_delete(struct clc_identity *s, struct oc_db *db, const char *accoun
                     const char *name, struct oc_err *err)
 {
     struct clc_user u;
-    long long keys, certs;
+    long long keys, certs, logins;
     int rc = clc_user_find(db, account_id, name, &u, err);
 
     if (rc)
@@ -543,11 +543,14 @@ int clc_user_delete(struct clc_identity *s, struct oc_db *db, const char *accoun
                   account_id, name, err);
     certs = count1(db, "SELECT count(*) FROM signing_certs WHERE account_id = ?"
                        " AND user_name = ?", account_id, name, err);
-    if (keys < 0 || certs < 0)
+    logins = count1(db, "SELECT count(*) FROM login_profiles WHERE account_id = ?"
+                        " AND user_name = ?", account_id, name, err);
+    if (keys < 0 || certs < 0 || logins < 0)
         return OC_EDB;
-    if (keys + certs > 0)
+    if (keys + certs + logins > 0)
         return oc_err_set(err, OC_ECONFLICT, "Cannot delete entity, must delete %s first.",
-                          keys ? "access keys" : "signing certificates");
+                          keys ? "access keys" : certs ? "signing certificates"
+                                                       : "login profile");
     rc = exec1(db, "DELETE FROM users WHERE account_id = ? AND name = ?", account_id, name,
                err);
     clc_identity_flush(s);
@@ -776,4 +779,155 @@ struct oc_cred_source clc_identity_source(struct clc_identity *s)
     struct oc_cred_source src = { .lookup = source_lookup, .ctx = s };
 
     return src;
+}
+
+/* ---- console passwords (login profiles) ---- */
+
+#define PW_ITERATIONS 100000
+#define PW_SALT 16
+#define PW_HASH 32
+
+static int pw_derive(const char *password, const uint8_t *salt, size_t slen, int iter,
+                     uint8_t out[PW_HASH])
+{
+    return PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)slen, iter,
+                             EVP_sha256(), PW_HASH, out) == 1 ? OC_OK : OC_EINTERNAL;
+}
+
+int clc_login_set(struct oc_db *db, const char *account_id, const char *user_name,
+                  const char *password, int create, int reset_required, struct oc_err *err)
+{
+    uint8_t salt[PW_SALT], hash[PW_HASH];
+    char salt_hex[2 * PW_SALT + 1], hash_hex[2 * PW_HASH + 1], *enc = NULL;
+    int changes = 0, rc;
+
+    oc_random_bytes(salt, sizeof(salt));
+    if (pw_derive(password, salt, sizeof(salt), PW_ITERATIONS, hash) != OC_OK)
+        return oc_err_set(err, OC_EINTERNAL, "cannot hash the password");
+    oc_hex_encode(salt, sizeof(salt), salt_hex);
+    oc_hex_encode(hash, sizeof(hash), hash_hex);
+    OPENSSL_cleanse(hash, sizeof(hash));
+    if (asprintf(&enc, "pbkdf2-sha256$%d$%s$%s", PW_ITERATIONS, salt_hex, hash_hex) < 0)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    if (create)
+        rc = oc_db_run(db, "INSERT INTO login_profiles (account_id, user_name, hash,"
+                           " reset_required, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+                       &changes, err, "sssii", account_id, user_name, enc,
+                       (long long)reset_required, (long long)time(NULL));
+    else
+        rc = oc_db_run(db, "UPDATE login_profiles SET hash = ?3, reset_required = ?4"
+                           " WHERE account_id = ?1 AND user_name = ?2",
+                       &changes, err, "sssi", account_id, user_name, enc,
+                       (long long)reset_required);
+    free(enc);
+    if (rc == OC_EEXIST)
+        return oc_err_set(err, OC_EEXIST, "Login Profile for user %s already exists.",
+                          user_name);
+    if (rc == OC_OK && changes == 0)
+        return oc_err_set(err, OC_ENOTFOUND, "Login Profile for User %s cannot be found.",
+                          user_name);
+    return rc;
+}
+
+int clc_login_get(struct oc_db *db, const char *account_id, const char *user_name,
+                  time_t *created, int *reset_required, struct oc_err *err)
+{
+    sqlite3_stmt *st = oc_db_prepare(db, "SELECT created, reset_required FROM login_profiles"
+                                         " WHERE account_id = ? AND user_name = ?", err);
+    int rc;
+
+    if (!st)
+        return OC_EDB;
+    sqlite3_bind_text(st, 1, account_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user_name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (created)
+            *created = (time_t)sqlite3_column_int64(st, 0);
+        if (reset_required)
+            *reset_required = sqlite3_column_int(st, 1);
+        rc = OC_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = oc_err_set(err, OC_ENOTFOUND, "Login Profile for User %s cannot be found.",
+                        user_name);
+    } else {
+        rc = oc_db_fail(db, err, "read login profile");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int clc_login_delete(struct oc_db *db, const char *account_id, const char *user_name,
+                     struct oc_err *err)
+{
+    int changes = 0;
+    int rc = oc_db_run(db, "DELETE FROM login_profiles WHERE account_id = ?1 AND user_name = ?2",
+                       &changes, err, "ss", account_id, user_name);
+
+    if (rc == OC_OK && changes == 0)
+        return oc_err_set(err, OC_ENOTFOUND, "Login Profile for User %s cannot be found.",
+                          user_name);
+    return rc;
+}
+
+/* "pbkdf2-sha256$<iter>$<salt hex>$<hash hex>" against password, in
+ * constant time once parsed. */
+static int pw_matches(const char *enc, const char *password)
+{
+    uint8_t salt[64], want[PW_HASH], got[PW_HASH];
+    const char *p = enc, *s2, *h;
+    long slen, hlen;
+    char *end;
+    long iter;
+    int ok;
+
+    if (strncmp(p, "pbkdf2-sha256$", 14) != 0)
+        return 0;
+    p += 14;
+    iter = strtol(p, &end, 10);
+    if (end == p || *end != '$' || iter < 1 || iter > 10000000)
+        return 0;
+    s2 = end + 1;
+    h = strchr(s2, '$');
+    if (!h)
+        return 0;
+    slen = oc_hex_decode(s2, (size_t)(h - s2), salt, sizeof(salt));
+    hlen = oc_hex_decode(h + 1, strlen(h + 1), want, sizeof(want));
+    if (slen <= 0 || hlen != PW_HASH)
+        return 0;
+    if (pw_derive(password, salt, (size_t)slen, (int)iter, got) != OC_OK)
+        return 0;
+    ok = oc_ct_equal(got, sizeof(got), want, sizeof(want));
+    OPENSSL_cleanse(got, sizeof(got));
+    return ok;
+}
+
+int clc_login_check(struct oc_db *db, const char *account_id, const char *user_name,
+                    const char *password, struct oc_err *err)
+{
+    sqlite3_stmt *st = oc_db_prepare(db, "SELECT hash FROM login_profiles"
+                                         " WHERE account_id = ? AND user_name = ?", err);
+    char *enc = NULL;
+    int rc;
+
+    if (!st)
+        return OC_EDB;
+    sqlite3_bind_text(st, 1, account_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user_name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+
+        enc = strdup(t ? (const char *)t : "");
+        rc = enc ? OC_OK : oc_err_set(err, OC_ENOMEM, "out of memory");
+    } else if (rc == SQLITE_DONE) {
+        rc = oc_err_set(err, OC_EAUTH, "no login profile");
+    } else {
+        rc = oc_db_fail(db, err, "read login profile");
+    }
+    sqlite3_reset(st);
+    if (rc == OC_OK && !pw_matches(enc, password))
+        rc = oc_err_set(err, OC_EAUTH, "wrong password");
+    free(enc);
+    return rc;
 }

@@ -104,4 +104,21 @@ int clc_key_delete(struct clc_identity *id, struct oc_db *db, const char *key_id
 int clc_key_principal(struct clc_identity *id, struct oc_db *db, const char *key_id,
                       struct oc_principal *out, struct oc_err *err) OC_WUR;
 
+/*
+ * Console passwords (IAM login profiles, table login_profiles): only a
+ * PBKDF2-HMAC-SHA256 hash with a random salt is kept.  clc_login_set
+ * creates (create=1; OC_EEXIST when there is one) or replaces (OC_ENOTFOUND
+ * when there is none) the user's password; clc_login_check answers OC_OK
+ * for the right password and OC_EAUTH for a wrong one or no profile.
+ */
+int clc_login_set(struct oc_db *db, const char *account_id, const char *user_name,
+                  const char *password, int create, int reset_required,
+                  struct oc_err *err) OC_WUR;
+int clc_login_get(struct oc_db *db, const char *account_id, const char *user_name,
+                  time_t *created, int *reset_required, struct oc_err *err) OC_WUR;
+int clc_login_delete(struct oc_db *db, const char *account_id, const char *user_name,
+                     struct oc_err *err) OC_WUR;
+int clc_login_check(struct oc_db *db, const char *account_id, const char *user_name,
+                    const char *password, struct oc_err *err) OC_WUR;
+
 #endif

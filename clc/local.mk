@@ -8,7 +8,9 @@ clc_libclc_a_SOURCES = \
 	clc/params.c \
 	clc/identity.c clc/identity.h \
 	clc/identity_api.c \
-	clc/iam.c \
+	clc/iam.c clc/ca.c clc/ca.h \
+	clc/console.c clc/console.h clc/console_s3.c clc/console_s3.h \
+	clc/admin.c \
 	clc/bootstrap.c clc/bootstrap.h \
 	clc/clusters.c clc/clusters.h \
 	clc/filter.c \

@@ -124,7 +124,15 @@ int main(int argc, char **argv)
 
     if (oc_daemon_listen_config(&d, DEFAULT_PORT))
         goto cleanup;
-    d.http.max_body_bytes = CLC_MAX_BODY;
+    /* Query bodies stop at CLC_MAX_BODY in clc/api.c; the console's
+     * uploads to /services/objectstorage may be larger. */
+    {
+        long long up;
+
+        if (oc_daemon_int(&d, "CLC_CONSOLE_MAX_UPLOAD", 1LL << 30, CLC_MAX_BODY, 5LL << 30, &up))
+            goto cleanup;
+        d.http.max_body_bytes = (uint64_t)up;
+    }
     oc_daemon_block_signals(&d);
 
     clc_http_handler(clc, &handler);

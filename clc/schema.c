@@ -214,10 +214,25 @@ static const char schema_v2[] =
 static const char schema_v3[] =
     "ALTER TABLE images ADD COLUMN mc_ready TEXT NOT NULL DEFAULT '';";
 
+/* 4: console passwords (IAM login profiles).  hash is
+ * "pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>"; the password itself
+ * is never stored. */
+static const char schema_v4[] =
+    "CREATE TABLE login_profiles ("
+    "  account_id TEXT NOT NULL,"
+    "  user_name TEXT NOT NULL,"
+    "  hash TEXT NOT NULL,"
+    "  reset_required INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY (account_id, user_name),"
+    "  FOREIGN KEY (account_id, user_name) REFERENCES users(account_id, name)"
+    "    ON DELETE CASCADE);";
+
 static const struct oc_migration migrations[] = {
     { 1, schema_v1 },
     { 2, schema_v2 },
     { 3, schema_v3 },
+    { 4, schema_v4 },
 };
 
 const struct oc_migration *clc_schema(size_t *n)

@@ -24,5 +24,6 @@ common_libovercast_common_a_SOURCES = \
 	common/proc.c common/proc.h \
 	common/icall.c common/icall.h \
 	common/report.c common/report.h \
+	common/eucarc.c common/eucarc.h \
 	common/nlink.c common/nlink.h \
 	common/daemon.c common/daemon.h

@@ -26,16 +26,12 @@
 #include "common/httpc.h"
 #include "common/query.h"
 #include "common/xml.h"
+#include "euca-compat/admin.h"
 
 #define IAM_VERSION "2010-05-08"
 #define IAM_PATH "/services/Euare"
 #define MAX_PARAMS 8
 
-struct admin {
-    struct oc_httpc *http;
-    const char *path;             /* the service path of EUARE_URL */
-    const char *cmd;              /* for messages */
-};
 
 static void usage(FILE *f)
 {
@@ -52,10 +48,12 @@ static void usage(FILE *f)
             "  set-key-status AKID Active|Inactive\n"
             "  delete-access-key AKID\n"
             "  list-keys                         account, account id, user, key id, status\n"
+            "%s"
             "\n"
             "Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and EUARE_URL from the\n"
             "environment, else from $OVERCAST_HOME/admin/eucarc (default home\n"
-            "/var/lib/overcast), written by `overcast-clc bootstrap`.\n");
+            "/var/lib/overcast), written by `overcast-clc bootstrap`.\n",
+            adm_cloud_usage);
 }
 
 /* ------------------------------------------------------------------ */
@@ -157,24 +155,31 @@ static void print_error(struct admin *a, const struct oc_httpc_resp *resp)
         xmlFreeDoc(doc);
 }
 
+static const struct {
+    const char *path, *service, *version;
+} apis[] = {
+    [API_IAM] = { NULL, "iam", IAM_VERSION },
+    [API_ADMIN] = { "/services/Empyrean", "euca", "eucalyptus" },
+    [API_EC2] = { "/services/compute", "ec2", "2016-11-15" },
+};
+
 /*
- * One IAM call; params are name/value pairs ending with NULL.  On success
- * *result is the <ActionResult> element of *doc (free with xmlFreeDoc);
+ * One Query call; params are name/value pairs ending with NULL (a NULL
+ * name ends them early).  On success *result is the <ActionResult> element
+ * (IAM) or the root element (the others) of *doc (free with xmlFreeDoc);
  * with doc NULL the answer is only checked for success.
  */
-static int iam_call(struct admin *a, const char *action, xmlDocPtr *doc,
-                    xmlNodePtr *result, ...)
+static int vcall(struct admin *a, enum api api, const char *action, xmlDocPtr *doc,
+                 xmlNodePtr *result, va_list ap)
 {
     struct oc_kv kv[MAX_PARAMS];
     struct oc_httpc_resp resp = { 0 };
     struct oc_err err = { 0 };
     const char *name;
-    va_list ap;
     size_t n = 0;
     char *rname = NULL;
     int rc;
 
-    va_start(ap, result);
     for (;;) {
         name = va_arg(ap, const char *);
         if (!name || n == MAX_PARAMS)
@@ -184,10 +189,10 @@ static int iam_call(struct admin *a, const char *action, xmlDocPtr *doc,
         kv[n].has_value = 1;
         n++;
     }
-    va_end(ap);
     if (doc)
         *doc = NULL;
-    rc = oc_httpc_query(a->http, a->path, "iam", action, IAM_VERSION, kv, n, &resp, &err);
+    rc = oc_httpc_query(a->http, apis[api].path ? apis[api].path : a->path, apis[api].service,
+                        action, apis[api].version, kv, n, &resp, &err);
     if (rc != OC_OK) {
         fprintf(stderr, "overcast-admin: %s: cannot reach the CLC: %s\n", a->cmd, err.msg);
         oc_httpc_resp_free(&resp);
@@ -208,6 +213,10 @@ static int iam_call(struct admin *a, const char *action, xmlDocPtr *doc,
         fprintf(stderr, "overcast-admin: %s: unreadable answer: %s\n", a->cmd, err.msg);
         return 1;
     }
+    if (api != API_IAM) {
+        *result = xmlDocGetRootElement(*doc);
+        return 0;
+    }
     if (asprintf(&rname, "%sResult", action) < 0) {
         xmlFreeDoc(*doc);
         *doc = NULL;
@@ -224,7 +233,31 @@ static int iam_call(struct admin *a, const char *action, xmlDocPtr *doc,
     return 0;
 }
 
-static const char *child_text(struct oc_buf *tmp, xmlNodePtr node, const char *name)
+static int iam_call(struct admin *a, const char *action, xmlDocPtr *doc, xmlNodePtr *result,
+                    ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, result);
+    rc = vcall(a, API_IAM, action, doc, result, ap);
+    va_end(ap);
+    return rc;
+}
+
+int adm_call(struct admin *a, enum api api, const char *action, xmlDocPtr *doc,
+             xmlNodePtr *result, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, result);
+    rc = vcall(a, api, action, doc, result, ap);
+    va_end(ap);
+    return rc;
+}
+
+const char *child_text(struct oc_buf *tmp, xmlNodePtr node, const char *name)
 {
     return xml_text_at(tmp, node ? oc_xml_child(node, name) : NULL);
 }
@@ -538,6 +571,9 @@ static int admin_open(struct admin *a, const char *home, const char *url_opt)
     }
     a->path = svc_path;
     svc_path = NULL;
+    a->endpoint = endpoint;
+    endpoint = NULL;
+    a->home = home;
     rc = 0;
 cleanup:
     if (secret)
@@ -619,12 +655,13 @@ int main(int argc, char **argv)
         rc = cmd_key_change(&a, argv[0], NULL);
     } else if (strcmp(cmd, "list-keys") == 0 && argc == 0) {
         rc = walk_keys(&a, print_key, NULL);
-    } else {
+    } else if ((rc = adm_cloud_command(&a, cmd, argc, argv)) < 0 || rc == 2) {
         usage(stderr);
         rc = 2;
     }
     oc_httpc_free(a.http);
     free((char *)a.path);
+    free((char *)a.endpoint);
     if (fflush(stdout) != 0 && rc == 0)
         rc = 1;
     return rc;

@@ -5,5 +5,6 @@ euca_compat_libeuca_a_SOURCES = \
 	euca-compat/manifest.c euca-compat/manifest.h \
 	euca-compat/bundle.c euca-compat/bundle.h
 bin_PROGRAMS += euca-compat/overcast-admin
-euca_compat_overcast_admin_SOURCES = euca-compat/admin.c
-euca_compat_overcast_admin_LDADD = $(OC_COMMON_LIBS)
+euca_compat_overcast_admin_SOURCES = euca-compat/admin.c euca-compat/admin.h \
+	euca-compat/admin_cloud.c
+euca_compat_overcast_admin_LDADD = $(OC_COMMON_LIBS) $(ARCHIVE_LIBS)
