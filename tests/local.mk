@@ -12,6 +12,7 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test_secgroups.c \
 	tests/unit/test_manifest.c \
 	tests/unit/test_bundle.c \
+	tests/unit/test_bundler.c \
 	tests/unit/test_imgcache.c \
 	tests/unit/test_nc.c \
 	tests/unit/test_nc_node.c \
