@@ -96,10 +96,8 @@ int clc_console_path(const char *path)
 /* ------------------------------------------------------------------ */
 /* the session table */
 
-/* The cookie's token from the Cookie header (64 hex digits), or 0. */
-static int cookie_token(const struct oc_http_req *h, char out[TOKEN_HEX + 1])
+int clc_console_cookie(const char *c, char out[65])
 {
-    const char *c = oc_http_header(h, "cookie");
 
     while (c && *c) {
         while (*c == ' ' || *c == ';')
@@ -117,6 +115,12 @@ static int cookie_token(const struct oc_http_req *h, char out[TOKEN_HEX + 1])
         c = strchr(c, ';');
     }
     return 0;
+}
+
+/* The session token of the request's Cookie header, or 0. */
+static int cookie_token(const struct oc_http_req *h, char out[TOKEN_HEX + 1])
+{
+    return clc_console_cookie(oc_http_header(h, "cookie"), out);
 }
 
 /* The live session of token (lock held), or NULL; expired ones are freed. */
@@ -477,8 +481,7 @@ static const char *mime_of(const char *path)
     return "application/octet-stream";
 }
 
-/* Path segments of letters, digits, '-', '_', '.', none starting with '.'. */
-static int rel_ok(const char *rel)
+int clc_console_rel_ok(const char *rel)
 {
     const char *p = rel;
 
@@ -503,7 +506,7 @@ static void serve_file(struct clc_console *k, struct oc_http_req *h, const char 
     struct stat sb;
     int fd;
 
-    if (!rel_ok(rel) || asprintf(&path, "%s/%s", k->dir, rel) < 0) {
+    if (!clc_console_rel_ok(rel) || asprintf(&path, "%s/%s", k->dir, rel) < 0) {
         free(path);
         oc_http_respond(h, 404, "text/plain", "Not Found\n", 10);
         return;

@@ -59,4 +59,12 @@ int clc_console_auth(struct clc *c, const struct oc_http_req *h, const struct oc
 int clc_console_signer(struct clc *c, const struct oc_principal *who,
                        struct oc_principal *key, struct oc_err *err) OC_WUR;
 
+/* The parsers of this file, exported for the fuzz target and tests:
+ * the oc_session token (64 lowercase hex digits) of a Cookie header value
+ * (may be NULL) into out, 1 when there is one; whether a path below
+ * /console/ may name a file (segments of letters, digits, '-', '_', '.',
+ * none empty or starting with '.'). */
+int clc_console_cookie(const char *header, char out[65]);
+int clc_console_rel_ok(const char *rel);
+
 #endif

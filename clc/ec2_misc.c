@@ -7,12 +7,16 @@
  * DescribeAccountAttributes (EC2-Classic style account limits).
  *
  * Nothing here changes state; admins change clusters and instance types
- * through the admin API.
+ * through the admin API (clc/admin.c).  The verbose zone listing asks each
+ * cluster for its nodes' free and total capacity at the time of the call.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "clc/clc.h"
+#include "clc/clusters.h"
+#include "common/icall.h"
+#include "common/xml.h"
 
 #define DEFAULT_REGION "us-east-1"
 
@@ -104,6 +108,7 @@ struct zone_row {
     const char *name;          /* cluster name */
     const char *zone;
     const char *host;
+    int port;
     const char *state;
     const char *region;
     const char *zone_id;
@@ -162,7 +167,7 @@ static int zones_load(struct clc_req *r, struct zone_row **out, size_t *n)
 {
     struct oc_err err = { 0 };
     sqlite3_stmt *st = oc_db_prepare(r->db,
-                                     "SELECT name, zone, host, state FROM clusters "
+                                     "SELECT name, zone, host, state, port FROM clusters "
                                      "ORDER BY created, zone",
                                      &err);
     struct zone_row *rows = NULL;
@@ -185,6 +190,7 @@ static int zones_load(struct clc_req *r, struct zone_row **out, size_t *n)
         rows[cnt].zone = oc_arena_strdup(r->arena, (const char *)sqlite3_column_text(st, 1));
         rows[cnt].host = oc_arena_strdup(r->arena, (const char *)sqlite3_column_text(st, 2));
         rows[cnt].state = oc_arena_strdup(r->arena, (const char *)sqlite3_column_text(st, 3));
+        rows[cnt].port = sqlite3_column_int(st, 4);
         rows[cnt].region = region_name(r);
         rows[cnt].zone_id = zone_id_of(r, rows[cnt].region, (long)cnt + 1);
         cnt++;
@@ -199,20 +205,74 @@ static int zones_load(struct clc_req *r, struct zone_row **out, size_t *n)
     return CLC_OK;
 }
 
-/*
- * Free and total instances of one type in one zone.  The cluster
- * controller's node reports (issue 5) feed this; until clusters report
- * capacity there is none, and Eucalyptus then shows 0000 / 0000.
- */
-static int zone_type_capacity(struct clc_req *r, const struct zone_row *z, const char *type,
-                              long long *free_n, long long *max_n)
+/* What the zone's nodes have: from its CC's ccDescribeNodes, now. */
+struct zone_cap {
+    size_t n;
+    struct {
+        unsigned long long cores_free, cores, mem_free, mem, disk_free, disk;
+    } *node;
+};
+
+static int zone_cap_load(struct clc_req *r, const struct zone_row *z, struct zone_cap *cap)
 {
-    (void)r;
-    (void)z;
-    (void)type;
-    *free_n = 0;
-    *max_n = 0;
+    struct clc_cluster cl = { z->name, oc_arena_printf(r->arena, "http://%s:%d", z->host,
+                                                       z->port) };
+    struct oc_icall ans;
+    struct oc_err err = { 0 };
+    xmlNodePtr set, it;
+    size_t n = 0;
+
+    memset(cap, 0, sizeof(*cap));
+    /* A cluster that does not answer has no capacity to offer (0 / 0). */
+    if (clc_cc_call(clc_of(r), &cl, "ccDescribeNodes", NULL, 0, &ans, NULL, &err) != OC_OK)
+        return CLC_OK;
+    set = oc_xml_child(ans.root, "nodeSet");
+    for (it = set ? oc_xml_child(set, "item") : NULL; it; it = oc_xml_next(it, "item"))
+        n++;
+    cap->node = oc_arena_calloc(r->arena, n ? n : 1, sizeof(*cap->node));
+    for (it = set ? oc_xml_child(set, "item") : NULL; it && cap->node;
+         it = oc_xml_next(it, "item")) {
+        char state[16];
+
+        oc_icall_text(it, "state", state, sizeof(state));
+        if (strcmp(state, "up") != 0)
+            continue;
+        cap->node[cap->n].cores_free = oc_icall_num(it, "coresFree");
+        cap->node[cap->n].cores = oc_icall_num(it, "coresTotal");
+        cap->node[cap->n].mem_free = oc_icall_num(it, "memoryFreeMiB");
+        cap->node[cap->n].mem = oc_icall_num(it, "memoryTotalMiB");
+        cap->node[cap->n].disk_free = oc_icall_num(it, "diskFreeGiB");
+        cap->node[cap->n].disk = oc_icall_num(it, "diskTotalGiB");
+        cap->n++;
+    }
+    oc_icall_free(&ans);
     return CLC_OK;
+}
+
+static unsigned long long fits(unsigned long long cores, unsigned long long mem,
+                               unsigned long long disk, long long v, long long m, long long d)
+{
+    unsigned long long k = v > 0 ? cores / (unsigned long long)v : 0;
+
+    if (m > 0 && mem / (unsigned long long)m < k)
+        k = mem / (unsigned long long)m;
+    if (d > 0 && disk / (unsigned long long)d < k)
+        k = disk / (unsigned long long)d;
+    return k;
+}
+
+/* Free and total instances of one type in one zone: per node that is up,
+ * how many fit in its free and in its whole cores, memory and disk. */
+static void zone_type_capacity(const struct zone_cap *cap, long long vcpus, long long mem,
+                               long long disk, long long *free_n, long long *max_n)
+{
+    *free_n = *max_n = 0;
+    for (size_t i = 0; i < cap->n; i++) {
+        *free_n += (long long)fits(cap->node[i].cores_free, cap->node[i].mem_free,
+                                   cap->node[i].disk_free, vcpus, mem, disk);
+        *max_n += (long long)fits(cap->node[i].cores, cap->node[i].mem, cap->node[i].disk,
+                                  vcpus, mem, disk);
+    }
 }
 
 static void zone_item(struct clc_req *r, const char *name, const char *state,
@@ -231,9 +291,11 @@ static void zone_item(struct clc_req *r, const char *name, const char *state,
 static int zone_write_verbose(struct clc_req *r, const struct zone_row *z)
 {
     struct oc_err err = { 0 };
+    struct zone_cap cap;
     sqlite3_stmt *st;
     int rc = SQLITE_DONE;
 
+    zone_cap_load(r, z, &cap);
     zone_item(r, z->zone,
               oc_arena_printf(r->arena, "%s arn:euca:eucalyptus:%s:cluster:%s/", z->host,
                               z->zone, z->name),
@@ -249,10 +311,8 @@ static int zone_write_verbose(struct clc_req *r, const struct zone_row *z)
         const char *type = (const char *)sqlite3_column_text(st, 0);
         long long free_n, max_n;
 
-        if (zone_type_capacity(r, z, type, &free_n, &max_n)) {
-            sqlite3_reset(st);
-            return CLC_FAILED;
-        }
+        zone_type_capacity(&cap, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+                           sqlite3_column_int64(st, 3), &free_n, &max_n);
         zone_item(r, oc_arena_printf(r->arena, "|- %s", type),
                   oc_arena_printf(r->arena, "%04lld / %04lld  %2lld   %4lld  %4lld", free_n,
                                   max_n, (long long)sqlite3_column_int64(st, 1),
@@ -663,7 +723,8 @@ static int account_attrs_describe(struct clc_req *r)
  * function of clc.db alone, so neither is CLC_ACTION_CACHEABLE. */
 const struct clc_action clc_ec2_misc_actions[] = {
     { "DescribeRegions", regions_describe, 0 },
-    { "DescribeAvailabilityZones", zones_describe, 0 },
+    /* The verbose listing asks the clusters for their nodes' capacity. */
+    { "DescribeAvailabilityZones", zones_describe, CLC_ACTION_CALLS_OUT },
     { "DescribeInstanceTypes", itypes_describe, CLC_ACTION_CACHEABLE },
     { "DescribeAccountAttributes", account_attrs_describe, CLC_ACTION_CACHEABLE },
     { NULL, NULL, 0 },

@@ -786,6 +786,7 @@ struct oc_cred_source clc_identity_source(struct clc_identity *s)
 #define PW_ITERATIONS 100000
 #define PW_SALT 16
 #define PW_HASH 32
+#define PW_ITER_MAX 1000000       /* 10x what is made: a bound on the work */
 
 static int pw_derive(const char *password, const uint8_t *salt, size_t slen, int iter,
                      uint8_t out[PW_HASH])
@@ -870,32 +871,45 @@ int clc_login_delete(struct oc_db *db, const char *account_id, const char *user_
     return rc;
 }
 
-/* "pbkdf2-sha256$<iter>$<salt hex>$<hash hex>" against password, in
- * constant time once parsed. */
-static int pw_matches(const char *enc, const char *password)
+int clc_login_hash_parse(const char *enc, long *iter, uint8_t salt[64], size_t *slen,
+                         uint8_t hash[32])
 {
-    uint8_t salt[64], want[PW_HASH], got[PW_HASH];
     const char *p = enc, *s2, *h;
-    long slen, hlen;
+    long n, hl;
     char *end;
-    long iter;
-    int ok;
 
     if (strncmp(p, "pbkdf2-sha256$", 14) != 0)
-        return 0;
+        return OC_EINVAL;
     p += 14;
-    iter = strtol(p, &end, 10);
-    if (end == p || *end != '$' || iter < 1 || iter > 10000000)
-        return 0;
+    if (*p < '1' || *p > '9')
+        return OC_EINVAL;
+    *iter = strtol(p, &end, 10);
+    if (*end != '$' || *iter < 1 || *iter > PW_ITER_MAX)
+        return OC_EINVAL;
     s2 = end + 1;
     h = strchr(s2, '$');
     if (!h)
+        return OC_EINVAL;
+    n = oc_hex_decode(s2, (size_t)(h - s2), salt, 64);
+    hl = oc_hex_decode(h + 1, strlen(h + 1), hash, 32);
+    if (n <= 0 || (size_t)(h - s2) != 2 * (size_t)n || hl != PW_HASH ||
+        strlen(h + 1) != 2 * PW_HASH)
+        return OC_EINVAL;
+    *slen = (size_t)n;
+    return OC_OK;
+}
+
+/* The stored hash against password, in constant time once parsed. */
+static int pw_matches(const char *enc, const char *password)
+{
+    uint8_t salt[64], want[PW_HASH], got[PW_HASH];
+    size_t slen;
+    long iter;
+    int ok;
+
+    if (clc_login_hash_parse(enc, &iter, salt, &slen, want) != OC_OK)
         return 0;
-    slen = oc_hex_decode(s2, (size_t)(h - s2), salt, sizeof(salt));
-    hlen = oc_hex_decode(h + 1, strlen(h + 1), want, sizeof(want));
-    if (slen <= 0 || hlen != PW_HASH)
-        return 0;
-    if (pw_derive(password, salt, (size_t)slen, (int)iter, got) != OC_OK)
+    if (pw_derive(password, salt, slen, (int)iter, got) != OC_OK)
         return 0;
     ok = oc_ct_equal(got, sizeof(got), want, sizeof(want));
     OPENSSL_cleanse(got, sizeof(got));

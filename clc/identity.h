@@ -18,6 +18,8 @@
 #ifndef CLC_IDENTITY_H
 #define CLC_IDENTITY_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 #include "common/creds.h"
 #include "common/db.h"
@@ -120,5 +122,10 @@ int clc_login_delete(struct oc_db *db, const char *account_id, const char *user_
                      struct oc_err *err) OC_WUR;
 int clc_login_check(struct oc_db *db, const char *account_id, const char *user_name,
                     const char *password, struct oc_err *err) OC_WUR;
+/* Parses a stored hash "pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>"
+ * (iterations 1 to 1000000, salt 1 to 64 bytes, hash 32); OC_EINVAL when
+ * it is not one.  Exported for the fuzz target. */
+int clc_login_hash_parse(const char *enc, long *iter, uint8_t salt[64], size_t *slen,
+                         uint8_t hash[32]) OC_WUR;
 
 #endif

@@ -86,9 +86,11 @@ static int cc_each(struct clc_req *r, const char *action, const struct clc_insta
     int rc;
 
     for (size_t k = 0; k < n; k++)
-        if (!skip[k] && strcmp(in[k].cluster, cluster) == 0)
-            p[np++] = (struct oc_kv){ oc_arena_printf(r->arena, "InstanceId.%zu", np + 1),
-                                      in[k].id, 1 };
+        if (!skip[k] && strcmp(in[k].cluster, cluster) == 0) {
+            p[np] = (struct oc_kv){ oc_arena_printf(r->arena, "InstanceId.%zu", np + 1),
+                                    in[k].id, 1 };
+            np++;
+        }
     if (np == 0)
         return OC_OK;
     rc = clc_cluster_get(r->db, r->arena, cluster, &cl, &err);

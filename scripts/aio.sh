@@ -167,14 +167,27 @@ start_daemon walrus 8780
 start_daemon cc 8774
 start_daemon nc 8775
 
-# The node joins its cluster (the CLC's key may call cc* actions).
-set -a; . "$H/clc/component-credentials"; set +a
-curl -sf --aws-sigv4 "aws:amz:$region:cc" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-    -d "Action=ccRegisterNode&Version=2026-11-01&NodeName=node1&Host=127.0.0.1&Port=8775" \
-    http://127.0.0.1:8774/ >/dev/null || die "the node did not register with its cluster"
+# The node joins its cluster, through the admin API as an administrator would.
+set -a; . "$eucarc"; set +a
+"$bin/euca-compat/overcast-admin" --home "$H" register-node "$zone" node1 127.0.0.1 8775 \
+    || die "the node did not register with its cluster"
+
+# A console password for the admin user (kept in admin/console-password).
+if [ ! -s "$H/admin/console-password" ]; then
+    pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=' | head -c 20)
+    login_profile() {   # action: CreateLoginProfile or UpdateLoginProfile
+        curl -sf --aws-sigv4 "aws:amz:$region:iam" \
+            --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+            --data-urlencode "Action=$1" --data-urlencode "Version=2010-05-08" \
+            --data-urlencode "UserName=admin" --data-urlencode "Password=$pw" "$EUARE_URL" \
+            >/dev/null
+    }
+    login_profile CreateLoginProfile || login_profile UpdateLoginProfile \
+        || die "cannot set the console password"
+    (umask 077; echo "$pw" > "$H/admin/console-password")
+fi
 
 # The test guest as images, through Walrus and RegisterImage.
-set -a; . "$eucarc"; set +a
 ec2q() {   # Query call as the admin (curl signs SigV4); prints the answer
     curl -sf --aws-sigv4 "aws:amz:$region:ec2" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
         --data "$1" "$EC2_URL"
@@ -211,6 +224,8 @@ Overcast all-in-one is running (zone $zone).
   home:        $H        config: $H/etc/overcast.conf
   logs:        $H/log/   stop:   $0 stop
   credentials: $eucarc  (source it), and $H/admin/aws-config + aws-credentials
+  console:     http://127.0.0.1:8773/console/  account eucalyptus, user admin,
+               password in $H/admin/console-password
 
 Next, in a shell (eucarc fills in --endpoint-url for the aws command):
   source $eucarc

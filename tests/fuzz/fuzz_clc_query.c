@@ -8,7 +8,9 @@
  * cluster "zone-a") fail fast: nothing listens at their addresses.  The
  * database holds one public machine image and one instance of the user,
  * so instance actions get past their lookups; byte 0 also picks the
- * cluster API (clcInstanceEvent), called as the CC user.
+ * cluster API (clcInstanceEvent), called as the CC user, or the admin
+ * API (Empyrean: services, nodes, properties; its cluster does not
+ * answer).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -99,9 +101,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2)
         return 0;
     /* Byte 0: who and which API; the rest is the Query string. */
-    api = (data[0] >> 1) % 4;   /* EC2, IAM, Identity, Cluster */
+    api = (data[0] >> 1) % 5;   /* EC2, IAM, Identity, Cluster, admin */
     if (clc_api_invoke(clc, api == 0 ? CLC_API_EC2 : api == 1 ? CLC_API_IAM
-                                    : api == 2 ? CLC_API_IDENTITY : CLC_API_CLUSTER,
+                                    : api == 2 ? CLC_API_IDENTITY
+                                    : api == 3 ? CLC_API_CLUSTER : CLC_API_ADMIN,
                        api == 3 ? &cc : (data[0] & 1) ? &admin : &user, (const char *)data + 1,
                        size - 1, &out, &status) == OC_OK) {
         if (status < 200 || status > 599 || out.len == 0)

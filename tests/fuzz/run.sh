@@ -15,9 +15,11 @@ mkdir -p "$out"
 
 command -v clang >/dev/null || { echo "FAIL: clang is not installed (apt-get install clang libclang-rt-14-dev)"; exit 1; }
 
-# Everything but the daemons' main() files.
-srcs=$(ls "$top"/common/*.c "$top"/walrus/*.c "$top"/clc/*.c "$top"/euca-compat/*.c "$top"/nc/*.c \
-           "$top"/cc/*.c 2>/dev/null | grep -v -e '/main\.c$' -e '/admin\.c$')
+# Everything but the programs' main() files (and overcast-admin, whose
+# files call each other).
+srcs=$(grep -L '^int main(' "$top"/common/*.c "$top"/walrus/*.c "$top"/clc/*.c \
+           "$top"/euca-compat/*.c "$top"/nc/*.c "$top"/cc/*.c 2>/dev/null |
+       grep -v -e '/euca-compat/admin[a-z_]*\.c$')
 # libarchive for euca-compat/bundle.c, libvirt for nc/, libnftables and
 # libnl for cc/ (linked into every target with the rest).
 pkgs="libmicrohttpd libcurl libcrypto libxml-2.0 sqlite3 libarchive libvirt libnftables libnl-route-3.0 libnl-3.0 jansson"

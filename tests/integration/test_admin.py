@@ -578,3 +578,30 @@ def test_deregister(cloud, cl):
     assert not [s for s in services(cloud) if s[1] == cl.zone]
     p = admin_cli(cloud, "deregister-cluster", cl.zone, check=False)
     assert p.returncode == 1 and "InvalidParameterValue" in p.stderr
+
+
+def test_verbose_zone_listing_counts_the_nodes_capacity(cloud, cl):
+    """euca-describe-availability-zones verbose: free / max per type from the
+    node's reported cores, memory and disk (2 cores, 1024 MiB, 50 GiB)."""
+    admin_cli(cloud, "register-cluster", cl.zone, "127.0.0.1", str(cl.cc_port))
+    admin_cli(cloud, "register-node", cl.zone, "admnode1", "127.0.0.1", str(cl.nc.port),
+              check=False)
+    assert wait_for(lambda: [s for s in services(cloud, "--type", "node", "--zone", cl.zone)
+                             if s[3] == "ENABLED"])
+    ec2 = boto3.client("ec2", endpoint_url=cloud.ec2_endpoint, region_name=REGION,
+                       aws_access_key_id=cloud.ak1, aws_secret_access_key=cloud.sk1)
+    types = {t["InstanceType"]: t for t in ec2.describe_instance_types()["InstanceTypes"]}
+    items = ec2.describe_availability_zones(ZoneNames=["verbose"])["AvailabilityZones"]
+    names = [i["ZoneName"] for i in items]
+    at = names.index(cl.zone)
+    seen = 0
+    for it in items[at + 2:]:
+        if not it["ZoneName"].startswith("|- "):
+            break
+        t = types[it["ZoneName"][3:]]
+        cpu, mem = t["VCpuInfo"]["DefaultVCpus"], t["MemoryInfo"]["SizeInMiB"]
+        disk = t["InstanceStorageInfo"]["TotalSizeInGB"]
+        want = min(2 // cpu, 1024 // mem, 50 // disk)
+        assert it["State"].startswith("%04d / %04d " % (want, want)), (it, t)
+        seen += want > 0
+    assert seen > 0   # some type fits, so the figures are not all zero

@@ -25,9 +25,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 
 import boto3
 import pytest
+import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nc_harness as nh  # noqa: E402
@@ -121,6 +123,23 @@ def test_allinone_with_awscli_and_boto3(allinone):
     assert m, out
     ami = m.group(1)
     assert "source %s/admin/eucarc" % home in out and "get-console-output" in out
+
+    # The console answers with the password aio.sh printed where to find,
+    # and the admin API sees the node aio.sh registered through it.
+    assert "console-password" in out
+    with open(os.path.join(home, "admin", "console-password")) as f:
+        pw = f.read().strip()
+    s = requests.Session()
+    s.trust_env = False
+    r = s.post("http://127.0.0.1:8773/console/api/login", timeout=60,
+               data={"Account": "eucalyptus", "UserName": "admin", "Password": pw})
+    assert r.status_code == 200, r.text
+    csrf = ET.fromstring(r.content).findtext("CsrfToken")
+    r = s.post("http://127.0.0.1:8773/services/Empyrean", timeout=60,
+               data={"Action": "DescribeNodeControllers", "Version": "eucalyptus"},
+               headers={"X-Overcast-Csrf": csrf})
+    assert r.status_code == 200 and "<name>node1</name>" in r.text, r.text
+    assert "<state>ENABLED</state>" in r.text, r.text
 
     # The image aio.sh registered, as the awscli sees it.
     imgs = json.loads(sh(home, "aws ec2 describe-images --image-ids %s" % ami))["Images"]

@@ -24,6 +24,7 @@ What is checked:
 import glob
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -239,6 +240,20 @@ def test_clone_instances(cloud, mc_image):
     assert st == 400 and "InvalidParameterValue" in text, text
     st, text = query(cloud, {"Action": "CloneInstances", "InstanceId": src}, who=1)
     assert st == 400 and "InvalidInstanceID.NotFound" in text, text   # not the owner
+    # The admin CLI reaches it too (as the owner, with the owner's keys).
+    ak, sk = cloud.env.keys(2)
+    p = subprocess.run([os.path.join(wh.build_dir(), "euca-compat", "overcast-admin"),
+                        "--home", cloud.env.home, "--url",
+                        cloud.env.ec2_endpoint.rstrip("/") + "/services/Euare",
+                        "clone-instances", src, "1"], capture_output=True, text=True,
+                       timeout=300, env=wh.clean_env({"AWS_ACCESS_KEY_ID": ak,
+                                                      "AWS_SECRET_ACCESS_KEY": sk}))
+    assert p.returncode == 0, p.stdout + p.stderr
+    cli = re.findall(r"^INSTANCE\t(i-[0-9a-f]+)$", p.stdout, re.M)
+    assert len(cli) == 1 and cli[0] not in clones + [src], p.stdout
+    m, text = wait_console(ec2, cli[0], r"^MC-MARK (\S+)\s*$", timeout=300)
+    assert m.group(1) == cli[0] and "inherited=before-clone" in text
+    clones += cli
     ec2.terminate_instances(InstanceIds=clones + [src])
     wait_state(ec2, clones + [src], "terminated", timeout=120)
 
