@@ -605,3 +605,34 @@ def test_verbose_zone_listing_counts_the_nodes_capacity(cloud, cl):
         assert it["State"].startswith("%04d / %04d " % (want, want)), (it, t)
         seen += want > 0
     assert seen > 0   # some type fits, so the figures are not all zero
+
+
+def test_credential_bundle_drives_the_bundling_tools(cloud, tmp_path):
+    """As a Eucalyptus user works: get-credentials, source the eucarc, bundle a
+    disk image and upload it with no other options, register it."""
+    name = uname("bund")
+    iam(cloud, who=2).create_user(UserName=name)
+    d = tmp_path / "creds"
+    admin_cli(cloud, "get-credentials", "testacct2", name, str(d))
+    img = tmp_path / "disk.img"
+    img.write_bytes(os.urandom(2 * 1024 * 1024 + 5))
+    bucket = uname("bundles")
+    tools = os.path.join(wh.build_dir(), "euca-compat")
+    sh = ('set -e; . "%s/eucarc"; unset OVERCAST_HOME; '
+          '"%s/overcast-bundle-image" -i "%s" -r x86_64 -d "%s/out"; '
+          '"%s/overcast-upload-bundle" -b %s -m "%s/out/disk.img.manifest.xml"'
+          % (d, tools, img, tmp_path, tools, bucket, tmp_path))
+    env = wh.clean_env()
+    r = subprocess.run(["bash", "-c", sh], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Uploaded %s/disk.img.manifest.xml" % bucket in r.stdout, r.stdout
+    creds = (d / "aws-credentials").read_text()
+    ak = creds.split("aws_access_key_id = ")[1].split()[0]
+    sk = creds.split("aws_secret_access_key = ")[1].split()[0]
+    ec2 = boto3.client("ec2", endpoint_url=cloud.ec2_endpoint, region_name=REGION,
+                       aws_access_key_id=ak, aws_secret_access_key=sk)
+    image = ec2.register_image(ImageLocation="%s/disk.img.manifest.xml" % bucket,
+                               Name=uname("img"))["ImageId"]
+    got = ec2.describe_images(ImageIds=[image])["Images"][0]
+    assert got["State"] == "available" and got["OwnerId"] == cloud.acct2
+    ec2.deregister_image(ImageId=image)
