@@ -252,6 +252,8 @@ static void node_item(struct oc_xmlw *w, const struct cc_node_info *nd)
     oc_xmlw_elem_u64(w, "diskTotalGiB", nd->disk_total_gb);
     oc_xmlw_elem_u64(w, "diskFreeGiB", nd->disk_free_gb);
     oc_xmlw_elemf(w, "instanceCount", "%u", nd->instances);
+    oc_xmlw_elem_u64(w, "cacheMaxMiB", nd->cache_max_mb);
+    oc_xmlw_elem_u64(w, "cacheUsedMiB", nd->cache_used_mb);
     oc_xmlw_end(w);
 }
 

@@ -48,6 +48,7 @@ struct cc_cluster {
     struct inst *insts;
     size_t ninsts, cap_insts;
     size_t rr_cursor;
+    uint64_t cache_max_mb;      /* NC_CACHE_MAX_MB pushed to the nodes; 0 = none */
     pthread_t poller;
     int polling, stop;
 };
@@ -167,6 +168,13 @@ static int load(struct cc_cluster *c, struct oc_err *err)
     if (sqlite3_step(st) == SQLITE_ROW &&
         cc_policy_parse((const char *)sqlite3_column_text(st, 0), &c->cfg.policy) != 0)
         oc_log(OC_LOG_WARN, "cc.db: ignoring an unknown SCHEDPOLICY");
+    sqlite3_reset(st);
+    st = oc_db_prepare(c->db, "SELECT value FROM properties WHERE name = 'NC_CACHE_MAX_MB'",
+                       err);
+    if (!st)
+        return OC_EDB;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        c->cache_max_mb = strtoull((const char *)sqlite3_column_text(st, 0), NULL, 10);
     sqlite3_reset(st);
     st = oc_db_prepare(c->db, "SELECT name, host, port FROM nodes ORDER BY registered, name",
                        err);
@@ -311,6 +319,7 @@ static void poll_node(struct cc_cluster *c, const char *name, const char *host, 
     struct oc_icall res = { 0 }, ins = { 0 };
     struct oc_err err = { 0 };
     struct node *nd;
+    uint64_t push_cache = 0;
     int ok;
 
     ok = ncall(c, host, port, "ncDescribeResource", NULL, 0, &res, &err) == OC_OK &&
@@ -330,6 +339,10 @@ static void poll_node(struct cc_cluster *c, const char *name, const char *host, 
         nd->info.cores_total = (unsigned)oc_icall_num(res.root, "coresTotal");
         nd->info.mem_total_mb = oc_icall_num(res.root, "memoryTotalMiB");
         nd->info.disk_total_gb = oc_icall_num(res.root, "diskTotalGiB");
+        nd->info.cache_max_mb = oc_icall_num(res.root, "cacheMaxMiB");
+        nd->info.cache_used_mb = oc_icall_num(res.root, "cacheUsedMiB");
+        if (c->cache_max_mb && nd->info.cache_max_mb != c->cache_max_mb)
+            push_cache = c->cache_max_mb;
         oc_icall_text(res.root, "hypervisor", nd->info.hypervisor, sizeof(nd->info.hypervisor));
         /* Repair what events missed: the node is the truth of what runs. */
         for (xmlNodePtr it = set ? oc_xml_child(set, "item") : NULL; it;
@@ -357,6 +370,20 @@ static void poll_node(struct cc_cluster *c, const char *name, const char *host, 
     pthread_mutex_unlock(&c->mu);
     oc_icall_free(&res);
     oc_icall_free(&ins);
+    if (push_cache) {
+        char v[24];
+        struct oc_kv p[2] = { { "Name", "NC_CACHE_MAX_MB", 1 }, { "Value", v, 1 } };
+
+        snprintf(v, sizeof(v), "%llu", (unsigned long long)push_cache);
+        memset(&err, 0, sizeof(err));
+        if (ncall(c, host, port, "ncSetProperty", p, 2, &res, &err) != OC_OK ||
+            res.status != 200)
+            oc_log(OC_LOG_WARN, "node %s: NC_CACHE_MAX_MB %s not taken: %s", name, v,
+                   err.msg[0] ? err.msg : "refused");
+        else
+            oc_log(OC_LOG_INFO, "node %s: image cache limit set to %s MiB", name, v);
+        oc_icall_free(&res);
+    }
 }
 
 void cc_cluster_poll(struct cc_cluster *c)
@@ -492,6 +519,24 @@ int cc_set_property(struct cc_cluster *c, const char *name, const char *value,
     enum cc_policy p;
     int rc;
 
+    if (strcmp(name, "NC_CACHE_MAX_MB") == 0) {
+        char *end;
+        unsigned long long mb = strtoull(value, &end, 10);
+
+        if (!*value || *end || mb < 1 || mb > (1ULL << 40))
+            return oc_err_set(err, OC_EINVAL, "NC_CACHE_MAX_MB must be a number of MiB");
+        pthread_mutex_lock(&c->mu);
+        rc = oc_db_run(c->db, "INSERT OR REPLACE INTO properties (name, value)"
+                              " VALUES ('NC_CACHE_MAX_MB', ?1)", NULL, err, "i",
+                       (long long)mb);
+        if (rc == OC_OK)
+            c->cache_max_mb = mb;
+        pthread_mutex_unlock(&c->mu);
+        /* Every node now (the poll pushes it where it differs). */
+        if (rc == OC_OK)
+            cc_cluster_poll(c);
+        return rc;
+    }
     if (strcmp(name, "SCHEDPOLICY") != 0)
         return oc_err_set(err, OC_EINVAL, "no property %s can change while the cluster runs",
                           name);

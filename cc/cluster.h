@@ -67,6 +67,7 @@ struct cc_node_info {
     uint64_t mem_total_mb, mem_free_mb, disk_total_gb, disk_free_gb;
     unsigned instances;
     char hypervisor[8];
+    uint64_t cache_max_mb, cache_used_mb;   /* the node's image cache */
 };
 
 struct cc_image {
@@ -120,8 +121,10 @@ int cc_node_register(struct cc_cluster *c, const char *name, const char *host, u
                      struct oc_err *err) OC_WUR;
 int cc_node_deregister(struct cc_cluster *c, const char *name, struct oc_err *err) OC_WUR;
 int cc_nodes(struct cc_cluster *c, struct cc_node_info **out, size_t *n) OC_WUR;
-/* ccSetProperty: SCHEDPOLICY (GREEDY, ROUNDROBIN, POWERSAVE) changes at
- * once and is kept in cc.db over overcast.conf; other names OC_EINVAL. */
+/* ccSetProperty, kept in cc.db over overcast.conf: SCHEDPOLICY (GREEDY,
+ * ROUNDROBIN, POWERSAVE) changes at once; NC_CACHE_MAX_MB (MiB) is sent
+ * to every node now and, by the poller, to any node that reports another
+ * limit (a restarted or a new one).  Other names OC_EINVAL. */
 int cc_set_property(struct cc_cluster *c, const char *name, const char *value,
                     struct oc_err *err) OC_WUR;
 /* The placement policy in force. */

@@ -393,6 +393,9 @@ static int admin_deregister_service(struct clc_req *r)
  *   <zone>.cluster.schedulingpolicy        GREEDY, ROUNDROBIN, POWERSAVE:
  *                                          the zone's CC switches at once
  *                                          and keeps it across restarts
+ *   <zone>.node.imagecachesize             MiB of every node's image cache:
+ *                                          the CC sends it to its nodes at
+ *                                          once and to any that restarts
  */
 
 struct prop {
@@ -427,6 +430,27 @@ static const struct {
     { "memory", "memory_mib", "memory in MiB" },
     { "disk", "disk_gib", "root disk in GiB" },
 };
+
+/* The nodes' image cache limits: one number when they agree, else
+ * "node=MiB" for each. */
+static const char *cache_sizes(struct clc_req *r, struct cluster_view *cv)
+{
+    const char *one = NULL, *all = "";
+    int same = 1;
+
+    for (xmlNodePtr it = first_node(cv); it; it = oc_xml_next(it, "item")) {
+        char name[128], mb[32];
+
+        oc_icall_text(it, "nodeName", name, sizeof(name));
+        oc_icall_text(it, "cacheMaxMiB", mb, sizeof(mb));
+        if (one && strcmp(one, mb) != 0)
+            same = 0;
+        if (!one)
+            one = oc_arena_strdup(r->arena, mb);
+        all = oc_arena_printf(r->arena, "%s%s%s=%s", all, *all ? "," : "", name, mb);
+    }
+    return !one ? "(no nodes)" : same ? one : all;
+}
 
 static int props_collect(struct clc_req *r, struct prop_list *l)
 {
@@ -465,6 +489,10 @@ static int props_collect(struct clc_req *r, struct prop_list *l)
         prop_add(r, l, oc_arena_printf(r->arena, "%s.cluster.schedulingpolicy", v[i].cl.name),
                  v[i].up ? oc_arena_strdup(r->arena, policy) : "(cluster not reachable)",
                  "placement policy of the zone's cluster: GREEDY, ROUNDROBIN or POWERSAVE");
+        prop_add(r, l, oc_arena_printf(r->arena, "%s.node.imagecachesize", v[i].cl.name),
+                 v[i].up ? cache_sizes(r, &v[i]) : "(cluster not reachable)",
+                 "MiB of each node's image cache (the nodes' own values, as they report "
+                 "them)");
     }
     clusters_free(v, n);
     return CLC_OK;
@@ -565,6 +593,24 @@ static int admin_modify_property(struct clc_req *r)
             strcmp(value, "POWERSAVE") != 0)
             return clc_error(r, "InvalidParameterValue", "A scheduling policy is GREEDY, "
                              "ROUNDROBIN or POWERSAVE.");
+        if (clc_dry_run(r) || cc_call_simple(r, zone, "ccSetProperty", p, 2) != CLC_OK)
+            return CLC_FAILED;
+        clc_reply_begin(r);
+        oc_xmlw_elem(r->xml, "name", name);
+        oc_xmlw_elem(r->xml, "value", value);
+        oc_xmlw_elem(r->xml, "oldValue", old);
+        return CLC_OK;
+    }
+    dot = strstr(name, ".node.imagecachesize");
+    if (dot && dot[20] == '\0') {
+        const char *zone = oc_arena_strndup(r->arena, name, (size_t)(dot - name));
+        struct oc_kv p[2] = { { "Name", "NC_CACHE_MAX_MB", 1 }, { "Value", value, 1 } };
+        char *end;
+        long long mb = strtoll(value, &end, 10);
+
+        if (!*value || *end || mb < 1 || mb > (1LL << 40))
+            return clc_error(r, "InvalidParameterValue", "The image cache size is a whole "
+                             "number of MiB, at least 1.");
         if (clc_dry_run(r) || cc_call_simple(r, zone, "ccSetProperty", p, 2) != CLC_OK)
             return CLC_FAILED;
         clc_reply_begin(r);

@@ -235,6 +235,34 @@ static int nc_resource(struct oc_qsrv_req *r)
     oc_xmlw_elem_u64(w, "diskTotalGiB", res.disk_total_gb);
     oc_xmlw_elem_u64(w, "diskFreeGiB", res.disk_free_gb);
     oc_xmlw_elemf(w, "instanceCount", "%u", res.instances);
+    if (a->cache) {
+        struct nc_imgcache_stats st;
+
+        nc_imgcache_stats(a->cache, &st);
+        oc_xmlw_elem_u64(w, "cacheMaxMiB", st.max_bytes >> 20);
+        oc_xmlw_elem_u64(w, "cacheUsedMiB", (st.bytes + (1 << 20) - 1) >> 20);
+    }
+    return OC_OK;
+}
+
+/* ncSetProperty: NC_CACHE_MAX_MB (MiB, 1 to 2^40) is the one setting that
+ * changes while the node runs.  It is not kept here: the CC pushes it
+ * again to a node that restarted (docs/nc.md). */
+static int nc_set_property(struct oc_qsrv_req *r)
+{
+    struct nc_api *a = api_of(r);
+    const char *name = oc_qsrv_need(r, "Name");
+    long long mb;
+
+    if (!name)
+        return OC_EINVAL;
+    if (strcmp(name, "NC_CACHE_MAX_MB") != 0 || !a->cache)
+        return oc_qsrv_error(r, "InvalidParameterValue", "no property %s can change while "
+                             "the node runs", name);
+    if (!oc_qsrv_need(r, "Value") || oc_qsrv_uint(r, "Value", 1, 1, 1LL << 40, &mb))
+        return OC_EINVAL;
+    nc_imgcache_set_max(a->cache, (uint64_t)mb << 20);
+    oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
     return OC_OK;
 }
 
@@ -290,6 +318,7 @@ const struct oc_qsrv_action nc_api_actions[] = {
     { "ncStopInstance", nc_stop },
     { "ncGetConsoleOutput", nc_console },
     { "ncDropImage", nc_drop_image },
+    { "ncSetProperty", nc_set_property },
     { NULL, NULL },
 };
 

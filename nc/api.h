@@ -13,6 +13,7 @@
 
 struct nc_api {
     struct nc_node *node;
+    struct nc_imgcache *cache;   /* its size is a property (ncSetProperty) */
     char node_name[256];
     char hypervisor[8];
     /* NC_BRIDGE: when set, the bridge this node plugs every instance into

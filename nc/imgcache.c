@@ -428,6 +428,16 @@ void nc_imgcache_release(struct nc_imgcache *c, const char *image_id, const char
     pthread_mutex_unlock(&c->mu);
 }
 
+void nc_imgcache_set_max(struct nc_imgcache *c, uint64_t max_bytes)
+{
+    pthread_mutex_lock(&c->mu);
+    oc_info("image cache: limit %llu -> %llu MiB", (unsigned long long)(c->max_bytes >> 20),
+            (unsigned long long)(max_bytes >> 20));
+    c->max_bytes = max_bytes;
+    evict(c);
+    pthread_mutex_unlock(&c->mu);
+}
+
 void nc_imgcache_stats(struct nc_imgcache *c, struct nc_imgcache_stats *out)
 {
     memset(out, 0, sizeof(*out));
@@ -439,6 +449,7 @@ void nc_imgcache_stats(struct nc_imgcache *c, struct nc_imgcache_stats *out)
         out->pinned += e->pins > 0;
     }
     out->bytes = c->bytes;
+    out->max_bytes = c->max_bytes;
     out->fetches = c->fetches;
     out->hits = c->hits;
     pthread_mutex_unlock(&c->mu);

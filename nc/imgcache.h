@@ -71,11 +71,15 @@ void nc_imgcache_release(struct nc_imgcache *c, const char *image_id, const char
 
 struct nc_imgcache_stats {
     uint64_t bytes;          /* total of all entries */
+    uint64_t max_bytes;      /* the limit in force */
     unsigned entries;
     unsigned pinned;         /* entries with at least one pin */
     unsigned long fetches;   /* fetcher calls since open */
     unsigned long hits;      /* gets served without a fetch */
 };
 void nc_imgcache_stats(struct nc_imgcache *c, struct nc_imgcache_stats *out);
+/* A new limit (ncSetProperty NC_CACHE_MAX_MB): takes effect at once,
+ * evicting unpinned entries beyond it. */
+void nc_imgcache_set_max(struct nc_imgcache *c, uint64_t max_bytes);
 
 #endif

@@ -210,6 +210,7 @@ int main(int argc, char **argv)
     }
     oc_info("%u instance(s) adopted", adopted);
     api.node = node;
+    api.cache = cache;
 
     /* The API */
     qc.service = "nc";

@@ -636,3 +636,30 @@ def test_credential_bundle_drives_the_bundling_tools(cloud, tmp_path):
     got = ec2.describe_images(ImageIds=[image])["Images"][0]
     assert got["State"] == "available" and got["OwnerId"] == cloud.acct2
     ec2.deregister_image(ImageId=image)
+
+
+def test_image_cache_size_reaches_every_node_and_survives_its_restart(cloud, cl):
+    admin_cli(cloud, "register-cluster", cl.zone, "127.0.0.1", str(cl.cc_port))
+    admin_cli(cloud, "register-node", cl.zone, "admnode1", "127.0.0.1", str(cl.nc.port),
+              check=False)
+    prop = "%s.node.imagecachesize" % cl.zone
+
+    def value():
+        out = admin_cli(cloud, "properties", "get", prop).stdout.splitlines()
+        return dict(l.split("\t")[1:3] for l in out).get(prop)
+
+    assert wait_for(lambda: value() == "20480")          # NC_CACHE_MAX_MB's default
+    for bad in ("0", "-5", "12x", ""):
+        p = admin_cli(cloud, "properties", "set", "%s=%s" % (prop, bad), check=False)
+        assert p.returncode != 0, bad
+    out = admin_cli(cloud, "properties", "set", prop + "=1234").stdout
+    assert out.split("\t")[1:] == [prop, "1234", "20480\n"]
+    assert wait_for(lambda: value() == "1234"), value()
+    assert "image cache: limit 20480 -> 1234 MiB" in cl.nc.log_tail(20000)
+    # A node that restarts comes back with its configured limit; the
+    # cluster gives it the property again.
+    cl.nc.stop()
+    cl.nc.start()
+    assert wait_for(lambda: "limit 20480 -> 1234 MiB" in cl.nc.log_tail(20000), timeout=60)
+    assert wait_for(lambda: value() == "1234", timeout=60), value()
+    admin_cli(cloud, "properties", "set", prop + "=20480")
