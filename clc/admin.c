@@ -563,6 +563,23 @@ static int set_vmtype(struct clc_req *r, const char *type, const char *field, co
     return CLC_OK;
 }
 
+/* A property of the zone that name starts with (zone_len characters),
+ * set on its CC as cc_name (ccSetProperty); answers as ModifyPropertyValue. */
+static int set_cc_property(struct clc_req *r, const char *name, size_t zone_len,
+                           const char *cc_name, const char *value, const char *old)
+{
+    const char *zone = oc_arena_strndup(r->arena, name, zone_len);
+    struct oc_kv p[2] = { { "Name", cc_name, 1 }, { "Value", value, 1 } };
+
+    if (clc_dry_run(r) || cc_call_simple(r, zone, "ccSetProperty", p, 2) != CLC_OK)
+        return CLC_FAILED;
+    clc_reply_begin(r);
+    oc_xmlw_elem(r->xml, "name", name);
+    oc_xmlw_elem(r->xml, "value", value);
+    oc_xmlw_elem(r->xml, "oldValue", old);
+    return CLC_OK;
+}
+
 static int admin_modify_property(struct clc_req *r)
 {
     struct prop_list l = { 0 };
@@ -586,38 +603,21 @@ static int admin_modify_property(struct clc_req *r)
     }
     dot = strstr(name, ".cluster.schedulingpolicy");
     if (dot && dot[25] == '\0') {
-        const char *zone = oc_arena_strndup(r->arena, name, (size_t)(dot - name));
-        struct oc_kv p[2] = { { "Name", "SCHEDPOLICY", 1 }, { "Value", value, 1 } };
-
         if (strcmp(value, "GREEDY") != 0 && strcmp(value, "ROUNDROBIN") != 0 &&
             strcmp(value, "POWERSAVE") != 0)
             return clc_error(r, "InvalidParameterValue", "A scheduling policy is GREEDY, "
                              "ROUNDROBIN or POWERSAVE.");
-        if (clc_dry_run(r) || cc_call_simple(r, zone, "ccSetProperty", p, 2) != CLC_OK)
-            return CLC_FAILED;
-        clc_reply_begin(r);
-        oc_xmlw_elem(r->xml, "name", name);
-        oc_xmlw_elem(r->xml, "value", value);
-        oc_xmlw_elem(r->xml, "oldValue", old);
-        return CLC_OK;
+        return set_cc_property(r, name, (size_t)(dot - name), "SCHEDPOLICY", value, old);
     }
     dot = strstr(name, ".node.imagecachesize");
     if (dot && dot[20] == '\0') {
-        const char *zone = oc_arena_strndup(r->arena, name, (size_t)(dot - name));
-        struct oc_kv p[2] = { { "Name", "NC_CACHE_MAX_MB", 1 }, { "Value", value, 1 } };
         char *end;
         long long mb = strtoll(value, &end, 10);
 
         if (!*value || *end || mb < 1 || mb > (1LL << 40))
             return clc_error(r, "InvalidParameterValue", "The image cache size is a whole "
                              "number of MiB, at least 1.");
-        if (clc_dry_run(r) || cc_call_simple(r, zone, "ccSetProperty", p, 2) != CLC_OK)
-            return CLC_FAILED;
-        clc_reply_begin(r);
-        oc_xmlw_elem(r->xml, "name", name);
-        oc_xmlw_elem(r->xml, "value", value);
-        oc_xmlw_elem(r->xml, "oldValue", old);
-        return CLC_OK;
+        return set_cc_property(r, name, (size_t)(dot - name), "NC_CACHE_MAX_MB", value, old);
     }
     return clc_error(r, "InvalidParameterValue", "The property '%s' cannot be changed.", name);
 }

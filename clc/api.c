@@ -391,8 +391,8 @@ static void respond_xml(struct oc_http_req *h, int status, struct oc_buf *b)
         oc_http_respond(h, 500, NULL, NULL, 0);
 }
 
-static void respond_error(struct oc_http_req *h, enum clc_api api, int status,
-                          const char *code, const char *message)
+void clc_respond_error(struct oc_http_req *h, enum clc_api api, int status,
+                       const char *code, const char *message)
 {
     struct oc_buf b = { 0 };
 
@@ -502,7 +502,7 @@ static void auth_failed(struct oc_http_req *h, enum clc_api api, const struct oc
         code = "AuthFailure";
         status = 401;
     }
-    respond_error(h, api, status, code, ae->message);
+    clc_respond_error(h, api, status, code, ae->message);
 }
 
 static void clc_on_request(struct oc_http_req *h, void *ctx)
@@ -512,7 +512,7 @@ static void clc_on_request(struct oc_http_req *h, void *ctx)
     int api = api_of_path(h->path);
 
     if (api < 0) {
-        respond_error(h, CLC_API_EC2, 404, "InvalidAction", "There is no service at this path.");
+        clc_respond_error(h, CLC_API_EC2, 404, "InvalidAction", "There is no service at this path.");
         return;
     }
     if (api == CLC_API_CONSOLE && strcmp(h->method, "POST") != 0) {
@@ -537,16 +537,16 @@ static void clc_on_request(struct oc_http_req *h, void *ctx)
         return;
     }
     if (strcmp(h->method, "GET") != 0 && strcmp(h->method, "POST") != 0) {
-        respond_error(h, api, 405, "InvalidAction", "The Query API accepts GET and POST only.");
+        clc_respond_error(h, api, 405, "InvalidAction", "The Query API accepts GET and POST only.");
         return;
     }
     if (h->content_length > CLC_MAX_BODY) {
-        respond_error(h, api, 413, "RequestEntityTooLarge", "The request body is too large.");
+        clc_respond_error(h, api, 413, "RequestEntityTooLarge", "The request body is too large.");
         return;
     }
     st = oc_arena_alloc(h->arena, sizeof(*st));
     if (!st) {
-        respond_error(h, api, 500, "InternalError", "An internal error has occurred");
+        clc_respond_error(h, api, 500, "InternalError", "An internal error has occurred");
         return;
     }
     st->api = (enum clc_api)api;
@@ -761,7 +761,7 @@ static int calls_out(struct clc_req *r)
     rc = pthread_create(&t, &attr, calls_out_main, r);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
-        respond_error(r->http, r->api, 503, "Unavailable", "The service is overloaded");
+        clc_respond_error(r->http, r->api, 503, "Unavailable", "The service is overloaded");
         oc_http_resume(r->http);
     }
     return 1;
@@ -785,7 +785,7 @@ static void clc_on_end(struct oc_http_req *h, void *ctx)
     if (!st || oc_http_responded(h))
         return;
     if (st->too_big) {
-        respond_error(h, st->api, 413, "RequestEntityTooLarge", "The request body is too large.");
+        clc_respond_error(h, st->api, 413, "RequestEntityTooLarge", "The request body is too large.");
         return;
     }
     if (st->api == CLC_API_CONSOLE) {
@@ -809,7 +809,7 @@ static void clc_on_end(struct oc_http_req *h, void *ctx)
     r = oc_arena_alloc(h->arena, sizeof(*r));
     q = oc_arena_alloc(h->arena, sizeof(*q));
     if (!r || !q) {
-        respond_error(h, st->api, 500, "InternalError", "An internal error has occurred");
+        clc_respond_error(h, st->api, 500, "InternalError", "An internal error has occurred");
         return;
     }
     r->clc = c;
@@ -824,17 +824,17 @@ static void clc_on_end(struct oc_http_req *h, void *ctx)
     ctype = oc_http_header(h, "content-type");
     if (is_post && st->body.len &&
         (!ctype || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0)) {
-        respond_error(h, r->api, 400, "InvalidParameterValue",
+        clc_respond_error(h, r->api, 400, "InvalidParameterValue",
                       "POST bodies must be application/x-www-form-urlencoded.");
         return;
     }
     if (is_post && st->body.len) {
         if (oc_query_parse(h->arena, (const char *)st->body.data, st->body.len, q, &err)) {
-            respond_error(h, r->api, 400, "InvalidParameterValue", err.msg);
+            clc_respond_error(h, r->api, 400, "InvalidParameterValue", err.msg);
             return;
         }
     } else if (oc_query_parse(h->arena, h->query, strlen(h->query), q, &err)) {
-        respond_error(h, r->api, 400, "InvalidParameterValue", err.msg);
+        clc_respond_error(h, r->api, 400, "InvalidParameterValue", err.msg);
         return;
     }
     oc_sha256_hex(st->body.len ? st->body.data : "", st->body.len, body_sha);
@@ -851,7 +851,7 @@ static void clc_on_end(struct oc_http_req *h, void *ctx)
     /* The console's session stands for a signature (clc/console.h). */
     sess = r->api == CLC_API_METADATA ? 0 : clc_console_auth(c, h, q, &ar.who, &ae);
     if (sess < 0) {
-        respond_error(h, r->api, ae.status,
+        clc_respond_error(h, r->api, ae.status,
                       r->api == CLC_API_IAM || r->api == CLC_API_ADMIN ? "AccessDenied"
                                                                         : ae.code,
                       ae.message);
@@ -863,10 +863,10 @@ static void clc_on_end(struct oc_http_req *h, void *ctx)
     }
     if (sess == 0 && ar.kind == OC_AUTH_ANONYMOUS) {
         if (r->api == CLC_API_IAM)
-            respond_error(h, r->api, 403, "MissingAuthenticationToken",
+            clc_respond_error(h, r->api, 403, "MissingAuthenticationToken",
                           "Request is missing Authentication Token");
         else
-            respond_error(h, r->api, 401, "AuthFailure",
+            clc_respond_error(h, r->api, 401, "AuthFailure",
                           "AWS was not able to validate the provided access credentials");
         return;
     }
@@ -890,7 +890,7 @@ static void clc_on_error(struct oc_http_req *h, void *ctx, int status, const cha
                          const char *message)
 {
     (void)ctx;
-    respond_error(h, CLC_API_EC2, status, aws_code ? aws_code : "InternalError",
+    clc_respond_error(h, CLC_API_EC2, status, aws_code ? aws_code : "InternalError",
                   message ? message : "");
 }
 

@@ -143,6 +143,11 @@ struct oc_xmlw *clc_reply_begin(struct clc_req *r);
  * comes from the code (AuthFailure 401, UnauthorizedOperation 403,
  * DryRunOperation 412, InternalError 500, *.NotFound 400, ...). */
 int clc_error(struct clc_req *r, const char *code, const char *fmt, ...) OC_PRINTF(3, 4);
+/* Answers h at once with the API's error document (front door and
+ * console use). */
+void clc_respond_error(struct oc_http_req *h, enum clc_api api, int status, const char *code,
+                       const char *message);
+
 /* InternalError for an unexpected oc_err (logged, not shown to the user). */
 int clc_internal(struct clc_req *r, const struct oc_err *err);
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "clc/api.h"
+#include "clc/clc.h"
 #include "clc/identity.h"
 #include "common/codec.h"
 #include "common/log.h"
@@ -311,24 +312,10 @@ int clc_console_signer(struct clc *c, const struct oc_principal *who, struct oc_
 /* ------------------------------------------------------------------ */
 /* answers */
 
+/* The EC2-style error document the console's page reads. */
 static void xml_error(struct oc_http_req *h, int status, const char *code, const char *msg)
 {
-    struct oc_xmlw *w = oc_xmlw_new("Response", NULL);
-    struct oc_buf b = { 0 };
-
-    oc_xmlw_start(w, "Errors");
-    oc_xmlw_start(w, "Error");
-    oc_xmlw_elem(w, "Code", code);
-    oc_xmlw_elem(w, "Message", msg);
-    oc_xmlw_end(w);
-    oc_xmlw_end(w);
-    oc_xmlw_elem(w, "RequestID", h->request_id);
-    if (oc_xmlw_finish(w, &b) == OC_OK)
-        oc_http_respond_buf(h, status, "text/xml;charset=UTF-8", &b);
-    else
-        oc_http_respond(h, 500, NULL, NULL, 0);
-    oc_buf_free(&b);
-    oc_xmlw_free(w);
+    clc_respond_error(h, CLC_API_EC2, status, code, msg);
 }
 
 static void session_answer(struct oc_http_req *h, const struct oc_principal *who,

@@ -830,23 +830,33 @@ int clc_login_set(struct oc_db *db, const char *account_id, const char *user_nam
     return rc;
 }
 
+/* The user's login_profiles row: SELECT hash, created, reset_required;
+ * SQLITE_ROW with *st on it (reset it), SQLITE_DONE, or an error. */
+static int login_row(struct oc_db *db, const char *account_id, const char *user_name,
+                     sqlite3_stmt **st, struct oc_err *err)
+{
+    *st = oc_db_prepare(db, "SELECT hash, created, reset_required FROM login_profiles"
+                            " WHERE account_id = ? AND user_name = ?", err);
+    if (!*st)
+        return SQLITE_ERROR;
+    sqlite3_bind_text(*st, 1, account_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(*st, 2, user_name, -1, SQLITE_STATIC);
+    return sqlite3_step(*st);
+}
+
 int clc_login_get(struct oc_db *db, const char *account_id, const char *user_name,
                   time_t *created, int *reset_required, struct oc_err *err)
 {
-    sqlite3_stmt *st = oc_db_prepare(db, "SELECT created, reset_required FROM login_profiles"
-                                         " WHERE account_id = ? AND user_name = ?", err);
-    int rc;
+    sqlite3_stmt *st;
+    int rc = login_row(db, account_id, user_name, &st, err);
 
     if (!st)
         return OC_EDB;
-    sqlite3_bind_text(st, 1, account_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, user_name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         if (created)
-            *created = (time_t)sqlite3_column_int64(st, 0);
+            *created = (time_t)sqlite3_column_int64(st, 1);
         if (reset_required)
-            *reset_required = sqlite3_column_int(st, 1);
+            *reset_required = sqlite3_column_int(st, 2);
         rc = OC_OK;
     } else if (rc == SQLITE_DONE) {
         rc = oc_err_set(err, OC_ENOTFOUND, "Login Profile for User %s cannot be found.",
@@ -919,16 +929,12 @@ static int pw_matches(const char *enc, const char *password)
 int clc_login_check(struct oc_db *db, const char *account_id, const char *user_name,
                     const char *password, struct oc_err *err)
 {
-    sqlite3_stmt *st = oc_db_prepare(db, "SELECT hash FROM login_profiles"
-                                         " WHERE account_id = ? AND user_name = ?", err);
+    sqlite3_stmt *st;
     char *enc = NULL;
-    int rc;
+    int rc = login_row(db, account_id, user_name, &st, err);
 
     if (!st)
         return OC_EDB;
-    sqlite3_bind_text(st, 1, account_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, user_name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         const unsigned char *t = sqlite3_column_text(st, 0);
 

@@ -233,17 +233,9 @@ static int vcall(struct admin *a, enum api api, const char *action, xmlDocPtr *d
     return 0;
 }
 
-static int iam_call(struct admin *a, const char *action, xmlDocPtr *doc, xmlNodePtr *result,
-                    ...)
-{
-    va_list ap;
-    int rc;
-
-    va_start(ap, result);
-    rc = vcall(a, API_IAM, action, doc, result, ap);
-    va_end(ap);
-    return rc;
-}
+/* An IAM call: *result is its <ActionResult>. */
+#define iam_call(a, action, doc, result, ...) \
+    adm_call((a), API_IAM, (action), (doc), (result), __VA_ARGS__)
 
 int adm_call(struct admin *a, enum api api, const char *action, xmlDocPtr *doc,
              xmlNodePtr *result, ...)
