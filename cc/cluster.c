@@ -28,12 +28,17 @@
 struct node {
     struct cc_node_info info;
     int polled;                 /* totals known */
+    uint64_t nc_used_mb;        /* memory the node said its instances cost, last poll */
 };
 
 struct inst {
     struct cc_instance_info info;
     unsigned vcpus, mem_mb, disk_gb, ephemeral_gb, swap_mb;
     uint32_t ip;
+    /* The node has reported it running (or pending) in a poll whose
+     * ncDescribeResource followed: its memory is in nc_used_mb.  Until
+     * then it is charged what its type gives it. */
+    int seen;
 };
 
 struct cc_cluster {
@@ -284,9 +289,13 @@ static void capacity(struct cc_cluster *c, size_t k, struct cc_capacity *cap)
         disk += (uint64_t)i->disk_gb + i->ephemeral_gb + (i->swap_mb + 1023) / 1024;
         if (strcmp(i->info.state, "stopped") != 0) {
             cores += i->vcpus;
-            mem += i->mem_mb;
+            if (!i->seen)
+                mem += i->mem_mb;
         }
     }
+    /* Memory is what the node measures (a MacroComponent fork costs its
+     * private pages, its template once) plus what it has not yet seen. */
+    mem += nd->nc_used_mb;
     cap->up = nd->info.up && nd->polled;
     cap->cores_free = cores >= nd->info.cores_total ? 0 : nd->info.cores_total - cores;
     cap->mem_free_mb = mem >= nd->info.mem_total_mb ? 0 : nd->info.mem_total_mb - mem;
@@ -322,10 +331,12 @@ static void poll_node(struct cc_cluster *c, const char *name, const char *host, 
     uint64_t push_cache = 0;
     int ok;
 
-    ok = ncall(c, host, port, "ncDescribeResource", NULL, 0, &res, &err) == OC_OK &&
-         res.status == 200 &&
-         ncall(c, host, port, "ncDescribeInstances", NULL, 0, &ins, &err) == OC_OK &&
-         ins.status == 200;
+    /* Instances first: whatever they list, the resource answer after them
+     * has counted. */
+    ok = ncall(c, host, port, "ncDescribeInstances", NULL, 0, &ins, &err) == OC_OK &&
+         ins.status == 200 &&
+         ncall(c, host, port, "ncDescribeResource", NULL, 0, &res, &err) == OC_OK &&
+         res.status == 200;
     pthread_mutex_lock(&c->mu);
     nd = find_node(c, name);
     if (nd && ok) {
@@ -339,6 +350,12 @@ static void poll_node(struct cc_cluster *c, const char *name, const char *host, 
         nd->info.cores_total = (unsigned)oc_icall_num(res.root, "coresTotal");
         nd->info.mem_total_mb = oc_icall_num(res.root, "memoryTotalMiB");
         nd->info.disk_total_gb = oc_icall_num(res.root, "diskTotalGiB");
+        {
+            uint64_t free_mb = oc_icall_num(res.root, "memoryFreeMiB");
+
+            nd->nc_used_mb = free_mb >= nd->info.mem_total_mb ? 0
+                                                              : nd->info.mem_total_mb - free_mb;
+        }
         nd->info.cache_max_mb = oc_icall_num(res.root, "cacheMaxMiB");
         nd->info.cache_used_mb = oc_icall_num(res.root, "cacheUsedMiB");
         if (c->cache_max_mb && nd->info.cache_max_mb != c->cache_max_mb)
@@ -357,6 +374,8 @@ static void poll_node(struct cc_cluster *c, const char *name, const char *host, 
             if (i && live(i) && strcmp(i->info.node, name) == 0 &&
                 strcmp(i->info.state, state) != 0)
                 set_state(c, i, state, reason);
+            if (i && strcmp(i->info.node, name) == 0)
+                i->seen = strcmp(state, "stopped") != 0;
         }
     } else if (nd) {
         nd->info.failures++;
@@ -1017,6 +1036,9 @@ int cc_instance_op(struct cc_cluster *c, enum cc_op op, const char *id, char pre
         i = find_inst(c, id);
         if (i && cur[0] && strcmp(i->info.state, cur) != 0 && live(i))
             set_state(c, i, cur, "");
+        /* Started again: its memory counts in full until the node reports it. */
+        if (i && op == CC_OP_START)
+            i->seen = 0;
         refresh_free(c);
         pthread_mutex_unlock(&c->mu);
     }
