@@ -121,10 +121,10 @@ async function users(ctx, account, el) {
                           { Status: k.status === 'Active' ? 'Inactive' : 'Active' }), 'small'),
                       button('Delete', (ev) => keyAction(ev, 'DeleteAccessKey', u, k, {}), 'small danger')))) : h('span', { class: 'muted' }, 'none') },
                 { label: 'Created', get: (u) => when(u.created) },
-                { label: '', class: 'actions', get: (u) => [
+                { label: '', class: 'actions wrap', get: (u) => [
                     button('Set password', () => passwordForm(u)),
                     button('New access key', (ev) => newKey(ev, u)),
-                    button('Download credentials', (ev) => credentials(ev, account, u.name)),
+                    button('Download credentials', (ev) => credentials(ev, account, u.name, refresh)),
                     button('Disable', (ev) => disable(ev, u), 'danger'),
                     u.name === 'admin' ? null : button('Delete', (ev) => deleteUser(ev, u), 'danger'),
                 ] },
@@ -184,7 +184,8 @@ async function users(ctx, account, el) {
         if (!confirm('Disable ' + u.name + '? Every access key becomes inactive and the password is removed.'))
             return;
         const ok = await busy(ev.currentTarget, async () => {
-            for (const k of u.keys)
+            const { keys } = await userDetails(account, u.name);   /* as they are now */
+            for (const k of keys)
                 if (k.status === 'Active')
                     await iam('UpdateAccessKey', account, { UserName: u.name, AccessKeyId: k.id, Status: 'Inactive' });
             try {
@@ -205,9 +206,10 @@ async function users(ctx, account, el) {
         if (!confirm('Delete user ' + u.name + ' and its access keys?'))
             return;
         const ok = await busy(ev.currentTarget, async () => {
-            for (const k of u.keys)
+            const { keys, profile } = await userDetails(account, u.name);
+            for (const k of keys)
                 await iam('DeleteAccessKey', account, { UserName: u.name, AccessKeyId: k.id });
-            if (u.profile)
+            if (profile)
                 await iam('DeleteLoginProfile', account, { UserName: u.name });
             return iam('DeleteUser', account, { UserName: u.name });
         });
@@ -242,7 +244,7 @@ async function users(ctx, account, el) {
 // The credential bundle of a user: a new access key, a new signing
 // certificate and key, the cloud's certificate, eucarc and an AWS CLI
 // config and credentials pair, zipped here in the browser.
-async function credentials(ev, account, user) {
+async function credentials(ev, account, user, done) {
     if (!confirm('Make a new access key and certificate for ' + user + ' and download them?'))
         return;
     await busy(ev.currentTarget, async () => {
@@ -313,6 +315,7 @@ async function credentials(ev, account, user) {
         saveBlob(zip, account + '-' + user + '-credentials.zip');
         notice('Credentials of ', h('strong', {}, user), ' downloaded (new key ', h('code', {}, ak), ').');
     });
+    done();
 }
 
 // ---- services and nodes ----
@@ -352,8 +355,10 @@ function meter(free, total, unit) {
     const t = Number(total);
     const used = t - Number(free);
     const pct = t > 0 ? Math.round((100 * used) / t) : 0;
+    const fill = h('div', { class: 'meter-fill' });
+    fill.style.width = pct + '%';    /* CSSOM: the CSP forbids style attributes */
     return h('div', { class: 'meter', title: pct + '% used' },
-             h('div', { class: 'meter-bar' }, h('div', { class: 'meter-fill', style: 'width:' + pct + '%' })),
+             h('div', { class: 'meter-bar' }, fill),
              h('small', {}, used + ' of ' + total + ' ' + unit + ' used'));
 }
 

@@ -65,6 +65,7 @@ async function route() {
         return;
     }
     drawNav();
+    clearBanner();
     const el = clear($('view'));
     el.dataset.view = v.id;
     document.title = v.title + ' \u2013 Overcast';
@@ -77,7 +78,8 @@ async function route() {
 
 // ---- session ----
 
-function enter(info) {
+// fresh: just signed in, so start at the dashboard (a reload keeps its view).
+function enter(info, fresh) {
     $('login').hidden = true;
     $('app').hidden = false;
     $('logout').hidden = false;
@@ -86,8 +88,8 @@ function enter(info) {
           h('small', {}, ' (' + info.accountId + ')'),
           info.isAdmin ? h('span', { class: 'tag' }, 'admin') : null);
     who.hidden = false;
-    if (!location.hash || location.hash === '#/' || location.hash === '#')
-        location.hash = '#/dashboard';
+    if (fresh || !location.hash || location.hash === '#/' || location.hash === '#')
+        history.replaceState(null, '', '#/dashboard');
     route();
 }
 
@@ -123,7 +125,7 @@ async function submitLogin(ev) {
     clearBanner();
     const info = await busy(button, () => api.login(values(formEl)));
     if (info)
-        enter(info);
+        enter(info, true);
 }
 
 // A 401/403 may be a plain refusal or a session that ended (logged out in

@@ -21,6 +21,7 @@ export async function listInstances() {
                 id: text(i, 'instanceId'),
                 image: text(i, 'imageId'),
                 state: text(i, 'instanceState/name'),
+                reason: text(i, 'stateReason/message') || text(i, 'reason'),
                 type: text(i, 'instanceType'),
                 key: text(i, 'keyName'),
                 privateIp: text(i, 'privateIpAddress'),
@@ -36,31 +37,21 @@ export async function listInstances() {
 }
 
 export async function listImages() {
-    // Our own images, and those others let us launch (public ones).
-    const [own, shared] = await Promise.all([
-        query('ec2', 'DescribeImages', { 'Owner.1': 'self' }),
-        query('ec2', 'DescribeImages', { 'ExecutableBy.1': 'self' }),
-    ]);
-    const byId = new Map();
-    for (const doc of [own, shared]) {
-        for (const i of items(find(doc, 'imagesSet'))) {
-            const id = text(i, 'imageId');
-            byId.set(id, {
-                id,
-                name: text(i, 'name'),
-                location: text(i, 'imageLocation'),
-                state: text(i, 'imageState'),
-                owner: text(i, 'imageOwnerId'),
-                isPublic: text(i, 'isPublic') === 'true',
-                type: text(i, 'imageType'),
-                arch: text(i, 'architecture'),
-                kernel: text(i, 'kernelId'),
-                ramdisk: text(i, 'ramdiskId'),
-                description: text(i, 'description'),
-            });
-        }
-    }
-    return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
+    // Our own images, those shared with us (self) and public ones (all).
+    const doc = await query('ec2', 'DescribeImages', { 'ExecutableBy.1': 'self', 'ExecutableBy.2': 'all' });
+    return items(find(doc, 'imagesSet')).map((i) => ({
+        id: text(i, 'imageId'),
+        name: text(i, 'name'),
+        location: text(i, 'imageLocation'),
+        state: text(i, 'imageState'),
+        owner: text(i, 'imageOwnerId'),
+        isPublic: text(i, 'isPublic') === 'true',
+        type: text(i, 'imageType'),
+        arch: text(i, 'architecture'),
+        kernel: text(i, 'kernelId'),
+        ramdisk: text(i, 'ramdiskId'),
+        description: text(i, 'description'),
+    })).sort((a, b) => a.id.localeCompare(b.id));
 }
 
 async function listKeyPairs() {
@@ -154,7 +145,10 @@ async function refreshInto(el, load, draw) {
 
 async function dashboard(ctx) {
     const grid = h('div', { class: 'counts' });
-    ctx.el.append(h('h1', {}, 'Dashboard'), grid);
+    ctx.el.append(h('h1', {}, 'Dashboard'), grid,
+                  h('p', { class: 'hint' }, 'Start with a key pair and a security group rule, then launch an ',
+                    'instance from an image; its console output is on the Instances page. ',
+                    'Files go into buckets.'));
     const cards = [
         ['instances', 'Instances', async () => {
             const all = (await listInstances()).filter((i) => i.state !== 'terminated');
@@ -198,7 +192,8 @@ async function instances(ctx) {
     let fast = false;
     const draw = (list) => table([
         { label: 'Instance', get: (i) => h('code', {}, i.id) },
-        { label: 'State', get: (i) => badge(i.state), class: 'state-cell' },
+        { label: 'State', class: 'state-cell', get: (i) => [badge(i.state),
+            i.reason && i.state !== 'running' ? h('small', { class: 'reason' }, i.reason) : null] },
         { label: 'Image', get: (i) => i.image },
         { label: 'Type', get: (i) => i.type },
         { label: 'Key', get: (i) => i.key },
@@ -206,7 +201,7 @@ async function instances(ctx) {
         { label: 'Private IP', get: (i) => i.privateIp },
         { label: 'Public IP', get: (i) => i.publicIp },
         { label: 'Launched', get: (i) => when(i.launched) },
-        { label: '', class: 'actions', get: (i) => i.state === 'terminated' ? '' : [
+        { label: '', class: 'actions wrap', get: (i) => i.state === 'terminated' ? '' : [
             button('Console output', () => showConsole(i.id)),
             button('Reboot', (ev) => act(ev, 'RebootInstances', i.id, 'Reboot')),
             button('Terminate', (ev) => act(ev, 'TerminateInstances', i.id, 'Terminate'), 'danger'),
