@@ -352,6 +352,8 @@ def test_console_in_browser(cloud, user, node):
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            timeout=1800)
         sys.stdout.write(p.stdout)
+        with open(os.path.join(art, "console-test.log"), "w") as f:
+            f.write(p.stdout)
         assert p.returncode == 0, "the browser test failed (screenshots in %s):\n%s" \
             % (art, p.stdout[-6000:])
     finally:

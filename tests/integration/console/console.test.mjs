@@ -131,6 +131,21 @@ const steps = [
         check(/InvalidKeyPair\.Duplicate/.test(t), 'duplicate key pair error shown: ' + t);
         await shot(page, '03-keypairs');
         await page.click('#banner .close');
+        // Import an OpenSSH public key (ed25519, built here).
+        const { publicKey } = crypto.generateKeyPairSync('ed25519');
+        const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+        const str = (b) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+        const blob = Buffer.concat([str(Buffer.from('ssh-ed25519')), str(raw)]);
+        state.imported = 'console-imported-' + tag;
+        await page.fill('#import-keypair input[name=KeyName]', state.imported);
+        await page.fill('#import-keypair textarea[name=PublicKey]',
+                        'ssh-ed25519 ' + blob.toString('base64') + ' console@test');
+        await page.click('#import-keypair button[type=submit]');
+        await page.waitForSelector(`tr[data-id="${state.imported}"]`);
+        await noError(page);
+        await page.locator(`tr[data-id="${state.imported}"] button`, { hasText: 'Delete' }).click();
+        await page.waitForSelector(`tr[data-id="${state.imported}"]`, { state: 'detached' });
+        await noError(page);
     }],
 
     ['groups', async (page) => {
@@ -145,8 +160,18 @@ const steps = [
         await card.locator('input[name=to]').fill('8080');
         await card.locator('.add-rule button[type=submit]').click();
         await card.locator('td', { hasText: '8080' }).first().waitFor();
+        // A second rule (all ICMP), then revoke it.
+        await card.locator('select[name=proto]').selectOption('icmp');
+        await card.locator('input[name=cidr]').fill('10.0.0.0/8');
+        await card.locator('.add-rule button[type=submit]').click();
+        const icmp = card.locator('tr', { hasText: '10.0.0.0/8' });
+        await icmp.waitFor();
         await noError(page);
         await shot(page, '04-groups');
+        await icmp.locator('button', { hasText: 'Revoke' }).click();
+        await icmp.waitFor({ state: 'detached' });
+        await card.locator('td', { hasText: '8080' }).first().waitFor();
+        await noError(page);
     }],
 
     ['launch', async (page) => {
@@ -189,6 +214,15 @@ const steps = [
         }, want, { timeout: SLOW, polling: 1000 });
         log('console shows', want);
         await shot(page, '06-console-output');
+        // Reboot: the console shows a second boot.
+        await page.locator(`tr[data-id="${state.iid}"] button`, { hasText: 'Reboot' }).click();
+        await page.waitForSelector('#banner.notice');
+        await noError(page);
+        await page.waitForFunction(() => {
+            const pre = document.getElementById('console-output');
+            return pre && (pre.textContent.match(/^GUEST-UP /gm) || []).length >= 2;
+        }, null, { timeout: SLOW, polling: 1000 });
+        log('rebooted');
     }],
 
     ['images', async (page) => {
@@ -380,8 +414,12 @@ async function main() {
         page.on('dialog', (d) => d.accept());
         page.on('pageerror', (e) => pageErrors.push(String(e)));
         page.on('console', (m) => {
-            if (m.type() === 'error')
-                log('browser console:', m.text());
+            if (m.type() !== 'error')
+                return;
+            log('browser console:', m.text());
+            // The CLC's Content-Security-Policy must never block the console itself.
+            if (/Content Security Policy/i.test(m.text()))
+                pageErrors.push('CSP: ' + m.text());
         });
         await page.goto(URL_);
         await page.waitForSelector('#login:not([hidden])');
