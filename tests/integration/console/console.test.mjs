@@ -308,6 +308,24 @@ const steps = [
         await shot(page, '12-logged-out');
     }],
 
+    ['session-ended', async (page) => {
+        // Signed out in another tab: the next call here finds the session
+        // gone and the page returns to the sign-in form, saying why.
+        await loginPassword(page, env.OC_ACCOUNT, env.OC_USER, env.OC_PASSWORD);
+        await page.waitForSelector('#view[data-view="dashboard"]', { timeout: 20000 });
+        const other = await page.context().newPage();
+        await other.goto(URL_);
+        await other.waitForSelector('#view[data-view="dashboard"]', { timeout: 20000 });
+        await other.click('#logout');
+        await other.waitForSelector('#login:not([hidden])');
+        await other.close();
+        await page.click('#nav a[data-view="keypairs"]');
+        await page.waitForSelector('#login:not([hidden])', { timeout: 20000 });
+        const t = await page.innerText('#banner');
+        check(/SessionEnded/.test(t), 'the banner says the session ended: ' + t);
+        await shot(page, '12b-session-ended');
+    }],
+
     ['admin-login', async (page) => {
         await page.click('#tab-keys');
         await page.fill('#login-keys input[name=AccessKeyId]', env.OC_ADMIN_AK);
