@@ -203,12 +203,15 @@ async function users(ctx, account, el) {
     }
 
     async function deleteUser(ev, u) {
-        if (!confirm('Delete user ' + u.name + ' and its access keys?'))
+        if (!confirm('Delete user ' + u.name + ' with its access keys, certificates and password?'))
             return;
         const ok = await busy(ev.currentTarget, async () => {
             const { keys, profile } = await userDetails(account, u.name);
             for (const k of keys)
                 await iam('DeleteAccessKey', account, { UserName: u.name, AccessKeyId: k.id });
+            const certs = await iam('ListSigningCertificates', account, { UserName: u.name });
+            for (const c of items(find(certs, 'Certificates')))
+                await iam('DeleteSigningCertificate', account, { UserName: u.name, CertificateId: text(c, 'CertificateId') });
             if (profile)
                 await iam('DeleteLoginProfile', account, { UserName: u.name });
             return iam('DeleteUser', account, { UserName: u.name });

@@ -371,6 +371,17 @@ const steps = [
         }, null, { timeout: 20000 });
         await noError(page);
         await shot(page, '14-user-disabled');
+        // A user with keys, a certificate and a password can be deleted.
+        await page.fill('#create-user input[name=UserName]', 'bob');
+        await page.fill('#create-user input[name=Password]', 'Bob-pw-' + tag);
+        await page.click('#create-user button[type=submit]');
+        const bob = page.locator('tr[data-id="bob"]');
+        await bob.waitFor({ timeout: 20000 });
+        await download(page, () => bob.locator('button', { hasText: 'Download credentials' }).click());
+        await bob.locator('.keys li').first().waitFor();
+        await bob.locator('button', { hasText: /^Delete$/ }).last().click();
+        await bob.waitFor({ state: 'detached', timeout: 20000 });
+        await noError(page);
     }],
 
     ['services', async (page) => {
