@@ -901,6 +901,17 @@ static void adopt_one(struct nc_node *n, const struct nc_instance *rec, int acti
  *     MacroComponent fork (its memory died with its QEMU), is removed
  *   a VM without any record of ours: left alone, not ours
  */
+static int inst_dir_exists(struct nc_node *n, const char *id)
+{
+    char path[PATH_MAX];
+    struct stat sb;
+
+    if (!nc_valid_instance_id(id) ||
+        snprintf(path, sizeof(path), "%s/%s", n->inst_dir, id) >= (int)sizeof(path))
+        return 0;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
 static int adopt_running(struct nc_node *n, const struct nc_driver *drv, unsigned *adopted,
                          struct oc_err *err)
 {
@@ -916,8 +927,11 @@ static int adopt_running(struct nc_node *n, const struct nc_driver *drv, unsigne
         struct nc_instance rec;
         struct oc_err perr = { 0 };
 
+        /* The copy of the record in the domain's metadata serves only for a
+         * VM whose instance directory is in this node's home: another
+         * node on the same libvirtd (or host) owns the rest. */
         if (read_record(n, vms[k].id, &rec) != OC_OK &&
-            (!vms[k].record ||
+            (!vms[k].record || !inst_dir_exists(n, vms[k].id) ||
              nc_record_parse(vms[k].record, strlen(vms[k].record), &rec, &perr) != OC_OK ||
              strcmp(rec.id, vms[k].id) != 0))
             continue;

@@ -336,11 +336,11 @@ OC_TEST(nc_node_failed_and_cancelled_launches)
 OC_TEST(nc_node_restart_adopts)
 {
     struct rig r;
-    struct nc_instance a, b, ghost, got;
+    struct nc_instance a, b, c, ghost, got;
     struct oc_buf xml = { 0 };
     struct oc_err err = { 0 };
     enum nc_state prev, cur;
-    char path[PATH_MAX];
+    char path[PATH_MAX], away[PATH_MAX];
 
     if (rig_open(&r, "node-adopt", 4) || rig_driver(&r))
         return;
@@ -348,8 +348,11 @@ OC_TEST(nc_node_restart_adopts)
     event_target = r.node;
     request(&a, "401");
     request(&b, "402");
+    request(&c, "404");
     CHECK_INT(nc_node_run(r.node, &a, &got, &err), OC_OK);
     CHECK_INT(nc_node_run(r.node, &b, &got, &err), OC_OK);
+    CHECK_INT(nc_node_run(r.node, &c, &got, &err), OC_OK);
+    CHECK_INT(wait_state(r.node, c.id, NC_RUNNING), NC_RUNNING);
     CHECK_INT(wait_state(r.node, a.id, NC_RUNNING), NC_RUNNING);
     CHECK_INT(wait_state(r.node, b.id, NC_RUNNING), NC_RUNNING);
     CHECK_INT(nc_node_stop(r.node, b.id, &prev, &cur, &err), OC_OK);
@@ -368,6 +371,11 @@ OC_TEST(nc_node_restart_adopts)
     /* a's record file is lost: the copy in its domain's metadata serves. */
     snprintf(path, sizeof(path), "%s/instances/%s/instance.xml", r.dir, a.id);
     CHECK_INT(unlink(path), 0);
+    /* c's whole directory is elsewhere, as a VM of another node on the
+     * same libvirtd: its metadata alone must not make it ours. */
+    snprintf(path, sizeof(path), "%s/instances/%s", r.dir, c.id);
+    snprintf(away, sizeof(away), "%s/other-node-%s", r.dir, c.id);
+    CHECK_INT(rename(path, away), 0);
 
     /* The daemon goes away; the VM does not. */
     event_target = NULL;
@@ -383,6 +391,9 @@ OC_TEST(nc_node_restart_adopts)
     CHECK_INT(got.state, NC_STOPPED);
     CHECK_INT(nc_node_get(r.node, ghost.id, &got), OC_ENOTFOUND);
     CHECK(!dir_exists(&r, ghost.id));
+    CHECK_INT(nc_node_get(r.node, c.id, &got), OC_ENOTFOUND);
+    CHECK(r.drv.active(r.drv.ctx, c.id));          /* left alone, not ours */
+    CHECK_INT(r.drv.destroy(r.drv.ctx, c.id, &err), OC_OK);
     CHECK_INT(r.fake.calls, 1);   /* re-pinned from the cache, not fetched */
     CHECK_INT(nc_node_terminate(r.node, a.id, &prev, &cur, &err), OC_OK);
     CHECK_INT(nc_node_terminate(r.node, b.id, &prev, &cur, &err), OC_OK);
