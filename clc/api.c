@@ -849,7 +849,8 @@ static void clc_on_end(struct oc_http_req *h, void *ctx)
     in.now = r->now;
     in.body_sha256 = body_sha;
     /* The console's session stands for a signature (clc/console.h). */
-    sess = r->api == CLC_API_METADATA ? 0 : clc_console_auth(c, h, q, &ar.who, &ae);
+    sess = r->api == CLC_API_EC2 || r->api == CLC_API_IAM || r->api == CLC_API_ADMIN
+               ? clc_console_auth(c, h, q, &ar.who, &ae) : 0;
     if (sess < 0) {
         clc_respond_error(h, r->api, ae.status,
                       r->api == CLC_API_IAM || r->api == CLC_API_ADMIN ? "AccessDenied"

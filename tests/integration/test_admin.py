@@ -348,6 +348,12 @@ def test_console_login_with_an_access_key(cloud):
     r = s.post(base + "/services/Empyrean", data={"Action": "DescribeServices"},
                headers={"X-Overcast-Csrf": doc.findtext("CsrfToken")}, timeout=120)
     assert r.status_code == 200 and "serviceStatuses" in r.text
+    # The components' internal APIs never take a session, even an admin's.
+    for path, action in (("/services/Identity", "GetSigningKey"),
+                         ("/services/Cluster", "clcInstanceEvent")):
+        r = s.post(base + path, data={"Action": action, "Version": "2016-11-15"},
+                   headers={"X-Overcast-Csrf": doc.findtext("CsrfToken")}, timeout=60)
+        assert r.status_code in (401, 403), (path, r.status_code, r.text)
 
 
 def test_console_static_files(cloud):
