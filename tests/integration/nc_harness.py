@@ -367,7 +367,9 @@ class NcClient:
         deadline = time.time() + timeout
         text = ""
         while time.time() < deadline:
+            # Whole lines only: the guest may be half-way through the last one.
             text = self.console(iid)
+            text = text[:text.rfind("\n") + 1]
             if text.count(marker) >= count:
                 return text
             time.sleep(0.5)

@@ -245,7 +245,9 @@ def wait_console(c, iid, pattern, timeout=240, after=0):
     deadline = time.time() + timeout
     text = ""
     while time.time() < deadline:
+        # Whole lines only: the guest may be half-way through the last one.
         text = console(c, iid)
+        text = text[:text.rfind("\n") + 1]
         m = re.compile(pattern, re.M).search(text, after)
         if m:
             return m, text

@@ -87,7 +87,9 @@ def wait_console(ec2, iid, pattern, timeout=300, count=1):
     deadline = time.time() + timeout
     text = ""
     while time.time() < deadline:
+        # Whole lines only: the guest may be half-way through the last one.
         text = console(ec2, iid)
+        text = text[:text.rfind("\n") + 1]
         found = list(re.finditer(pattern, text, re.M))
         if len(found) >= count:
             return found[count - 1], text
