@@ -162,6 +162,8 @@ static int each_instance(struct oc_qsrv_req *r, enum cc_op op)
         if (rc) {
             /* One instance's failure does not hide the others' results. */
             oc_xmlw_elem(w, "error", err.msg);
+            if (rc == OC_ETOOBIG)
+                oc_xmlw_elem(w, "errorCode", "InsufficientInstanceCapacity");
         } else {
             oc_xmlw_elem(w, "previousState", prev);
             oc_xmlw_elem(w, "currentState", cur);
@@ -321,6 +323,31 @@ static int cc_register_node(struct oc_qsrv_req *r)
                                : oc_qsrv_fail(r, rc, &err);
     if ((rc = applied(r)))
         return rc;
+    oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
+    return OC_OK;
+}
+
+static int cc_modify_instance(struct oc_qsrv_req *r)
+{
+    const char *id, *type;
+    long long vcpus, mem;
+    struct oc_err err = { 0 };
+    int rc;
+
+    if (clc_only(r) || !(id = oc_qsrv_need(r, "InstanceId")) ||
+        !(type = oc_qsrv_need(r, "InstanceType")) || !oc_qsrv_need(r, "VCpus") ||
+        !oc_qsrv_need(r, "MemoryMiB") || oc_qsrv_uint(r, "VCpus", 1, 1, 1024, &vcpus) ||
+        oc_qsrv_uint(r, "MemoryMiB", 1, 1, 1LL << 30, &mem))
+        return OC_EINVAL;
+    rc = cc_instance_resize(api_of(r)->cluster, id, type, (unsigned)vcpus, (unsigned)mem, &err);
+    if (rc == OC_ECONFLICT)
+        return oc_qsrv_error(r, "IncorrectInstanceState", "%s", err.msg);
+    if (rc == OC_ENOTFOUND)
+        return oc_qsrv_error(r, "InvalidInstanceID.NotFound", "%s", err.msg);
+    if (rc == OC_EINVAL)
+        return oc_qsrv_error(r, "InvalidParameterValue", "%s", err.msg);
+    if (rc)
+        return oc_qsrv_fail(r, rc, &err);
     oc_xmlw_elem(oc_qsrv_reply(r), "return", "true");
     return OC_OK;
 }
@@ -615,6 +642,7 @@ const struct oc_qsrv_action cc_api_actions[] = {
     { "ccDescribeNodes", cc_describe_nodes },
     { "ccDropImage", cc_drop_image_action },
     { "ccSetProperty", cc_set_property_action },
+    { "ccModifyInstance", cc_modify_instance },
     { "ccNodeEvent", cc_event },
     { NULL, NULL },
 };

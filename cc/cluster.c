@@ -989,23 +989,87 @@ static int locate(struct cc_cluster *c, const char *id, char *node, char *host, 
     return OC_OK;
 }
 
+int cc_instance_resize(struct cc_cluster *c, const char *id, const char *type,
+                       unsigned vcpus, unsigned mem_mb, struct oc_err *err)
+{
+    struct inst *i;
+    int rc = OC_OK;
+
+    if (!*type || strlen(type) >= sizeof(i->info.instance_type) || vcpus < 1 || mem_mb < 1)
+        return oc_err_set(err, OC_EINVAL, "an instance type needs a name, vCPUs and memory");
+    pthread_mutex_lock(&c->mu);
+    i = find_inst(c, id);
+    if (!i || !live(i)) {
+        rc = oc_err_set(err, OC_ENOTFOUND, "the cluster has no instance %s", id);
+    } else if (strcmp(i->info.state, "stopped") != 0) {
+        rc = oc_err_set(err, OC_ECONFLICT, "instance %s is %s, not stopped", id,
+                        i->info.state);
+    } else {
+        snprintf(i->info.instance_type, sizeof(i->info.instance_type), "%s", type);
+        i->vcpus = vcpus;
+        i->mem_mb = mem_mb;
+        rc = save_inst(c, i, err);
+        if (rc == OC_OK)
+            oc_log(OC_LOG_INFO, "%s: now %s (%u vCPUs, %u MiB)", id, type, vcpus, mem_mb);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+/* START: the node must have room for the instance as it is now (a stopped
+ * instance gave its cores and memory back, and its type may have changed);
+ * vcpus and mem receive its size for the node. */
+static int start_fits(struct cc_cluster *c, const char *id, char vcpus[12], char mem[12],
+                      struct oc_err *err)
+{
+    struct inst *i;
+    int rc = OC_OK;
+
+    pthread_mutex_lock(&c->mu);
+    i = find_inst(c, id);
+    if (i && strcmp(i->info.state, "stopped") == 0) {
+        size_t k;
+        struct cc_capacity cap = { 0 };
+
+        for (k = 0; k < c->nnodes; k++)
+            if (strcmp(c->nodes[k].info.name, i->info.node) == 0)
+                break;
+        if (k < c->nnodes)
+            capacity(c, k, &cap);
+        if (k == c->nnodes || cap.cores_free < i->vcpus || cap.mem_free_mb < i->mem_mb)
+            rc = oc_err_set(err, OC_ETOOBIG, "node %s has no room to start %s (%u vCPUs, %u "
+                            "MiB): %u vCPUs and %llu MiB are free", i->info.node, id,
+                            i->vcpus, i->mem_mb, cap.cores_free,
+                            (unsigned long long)cap.mem_free_mb);
+    }
+    if (i) {
+        snprintf(vcpus, 12, "%u", i->vcpus);
+        snprintf(mem, 12, "%u", i->mem_mb);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 int cc_instance_op(struct cc_cluster *c, enum cc_op op, const char *id, char prev[16],
                    char cur[16], struct oc_err *err)
 {
-    char node[CC_NAME_MAX], host[256], state[16];
-    struct oc_kv p[] = { { "InstanceId", id, 1 } };
+    char node[CC_NAME_MAX], host[256], state[16], vcpus[12] = "", mem[12] = "";
+    struct oc_kv p[] = { { "InstanceId", id, 1 }, { "VCpus", vcpus, 1 },
+                         { "MemoryMiB", mem, 1 } };
     unsigned port = 0;
     struct oc_icall r;
     int rc;
 
     if ((rc = locate(c, id, node, host, &port, state, err)))
         return rc;
+    if (op == CC_OP_START && (rc = start_fits(c, id, vcpus, mem, err)))
+        return rc;
     if (op == CC_OP_TERMINATE && strcmp(state, "terminated") == 0) {
         snprintf(prev, 16, "terminated");
         snprintf(cur, 16, "terminated");
         return OC_OK;
     }
-    rc = ncall(c, host, port, op_actions[op], p, 1, &r, err);
+    rc = ncall(c, host, port, op_actions[op], p, op == CC_OP_START ? 3 : 1, &r, err);
     if (rc == OC_OK && r.status != 200)
         rc = ncall_err(&r, node, op_actions[op], err);
     if (rc == OC_ENOTFOUND && op == CC_OP_TERMINATE) {

@@ -142,6 +142,14 @@ int cc_run(struct cc_cluster *c, const struct cc_run_request *req,
 
 enum cc_op { CC_OP_TERMINATE, CC_OP_STOP, CC_OP_START, CC_OP_REBOOT };
 /* Forwards the operation to the instance's node; prev/cur as the node says. */
+/* ccModifyInstance: a stopped instance gets another type (its vCPUs and
+ * memory; the disk stays as it is), used from its next start.  OC_ECONFLICT
+ * unless stopped. */
+int cc_instance_resize(struct cc_cluster *c, const char *id, const char *type,
+                       unsigned vcpus, unsigned mem_mb, struct oc_err *err) OC_WUR;
+/* START checks that the node has room for the instance as it is now
+ * (OC_ETOOBIG otherwise) and sends its vCPUs and memory with
+ * ncStartInstance. */
 int cc_instance_op(struct cc_cluster *c, enum cc_op op, const char *id, char prev[16],
                    char cur[16], struct oc_err *err) OC_WUR;
 /* Base64 console text from the node. */

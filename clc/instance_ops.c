@@ -69,6 +69,7 @@ static int set_state(struct clc_req *r, const struct clc_instance *in, const cha
 struct cc_result {
     const char *current;          /* NULL: the cluster said error, or was not reached */
     const char *error;
+    const char *code;             /* the AWS code the cluster chose, or NULL */
 };
 
 /* One cc* action for the instances of `in` on cluster (those not skipped):
@@ -105,17 +106,19 @@ static int cc_each(struct clc_req *r, const char *action, const struct clc_insta
     }
     set = oc_xml_child(res.root, "instancesSet");
     for (it = set ? oc_xml_child(set, "item") : NULL; it; it = oc_xml_next(it, "item")) {
-        char id[32], cur[16], error[512];
+        char id[32], cur[16], error[512], code[64];
 
         oc_icall_text(it, "instanceId", id, sizeof(id));
         oc_icall_text(it, "currentState", cur, sizeof(cur));
         oc_icall_text(it, "error", error, sizeof(error));
+        oc_icall_text(it, "errorCode", code, sizeof(code));
         for (size_t k = 0; k < n; k++) {
             if (skip[k] || strcmp(in[k].id, id) != 0)
                 continue;
-            if (*error)
+            if (*error) {
                 results[k].error = oc_arena_strdup(r->arena, error);
-            else
+                results[k].code = *code ? oc_arena_strdup(r->arena, code) : NULL;
+            } else
                 results[k].current = oc_arena_strdup(r->arena, cur);
         }
     }
@@ -232,7 +235,8 @@ static int stop_start(struct clc_req *r, int start)
     cc_all(r, start ? "ccStartInstances" : "ccStopInstances", in, skip, n, res, &unreachable);
     for (size_t k = 0; k < n; k++)
         if (!skip[k] && !res[k].current)
-            return clc_error(r, unreachable ? "Unavailable" : "IncorrectInstanceState",
+            return clc_error(r, unreachable ? "Unavailable"
+                                : res[k].code ? res[k].code : "IncorrectInstanceState",
                              "%s: %s", in[k].id, res[k].error ? res[k].error : "no answer");
     clc_reply_begin(r);
     oc_xmlw_start(r->xml, "instancesSet");
@@ -586,15 +590,21 @@ int clc_modify_instance_attribute(struct clc_req *r)
         if (strcmp(in.state, "stopped") != 0)
             return clc_error(r, "IncorrectInstanceState",
                              "The instance '%s' is not in the 'stopped' state.", in.id);
+        char vcpus[16], mem[16];
+
         {
-            sqlite3_stmt *st = oc_db_prepare(r->db, "SELECT 1 FROM instance_types WHERE name = ?",
-                                             &err);
+            sqlite3_stmt *st = oc_db_prepare(r->db, "SELECT vcpus, memory_mib FROM"
+                                                    " instance_types WHERE name = ?", &err);
             int found;
 
             if (!st)
                 return clc_internal(r, &err);
             sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
             found = sqlite3_step(st) == SQLITE_ROW;
+            if (found) {
+                snprintf(vcpus, sizeof(vcpus), "%lld", (long long)sqlite3_column_int64(st, 0));
+                snprintf(mem, sizeof(mem), "%lld", (long long)sqlite3_column_int64(st, 1));
+            }
             sqlite3_reset(st);
             if (!found)
                 return clc_error(r, "InvalidInstanceAttributeValue",
@@ -602,6 +612,25 @@ int clc_modify_instance_attribute(struct clc_req *r)
         }
         if (clc_dry_run(r))
             return CLC_FAILED;
+        /* The cluster holds the instance's size for its next start. */
+        if (strcmp(value, in.instance_type) != 0) {
+            struct oc_kv p[4] = { { "InstanceId", in.id, 1 }, { "InstanceType", value, 1 },
+                                  { "VCpus", vcpus, 1 }, { "MemoryMiB", mem, 1 } };
+            struct clc_cluster cl;
+            struct oc_icall ans;
+            char code[64];
+
+            rc = clc_cluster_get(r->db, r->arena, in.cluster, &cl, &err);
+            if (rc == OC_OK)
+                rc = clc_cc_call(r->clc, &cl, "ccModifyInstance", p, 4, &ans, code, &err);
+            if (rc == OC_OK)
+                oc_icall_free(&ans);
+            else if (rc == OC_EIO || rc == OC_ENOTFOUND)
+                return clc_error(r, "Unavailable", "The instance's cluster cannot change it "
+                                 "now: %s", err.msg);
+            else
+                return clc_error(r, code[0] ? code : "IncorrectInstanceState", "%s", err.msg);
+        }
         rc = oc_db_run(r->db, "UPDATE instances SET instance_type = ?2 WHERE id = ?1", NULL,
                        &err, "ss", in.id, value);
     } else if (strcasecmp(attr, "userData") == 0) {

@@ -1279,6 +1279,7 @@ const struct clc_action clc_instance_actions[] = {
     { "GetConsoleOutput", clc_get_console_output, CLC_ACTION_CALLS_OUT },
     { "DescribeInstanceStatus", clc_describe_instance_status, CLC_ACTION_CACHEABLE },
     { "DescribeInstanceAttribute", clc_describe_instance_attribute, 0 },
-    { "ModifyInstanceAttribute", clc_modify_instance_attribute, 0 },
+    /* instanceType calls the instance's cluster (ccModifyInstance). */
+    { "ModifyInstanceAttribute", clc_modify_instance_attribute, CLC_ACTION_CALLS_OUT },
     { NULL, NULL, 0 },
 };

@@ -173,8 +173,25 @@ static int nc_stop(struct oc_qsrv_req *r)
     return change(r, nc_node_stop);
 }
 
+/* ncStartInstance; VCpus and MemoryMiB (both or neither) give the size it
+ * starts with (ModifyInstanceAttribute instanceType while stopped). */
 static int nc_start(struct oc_qsrv_req *r)
 {
+    const char *id = instance_id(r);
+    long long vcpus, mem;
+    struct oc_err err = { 0 };
+    int rc;
+
+    if (!id)
+        return OC_EINVAL;
+    if (oc_query_get(r->params, "VCpus") || oc_query_get(r->params, "MemoryMiB")) {
+        if (!oc_qsrv_need(r, "VCpus") || !oc_qsrv_need(r, "MemoryMiB") ||
+            oc_qsrv_uint(r, "VCpus", 1, 1, 1024, &vcpus) ||
+            oc_qsrv_uint(r, "MemoryMiB", 1, 1, 1LL << 30, &mem))
+            return OC_EINVAL;
+        if ((rc = nc_node_resize(api_of(r)->node, id, (unsigned)vcpus, (unsigned)mem, &err)))
+            return oc_qsrv_fail(r, rc, &err);
+    }
     return change(r, nc_node_start);
 }
 

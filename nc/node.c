@@ -646,6 +646,32 @@ int nc_node_stop(struct nc_node *n, const char *id, enum nc_state *prev, enum nc
     return transition(n, id, NC_RUNNING, NC_STOPPING, OP_STOP, prev, cur, err);
 }
 
+int nc_node_resize(struct nc_node *n, const char *id, unsigned vcpus, unsigned mem_mb,
+                   struct oc_err *err)
+{
+    struct inst *in;
+    int rc = OC_OK;
+
+    pthread_mutex_lock(&n->mu);
+    in = find(n, id);
+    if (!in || in->rec.state == NC_TERMINATED) {
+        rc = oc_err_set(err, OC_ENOTFOUND, "no instance %s on this node", id);
+    } else if (in->rec.vcpus == vcpus && in->rec.mem_mb == mem_mb) {
+        /* Nothing to change. */
+    } else if (in->rec.state != NC_STOPPED || in->busy) {
+        rc = oc_err_set(err, OC_ECONFLICT, "instance %s is %s: only a stopped instance changes "
+                        "size", id, nc_state_name(in->rec.state));
+    } else {
+        oc_log(OC_LOG_INFO, "%s: %u vCPUs, %u MiB -> %u vCPUs, %u MiB", id, in->rec.vcpus,
+               in->rec.mem_mb, vcpus, mem_mb);
+        in->rec.vcpus = vcpus;
+        in->rec.mem_mb = mem_mb;
+        persist(n, in);
+    }
+    pthread_mutex_unlock(&n->mu);
+    return rc;
+}
+
 int nc_node_start(struct nc_node *n, const char *id, enum nc_state *prev, enum nc_state *cur,
                   struct oc_err *err)
 {

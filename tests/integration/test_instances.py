@@ -267,9 +267,19 @@ def test_two_instances_end_to_end(cloud):
     assert r["PreviousState"]["Name"] == "running"
     wait_state(ec2, [ids[1]], "stopped")
     ec2.modify_instance_attribute(InstanceId=ids[1], DisableApiTermination={"Value": True})
+    # A new type while stopped: it starts with the type's memory (the VM
+    # the node defines says so, and so does the guest's kernel).
+    fails("IncorrectInstanceState", ec2.modify_instance_attribute, InstanceId=ids[0],
+          InstanceType={"Value": "c1.medium"})
+    ec2.modify_instance_attribute(InstanceId=ids[1], InstanceType={"Value": "c1.medium"})
     ec2.start_instances(InstanceIds=[ids[1]])
     wait_state(ec2, [ids[1]], "running")
     wait_console(ec2, ids[1], r"^GUEST-UP ip=", count=3)
+    assert instances(ec2, InstanceIds=[ids[1]])[0]["InstanceType"] == "c1.medium"
+    xml = nh.run(*nh.VIRSH, "dumpxml", ids[1]).stdout
+    assert re.search(r"<memory unit='KiB'>524288</memory>", xml), xml[:600]
+    m, _ = wait_console(ec2, ids[1], r"Memory: \d+K/(\d+)K available", count=3)
+    assert 400 * 1024 < int(m.group(1)) <= 512 * 1024, m.group(0)
     fails("OperationNotPermitted", ec2.terminate_instances, InstanceIds=[ids[1]])
     ec2.modify_instance_attribute(InstanceId=ids[1], DisableApiTermination={"Value": False})
 
