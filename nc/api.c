@@ -142,25 +142,34 @@ static int nc_run(struct oc_qsrv_req *r)
 }
 
 /* Terminate, stop and start answer alike. */
+/* The answer of a state change (rc from the node). */
+static int changed(struct oc_qsrv_req *r, const char *id, int rc, enum nc_state prev,
+                   enum nc_state cur, const struct oc_err *err)
+{
+    struct oc_xmlw *w;
+
+    if (rc)
+        return oc_qsrv_fail(r, rc, err);
+    w = oc_qsrv_reply(r);
+    oc_xmlw_elem(w, "instanceId", id);
+    state_item(w, "previousState", prev);
+    state_item(w, "currentState", cur);
+    return OC_OK;
+}
+
 static int change(struct oc_qsrv_req *r,
                   int (*fn)(struct nc_node *, const char *, enum nc_state *, enum nc_state *,
                             struct oc_err *))
 {
     const char *id = instance_id(r);
     struct oc_err err = { 0 };
-    enum nc_state prev, cur;
-    struct oc_xmlw *w;
+    enum nc_state prev = NC_PENDING, cur = NC_PENDING;
     int rc;
 
     if (!id)
         return OC_EINVAL;
-    if ((rc = fn(api_of(r)->node, id, &prev, &cur, &err)))
-        return oc_qsrv_fail(r, rc, &err);
-    w = oc_qsrv_reply(r);
-    oc_xmlw_elem(w, "instanceId", id);
-    state_item(w, "previousState", prev);
-    state_item(w, "currentState", cur);
-    return OC_OK;
+    rc = fn(api_of(r)->node, id, &prev, &cur, &err);
+    return changed(r, id, rc, prev, cur, &err);
 }
 
 static int nc_terminate(struct oc_qsrv_req *r)
@@ -178,21 +187,21 @@ static int nc_stop(struct oc_qsrv_req *r)
 static int nc_start(struct oc_qsrv_req *r)
 {
     const char *id = instance_id(r);
-    long long vcpus, mem;
+    long long vcpus = 0, mem = 0;
     struct oc_err err = { 0 };
+    enum nc_state prev = NC_PENDING, cur = NC_PENDING;
     int rc;
 
     if (!id)
         return OC_EINVAL;
-    if (oc_query_get(r->params, "VCpus") || oc_query_get(r->params, "MemoryMiB")) {
-        if (!oc_qsrv_need(r, "VCpus") || !oc_qsrv_need(r, "MemoryMiB") ||
-            oc_qsrv_uint(r, "VCpus", 1, 1, 1024, &vcpus) ||
-            oc_qsrv_uint(r, "MemoryMiB", 1, 1, 1LL << 30, &mem))
-            return OC_EINVAL;
-        if ((rc = nc_node_resize(api_of(r)->node, id, (unsigned)vcpus, (unsigned)mem, &err)))
-            return oc_qsrv_fail(r, rc, &err);
-    }
-    return change(r, nc_node_start);
+    if ((oc_query_get(r->params, "VCpus") || oc_query_get(r->params, "MemoryMiB")) &&
+        (!oc_qsrv_need(r, "VCpus") || !oc_qsrv_need(r, "MemoryMiB") ||
+         oc_qsrv_uint(r, "VCpus", 1, 1, 1024, &vcpus) ||
+         oc_qsrv_uint(r, "MemoryMiB", 1, 1, 1LL << 30, &mem)))
+        return OC_EINVAL;
+    rc = nc_node_start_as(api_of(r)->node, id, (unsigned)vcpus, (unsigned)mem, &prev, &cur,
+                          &err);
+    return changed(r, id, rc, prev, cur, &err);
 }
 
 static int nc_reboot(struct oc_qsrv_req *r)

@@ -604,10 +604,11 @@ int nc_node_terminate(struct nc_node *n, const char *id, enum nc_state *prev, en
     return rc;
 }
 
-/* stop and start: a state check, then an operation. */
+/* stop and start: a state check, then an operation.  A start with a size
+ * (vcpus and mem_mb non-zero) writes it into the record first. */
 static int transition(struct nc_node *n, const char *id, enum nc_state from, enum nc_state via,
-                      enum op_kind kind, enum nc_state *prev, enum nc_state *cur,
-                      struct oc_err *err)
+                      enum op_kind kind, unsigned vcpus, unsigned mem_mb, enum nc_state *prev,
+                      enum nc_state *cur, struct oc_err *err)
 {
     struct inst *in;
     int rc = OC_OK;
@@ -632,8 +633,15 @@ static int transition(struct nc_node *n, const char *id, enum nc_state from, enu
                         nc_state_name(in->rec.state));
     } else if (kind == OP_STOP && in->rec.state == NC_CRASHED) {
         set_state(n, in, NC_STOPPED, "");
-    } else if ((rc = spawn(n, in, kind, err)) == OC_OK) {
-        set_state(n, in, via, "");
+    } else {
+        if (vcpus && mem_mb && (in->rec.vcpus != vcpus || in->rec.mem_mb != mem_mb)) {
+            oc_log(OC_LOG_INFO, "%s: %u vCPUs, %u MiB -> %u vCPUs, %u MiB", id, in->rec.vcpus,
+                   in->rec.mem_mb, vcpus, mem_mb);
+            in->rec.vcpus = vcpus;
+            in->rec.mem_mb = mem_mb;   /* saved with the state change below */
+        }
+        if ((rc = spawn(n, in, kind, err)) == OC_OK)
+            set_state(n, in, via, "");
     }
     *cur = in->rec.state;
     pthread_mutex_unlock(&n->mu);
@@ -643,39 +651,19 @@ static int transition(struct nc_node *n, const char *id, enum nc_state from, enu
 int nc_node_stop(struct nc_node *n, const char *id, enum nc_state *prev, enum nc_state *cur,
                  struct oc_err *err)
 {
-    return transition(n, id, NC_RUNNING, NC_STOPPING, OP_STOP, prev, cur, err);
-}
-
-int nc_node_resize(struct nc_node *n, const char *id, unsigned vcpus, unsigned mem_mb,
-                   struct oc_err *err)
-{
-    struct inst *in;
-    int rc = OC_OK;
-
-    pthread_mutex_lock(&n->mu);
-    in = find(n, id);
-    if (!in || in->rec.state == NC_TERMINATED) {
-        rc = oc_err_set(err, OC_ENOTFOUND, "no instance %s on this node", id);
-    } else if (in->rec.vcpus == vcpus && in->rec.mem_mb == mem_mb) {
-        /* Nothing to change. */
-    } else if (in->rec.state != NC_STOPPED || in->busy) {
-        rc = oc_err_set(err, OC_ECONFLICT, "instance %s is %s: only a stopped instance changes "
-                        "size", id, nc_state_name(in->rec.state));
-    } else {
-        oc_log(OC_LOG_INFO, "%s: %u vCPUs, %u MiB -> %u vCPUs, %u MiB", id, in->rec.vcpus,
-               in->rec.mem_mb, vcpus, mem_mb);
-        in->rec.vcpus = vcpus;
-        in->rec.mem_mb = mem_mb;
-        persist(n, in);
-    }
-    pthread_mutex_unlock(&n->mu);
-    return rc;
+    return transition(n, id, NC_RUNNING, NC_STOPPING, OP_STOP, 0, 0, prev, cur, err);
 }
 
 int nc_node_start(struct nc_node *n, const char *id, enum nc_state *prev, enum nc_state *cur,
                   struct oc_err *err)
 {
-    return transition(n, id, NC_STOPPED, NC_PENDING, OP_START, prev, cur, err);
+    return transition(n, id, NC_STOPPED, NC_PENDING, OP_START, 0, 0, prev, cur, err);
+}
+
+int nc_node_start_as(struct nc_node *n, const char *id, unsigned vcpus, unsigned mem_mb,
+                     enum nc_state *prev, enum nc_state *cur, struct oc_err *err)
+{
+    return transition(n, id, NC_STOPPED, NC_PENDING, OP_START, vcpus, mem_mb, prev, cur, err);
 }
 
 int nc_node_reboot(struct nc_node *n, const char *id, struct oc_err *err)

@@ -85,10 +85,10 @@ int nc_node_terminate(struct nc_node *n, const char *id, enum nc_state *prev,
                       enum nc_state *cur, struct oc_err *err) OC_WUR;
 int nc_node_stop(struct nc_node *n, const char *id, enum nc_state *prev, enum nc_state *cur,
                  struct oc_err *err) OC_WUR;
-/* A stopped instance's vCPUs and memory for its next start (its type
- * changed); the same size is no change.  OC_ECONFLICT unless stopped. */
-int nc_node_resize(struct nc_node *n, const char *id, unsigned vcpus, unsigned mem_mb,
-                   struct oc_err *err) OC_WUR;
+/* nc_node_start with the size it starts with (its type changed while it
+ * was stopped): written into its record before its VM is defined. */
+int nc_node_start_as(struct nc_node *n, const char *id, unsigned vcpus, unsigned mem_mb,
+                     enum nc_state *prev, enum nc_state *cur, struct oc_err *err) OC_WUR;
 int nc_node_start(struct nc_node *n, const char *id, enum nc_state *prev, enum nc_state *cur,
                   struct oc_err *err) OC_WUR;
 int nc_node_reboot(struct nc_node *n, const char *id, struct oc_err *err) OC_WUR;

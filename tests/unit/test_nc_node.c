@@ -228,9 +228,21 @@ OC_TEST(nc_node_lifecycle)
     CHECK_INT(res.disk_free_gb, 10 - 1);   /* but keeps its disk */
     CHECK_INT(nc_node_reboot(r.node, req.id, &err), OC_ECONFLICT);
 
-    CHECK_INT(nc_node_start(r.node, req.id, &prev, &cur, &err), OC_OK);
+    /* Started with another size (its type changed while stopped). */
+    CHECK_INT(nc_node_start_as(r.node, req.id, 2, 512, &prev, &cur, &err), OC_OK);
     CHECK_INT(cur, NC_PENDING);
     CHECK_INT(wait_state(r.node, req.id, NC_RUNNING), NC_RUNNING);
+    CHECK_INT(nc_node_get(r.node, req.id, &got), OC_OK);
+    CHECK_INT(got.vcpus, 2);
+    CHECK_INT(got.mem_mb, 512);
+    nc_node_resources(r.node, &res);
+    CHECK_INT(res.cores_free, 2);
+    CHECK_INT(res.mem_free_mb, 1024 - 512);
+    /* Already running: a size does nothing to it. */
+    CHECK_INT(nc_node_start_as(r.node, req.id, 1, 256, &prev, &cur, &err), OC_OK);
+    CHECK_INT(cur, NC_RUNNING);
+    CHECK_INT(nc_node_get(r.node, req.id, &got), OC_OK);
+    CHECK_INT(got.mem_mb, 512);
     CHECK_INT(nc_node_start(r.node, req.id, &prev, &cur, &err), OC_OK);   /* already */
     CHECK_INT(cur, NC_RUNNING);
 
