@@ -11,7 +11,7 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       awscli)
 if [ "${1:-}" = "--test" ]; then
     pkgs+=(clang libclang-rt-14-dev python3-boto3 python3-boto python3-pytest python3-requests
-           s3cmd wrk nginx-light dnsmasq-base iproute2 chromium)
+           s3cmd wrk nginx-light dnsmasq-base iproute2 chromium fonts-liberation)
     command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 fi
 missing=()
