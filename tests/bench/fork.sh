@@ -21,7 +21,9 @@
 #   RATIO fork_mem_vs_cold <v> (target <= 0.05)
 #   RATIO fork_pss_vs_cold <v> (info)
 #   RATIO fork_host_delta_vs_cold <v> (info)
-# Environment: OVERCAST_BUILD, ROUNDS (default 5).
+# Environment: OVERCAST_BUILD (default build/dev), ROUNDS (default 5).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+# The development build unless told otherwise.
+export OVERCAST_BUILD=${OVERCAST_BUILD:-$(cd "$here/../.." && pwd)/build/dev}
 exec /usr/bin/python3 "$here/fork.py" "$@"

@@ -18,7 +18,9 @@
 #   RATIO run_to_running_vs_virsh <v> (target <= 1.1)
 #   RATIO run_to_guestup_vs_virsh <v> (info)
 #   RATIO run10_concurrent_vs_sequential <v> (target <= 0.5)
-# Environment: OVERCAST_BUILD, ROUNDS (default 5).
+# Environment: OVERCAST_BUILD (default build/dev), ROUNDS (default 5).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+# The development build unless told otherwise.
+export OVERCAST_BUILD=${OVERCAST_BUILD:-$(cd "$here/../.." && pwd)/build/dev}
 exec /usr/bin/python3 "$here/launch.py" "$@"

@@ -18,7 +18,9 @@
 #   RATIO nc_launch_vs_virsh <v> (target <= 1.1)          to GUEST-UP
 #   RATIO nc_running_vs_virsh <v> (info)                  to running/returned
 #   RATIO nc_launch4_concurrent_vs_sequential <v> (target <= 1)
-# Environment: OVERCAST_BUILD, ROUNDS (default 5; the order alternates per round).
+# Environment: OVERCAST_BUILD (default build/dev), ROUNDS (default 5; the order alternates per round).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+# The development build unless told otherwise.
+export OVERCAST_BUILD=${OVERCAST_BUILD:-$(cd "$here/../.." && pwd)/build/dev}
 exec /usr/bin/python3 "$here/nc_launch.py" "$@"
