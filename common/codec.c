@@ -134,31 +134,67 @@ int oc_uri_encode(const char *in, size_t len, int keep_slash, struct oc_buf *out
     return OC_OK;
 }
 
+int oc_uri_is_canonical(const char *in, size_t len, int keep_slash)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        int hi, lo;
+
+        if (unreserved(c) || (keep_slash && c == '/'))
+            continue;
+        if (c != '%' || len - i < 3)
+            return 0;
+        /* Upper-case hex only, and only for a byte that must be escaped. */
+        if (in[i + 1] >= 'a' || in[i + 2] >= 'a')
+            return 0;
+        hi = hexval(in[i + 1]);
+        lo = hexval(in[i + 2]);
+        if (hi < 0 || lo < 0)
+            return 0;
+        c = (unsigned char)(hi << 4 | lo);
+        if (c == 0 || unreserved(c) || (keep_slash && c == '/'))
+            return 0;
+        i += 2;
+    }
+    return 1;
+}
+
 int oc_url_decode_raw(const char *in, size_t len, int plus_is_space, char *out,
                       size_t *outlen)
 {
-    size_t o = 0;
+    size_t o = 0, i = 0;
 
-    for (size_t i = 0; i < len; i++) {
-        char c = in[i];
+    while (i < len) {
+        /* Copy the run up to the next byte that needs work in one go. */
+        size_t run = 0;
 
-        if (c == '%') {
+        while (i + run < len && in[i + run] != '%' && (in[i + run] != '+' || !plus_is_space) &&
+               in[i + run] != '\0')
+            run++;
+        memcpy(out + o, in + i, run);
+        o += run;
+        i += run;
+        if (i == len)
+            break;
+        if (in[i] == '\0')
+            return OC_EINVAL;
+        if (in[i] == '+') {
+            out[o++] = ' ';
+            i++;
+            continue;
+        }
+        {
             int hi, lo;
 
-            if (i + 2 >= len)
+            if (len - i < 3)
                 return OC_EINVAL;
             hi = hexval(in[i + 1]);
             lo = hexval(in[i + 2]);
-            if (hi < 0 || lo < 0)
+            if (hi < 0 || lo < 0 || (hi | lo) == 0)
                 return OC_EINVAL;
-            c = (char)(hi << 4 | lo);
-            i += 2;
-        } else if (c == '+' && plus_is_space) {
-            c = ' ';
+            out[o++] = (char)(hi << 4 | lo);
+            i += 3;
         }
-        if (c == '\0')
-            return OC_EINVAL;
-        out[o++] = c;
     }
     out[o] = '\0';
     *outlen = o;

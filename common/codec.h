@@ -24,6 +24,10 @@ long oc_base64_decode(const char *in, size_t inlen, uint8_t *out, size_t outcap)
  * AWS SigV4 URI encoding: unreserved (A-Za-z0-9-._~) kept, everything else %XX
  * uppercase; '/' kept when keep_slash is set.
  */
+/* Whether in is exactly what oc_uri_encode(decode(in), keep_slash) would give
+ * (so it can be used as is): unreserved bytes and upper-case escapes of the
+ * others, no '+', no %00. */
+int oc_uri_is_canonical(const char *in, size_t len, int keep_slash);
 int oc_uri_encode(const char *in, size_t len, int keep_slash, struct oc_buf *out) OC_WUR;
 /*
  * Percent-decoding of a URL component.  plus_is_space turns '+' into ' '

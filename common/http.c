@@ -20,6 +20,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,17 @@ int oc_http_respond_buf(struct oc_http_req *r, int status, const char *content_t
 
     if (!resp)
         free(data);
+    return http_set_response(r, (unsigned)status, resp, content_type);
+}
+
+int oc_http_respond_ref(struct oc_http_req *r, int status, const char *content_type,
+                        const void *body, size_t len, void (*release)(void *cls), void *cls)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+        len, (void *)(uintptr_t)(len ? body : ""), release, cls);
+
+    if (!resp)
+        release(cls);
     return http_set_response(r, (unsigned)status, resp, content_type);
 }
 

@@ -101,6 +101,10 @@ int oc_http_respond_buf(struct oc_http_req *r, int status, const char *content_t
  * owned by the response from now on and closed by it. */
 int oc_http_respond_fd(struct oc_http_req *r, int status, int fd, uint64_t offset,
                        uint64_t len);
+/* Responds with len bytes at body without copying them: release(cls) is
+ * called once the response is done with them (at once if it fails). */
+int oc_http_respond_ref(struct oc_http_req *r, int status, const char *content_type,
+                        const void *body, size_t len, void (*release)(void *cls), void *cls);
 /* Whether a response has been chosen for r. */
 int oc_http_responded(const struct oc_http_req *r);
 

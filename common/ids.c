@@ -22,7 +22,13 @@ void oc_request_id(char *out)
         prefix = p;
         atomic_store(&ready, 1);
     }
-    snprintf(out, OC_REQUEST_ID_LEN + 1, "%08X%08X", prefix, atomic_fetch_add(&counter, 1));
+    static const char hex[] = "0123456789ABCDEF";
+    uint64_t v = (uint64_t)prefix << 32 | atomic_fetch_add(&counter, 1);
+
+    /* "%08X%08X" by hand: this runs for every request. */
+    for (int i = 15; i >= 0; i--, v >>= 4)
+        out[i] = hex[v & 15];
+    out[16] = '\0';
 }
 
 void oc_random_hex(char *out, size_t nbytes)

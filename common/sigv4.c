@@ -282,6 +282,8 @@ int oc_sigv4_canonical_uri(const char *raw_path, int s3, struct oc_buf *out,
         return oc_buf_putc(out, '/');
     if (!s3)
         return oc_uri_encode(raw_path, len, 1, out);
+    if (oc_uri_is_canonical(raw_path, len, 1))
+        return oc_buf_append(out, raw_path, len);
     rc = oc_url_decode(raw_path, len, 0, &dec);
     if (rc == OC_OK)
         rc = oc_uri_encode(oc_buf_cstr(&dec), dec.len, 1, out);
@@ -340,6 +342,9 @@ static int reencode(const char *s, size_t n, struct oc_buf *dec, struct oc_buf *
 {
     int rc;
 
+    /* Clients send most queries already in canonical form: keep them. */
+    if (oc_uri_is_canonical(s, n, 0))
+        return oc_buf_append(out, s, n);
     oc_buf_reset(dec);
     rc = oc_url_decode(s, n, 1, dec);
     if (rc)
@@ -347,8 +352,88 @@ static int reencode(const char *s, size_t n, struct oc_buf *dec, struct oc_buf *
     return oc_uri_encode(oc_buf_cstr(dec), dec->len, 0, out);
 }
 
+/* Compares name=value segments the way cmp_qparam orders them. */
+static int cmp_segment(const char *a, size_t an, size_t alen, const char *b, size_t bn,
+                       size_t blen)
+{
+    struct qparam qa = { 0, an, alen - an - 1 }, qb = { 0, bn, blen - bn - 1 };
+    size_t m = an < bn ? an : bn;
+    int c = memcmp(a, b, m);
+
+    if (c || an != bn)
+        return c ? c : an < bn ? -1 : 1;
+    m = qa.vlen < qb.vlen ? qa.vlen : qb.vlen;
+    c = memcmp(a + an + 1, b + bn + 1, m);
+    if (c)
+        return c;
+    return qa.vlen < qb.vlen ? -1 : qa.vlen > qb.vlen;
+}
+
+/*
+ * The common case costs one pass: every parameter is name=value, already
+ * canonically encoded, and in canonical order (SDKs presign that way, with
+ * X-Amz-Signature last).  Then the canonical query is the raw one without
+ * the signature.  Returns 1 when it wrote out, 0 to take the general path.
+ */
+static int canonical_query_fast(const char *q, size_t len, int exclude_signature,
+                                struct oc_buf *out, int *rc)
+{
+    const char *p = q, *end = q + len, *prev = NULL;
+    size_t prev_n = 0, prev_len = 0, mark = out->len;
+    int first = 1;
+
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *seg_end = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(seg_end - p));
+        size_t n, slen = (size_t)(seg_end - p);
+
+        if (!eq || eq == p)
+            goto general;
+        n = (size_t)(eq - p);
+        if (!(exclude_signature && n == 15 && memcmp(p, "X-Amz-Signature", 15) == 0)) {
+            if (!oc_uri_is_canonical(p, n, 0) || !oc_uri_is_canonical(eq + 1, slen - n - 1, 0))
+                goto general;
+            if (prev && cmp_segment(prev, prev_n, prev_len, p, n, slen) > 0)
+                goto general;
+            *rc = first ? OC_OK : oc_buf_putc(out, '&');
+            if (*rc == OC_OK)
+                *rc = oc_buf_append(out, p, slen);
+            if (*rc)
+                return 1;
+            first = 0;
+            prev = p;
+            prev_n = n;
+            prev_len = slen;
+        }
+        if (!amp)
+            break;
+        p = amp + 1;
+        if (p == end)
+            goto general;
+    }
+    *rc = OC_OK;
+    return 1;
+general:
+    out->len = mark;
+    if (out->data)
+        out->data[mark] = '\0';
+    return 0;
+}
+
 int oc_sigv4_canonical_query(const char *raw_query, int exclude_signature, struct oc_buf *out,
                              struct oc_err *err)
+{
+    size_t qlen = raw_query ? strlen(raw_query) : 0;
+    int frc;
+
+    if (qlen && canonical_query_fast(raw_query, qlen, exclude_signature, out, &frc))
+        return frc;
+    return oc_sigv4_canonical_query_general(raw_query, exclude_signature, out, err);
+}
+
+int oc_sigv4_canonical_query_general(const char *raw_query, int exclude_signature,
+                                     struct oc_buf *out, struct oc_err *err)
 {
     struct oc_buf scratch = { 0 }, dec = { 0 };
     struct qparam *params = NULL, *tmp = NULL;
@@ -365,7 +450,9 @@ int oc_sigv4_canonical_query(const char *raw_query, int exclude_signature, struc
 
         if (seg_end == p)
             goto next;
-        if (exclude_signature) {
+        if (exclude_signature && name_end - p == 15 && memcmp(p, "X-Amz-Signature", 15) == 0)
+            goto next;
+        if (exclude_signature && memchr(p, '%', (size_t)(name_end - p))) {
             oc_buf_reset(&dec);
             rc = oc_url_decode(p, (size_t)(name_end - p), 1, &dec);
             if (rc)
@@ -537,9 +624,25 @@ int oc_sigv4_string_to_sign(const char *amz_date, const char *scope, size_t scop
 {
     char hex[2 * OC_SHA256_LEN + 1];
 
+    int rc;
+
     oc_sha256_hex(canonical, clen, hex);
-    return oc_buf_printf(out, OC_SIGV4_ALGORITHM "\n%s\n%.*s\n%s", amz_date, (int)scope_len,
-                         scope, hex);
+    rc = oc_buf_reserve(out, sizeof(OC_SIGV4_ALGORITHM) + strlen(amz_date) + scope_len +
+                                 sizeof(hex) + 3);
+    if (rc)
+        return rc;
+    rc = oc_buf_puts(out, OC_SIGV4_ALGORITHM "\n");
+    if (rc == OC_OK)
+        rc = oc_buf_puts(out, amz_date);
+    if (rc == OC_OK)
+        rc = oc_buf_putc(out, '\n');
+    if (rc == OC_OK)
+        rc = oc_buf_append(out, scope, scope_len);
+    if (rc == OC_OK)
+        rc = oc_buf_putc(out, '\n');
+    if (rc == OC_OK)
+        rc = oc_buf_append(out, hex, 2 * OC_SHA256_LEN);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------

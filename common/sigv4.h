@@ -99,6 +99,11 @@ int oc_sigv4_canonical_uri(const char *raw_path, int s3, struct oc_buf *out,
  * With exclude_signature the X-Amz-Signature parameter is left out. */
 int oc_sigv4_canonical_query(const char *raw_query, int exclude_signature, struct oc_buf *out,
                              struct oc_err *err) OC_WUR;
+/* The general path of oc_sigv4_canonical_query alone (decode, re-encode,
+ * sort), without its one-pass shortcut for queries already canonical: for
+ * tests and fuzzers that check the two agree. */
+int oc_sigv4_canonical_query_general(const char *raw_query, int exclude_signature,
+                                     struct oc_buf *out, struct oc_err *err) OC_WUR;
 /* "name:value\n" for each signed header, values trimmed with inner spaces
  * collapsed and repeated headers joined with ','.  A signed header that is
  * absent contributes an empty value. */

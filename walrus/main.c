@@ -10,6 +10,7 @@
  * WALRUS_PORT (8780), WALRUS_BIND (127.0.0.1), WALRUS_THREADS (cores),
  * WALRUS_DNS_DOMAIN (s3.localhost), WALRUS_MAX_OBJECT_SIZE (5 GiB),
  * WALRUS_OBJECT_CACHE (metadata cache entries, 65536; 0 = off),
+ * WALRUS_BODY_CACHE_MB (bytes of small objects kept in memory, 64; 0 = off),
  * LOGLEVEL (INFO), REGION (us-east-1), CLC_URL (http://127.0.0.1:8773).
  * Command-line options win.
  *
@@ -76,7 +77,7 @@ int main(int argc, char **argv)
     struct oc_http_handler handler;
     struct wal_s3_config sc = { 0 };
     struct oc_err err = { 0 };
-    long long v, cache_entries = 0;
+    long long v, cache_entries = 0, body_mb = 0;
     int rc = oc_daemon_init(&d, "walrus", argc, argv, 0, usage);
 
     if (rc >= 0) {
@@ -99,6 +100,11 @@ int main(int argc, char **argv)
         oc_error("WALRUS_OBJECT_CACHE: %s", err.msg[0] ? err.msg : "must not be negative");
         goto cleanup;
     }
+    if (oc_config_get_int(conf, "WALRUS_BODY_CACHE_MB", 64, &body_mb, &err) != OC_OK ||
+        body_mb < 0 || body_mb > 1024 * 1024) {
+        oc_error("WALRUS_BODY_CACHE_MB: %s", err.msg[0] ? err.msg : "must be 0 to 1048576");
+        goto cleanup;
+    }
     sc.dns_domain = oc_config_get(conf, "WALRUS_DNS_DOMAIN", WAL_S3_DEFAULT_DNS_DOMAIN);
     sc.region = oc_config_get(conf, "REGION", WAL_S3_DEFAULT_REGION);
 
@@ -112,6 +118,8 @@ int main(int argc, char **argv)
     }
     if (wal_store_set_cache_size(store, (size_t)cache_entries, &err) != OC_OK)
         oc_warn("object metadata cache disabled: %s", err.msg);
+    if (wal_store_set_body_cache(store, (size_t)body_mb * 1024 * 1024, &err) != OC_OK)
+        oc_warn("object body cache disabled: %s", err.msg);
     if (wal_s3_new(&sc, store, &source, &s3, &err) != OC_OK) {
         oc_error("%s", err.msg);
         goto cleanup;

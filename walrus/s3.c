@@ -220,11 +220,18 @@ int wal_s3_op_select(const char *method, const struct wal_s3_route *rt,
     int post = strcmp(method, "POST") == 0;
 
     *op = WAL_S3_OP_NONE;
-    for (size_t i = 0; i < sizeof(s3_unsupported) / sizeof(s3_unsupported[0]); i++)
-        if (oc_query_has(q, s3_unsupported[i])) {
-            *code = WAL_S3E_NOT_IMPLEMENTED;
-            return OC_EINVAL;
-        }
+    for (size_t k = 0; k < q->n; k++) {
+        const char *name = q->items[k].name;
+
+        /* Every unsupported subresource starts lower-case (X-Amz-* never does). */
+        if (name[0] < 'a' || name[0] > 'z')
+            continue;
+        for (size_t i = 0; i < sizeof(s3_unsupported) / sizeof(s3_unsupported[0]); i++)
+            if (strcmp(name, s3_unsupported[i]) == 0) {
+                *code = WAL_S3E_NOT_IMPLEMENTED;
+                return OC_EINVAL;
+            }
+    }
     if (!get && !head && !put && !del && !post) {
         *code = WAL_S3E_METHOD_NOT_ALLOWED;
         return OC_EINVAL;

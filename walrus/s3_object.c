@@ -136,6 +136,14 @@ static void s3_add_if(struct oc_http_req *r, const char *name, const char *value
         oc_http_add_header(r, name, value);
 }
 
+static int s3_has_overrides(const struct wal_s3_req *q)
+{
+    for (size_t i = 0; i < q->q.n; i++)
+        if (strncmp(q->q.items[i].name, "response-", 9) == 0)
+            return 1;
+    return 0;
+}
+
 static void s3_object_headers(struct wal_s3_req *q, const struct wal_meta *m)
 {
     static const struct {
@@ -158,8 +166,10 @@ static void s3_object_headers(struct wal_s3_req *q, const struct wal_meta *m)
     wal_s3_http_date(m->mtime_ms, date);
     oc_http_add_header(r, "Last-Modified", date);
     oc_http_add_header(r, "Accept-Ranges", "bytes");
+    int any = s3_has_overrides(q);
+
     for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {
-        const char *o = oc_query_get(&q->q, overrides[i].param);
+        const char *o = any ? oc_query_get(&q->q, overrides[i].param) : NULL;
 
         s3_add_if(r, overrides[i].header, o ? o : stored[i]);
     }
@@ -181,13 +191,6 @@ static void s3_object_headers(struct wal_s3_req *q, const struct wal_meta *m)
     }
 }
 
-static int s3_has_overrides(const struct wal_s3_req *q)
-{
-    for (size_t i = 0; i < q->q.n; i++)
-        if (strncmp(q->q.items[i].name, "response-", 9) == 0)
-            return 1;
-    return 0;
-}
 
 /*
  * Small bodies are read and sent from memory: libmicrohttpd then writes the
@@ -198,11 +201,21 @@ static int s3_has_overrides(const struct wal_s3_req *q)
  */
 #define S3_SMALL_BODY (64 * 1024)
 
-static int s3_respond_bytes(struct wal_s3_req *q, int status, int fd, uint64_t off,
-                            uint64_t len, uint64_t size)
+static void s3_body_release(void *cls)
+{
+    wal_body_put(cls);
+}
+
+static int s3_respond_bytes(struct wal_s3_req *q, int status, int fd, struct wal_body *body,
+                            uint64_t off, uint64_t len, uint64_t size)
 {
     struct stat st;
 
+    if (body) {
+        /* The object's bytes in memory (store_body.c): no copy, no system call. */
+        return oc_http_respond_ref(q->r, status, NULL, (const char *)wal_body_data(body) + off,
+                                   (size_t)len, s3_body_release, body);
+    }
     if (len <= S3_SMALL_BODY && strcmp(q->r->method, "HEAD") != 0) {
         char *buf = len ? oc_arena_alloc(q->r->arena, (size_t)len) : NULL;
         ssize_t n = len ? pread(fd, buf, (size_t)len, (off_t)off) : 0;
@@ -226,6 +239,14 @@ static int s3_respond_bytes(struct wal_s3_req *q, int status, int fd, uint64_t o
     return oc_http_respond_fd(q->r, status, fd, off, len);
 }
 
+/* Lets go of what wal_object_fetch gave: the open file or the bytes in memory. */
+static void s3_fetch_drop(int fd, struct wal_body *body)
+{
+    if (fd >= 0)
+        close(fd);
+    wal_body_put(body);
+}
+
 void wal_s3_get_object(struct wal_s3_req *q)
 {
     struct oc_err err = { 0 };
@@ -234,6 +255,7 @@ void wal_s3_get_object(struct wal_s3_req *q)
     uint64_t first = 0, last = 0;
     enum oc_range_result rr;
     enum wal_s3_cond cond;
+    struct wal_body *body = NULL;
     char cr[80];
     int fd = -1, rc;
 
@@ -247,7 +269,8 @@ void wal_s3_get_object(struct wal_s3_req *q)
                     "requests.");
         return;
     }
-    rc = wal_object_open(q->s3->store, q->r->arena, q->rt.bucket, q->rt.key, &m, &fd, &err);
+    rc = wal_object_fetch(q->s3->store, q->r->arena, q->rt.bucket, q->rt.key, &m, &fd, &body,
+                          &err);
     if (rc == OC_ENOTFOUND && !wal_s3_bucket_allows(q, WAL_S3_READ)) {
         /* As S3: who may not list the bucket cannot learn which keys exist. */
         wal_s3_fail(q, WAL_S3E_ACCESS_DENIED, NULL);
@@ -258,13 +281,13 @@ void wal_s3_get_object(struct wal_s3_req *q)
         return;
     }
     if (!wal_s3_object_allows(q, &m, WAL_S3_READ)) {
-        close(fd);
+        s3_fetch_drop(fd, body);
         wal_s3_fail(q, WAL_S3E_ACCESS_DENIED, NULL);
         return;
     }
     if (pn && strchr(m.etag, '-')) {
         /* Part 1 of a multipart object is not the whole object. */
-        close(fd);
+        s3_fetch_drop(fd, body);
         wal_s3_fail(q, WAL_S3E_NOT_IMPLEMENTED, "GET by partNumber is not supported.");
         return;
     }
@@ -273,14 +296,14 @@ void wal_s3_get_object(struct wal_s3_req *q)
                              oc_http_header(q->r, "if-modified-since"),
                              oc_http_header(q->r, "if-unmodified-since"), m.etag, m.mtime_ms);
     if (cond == WAL_S3_COND_FAILED) {
-        close(fd);
+        s3_fetch_drop(fd, body);
         wal_s3_fail(q, WAL_S3E_PRECONDITION_FAILED, NULL);
         return;
     }
     if (cond == WAL_S3_COND_NOT_MODIFIED) {
         char date[WAL_S3_DATE_LEN];
 
-        close(fd);
+        s3_fetch_drop(fd, body);
         oc_http_add_header(q->r, "ETag", m.etag);
         wal_s3_http_date(m.mtime_ms, date);
         oc_http_add_header(q->r, "Last-Modified", date);
@@ -289,7 +312,7 @@ void wal_s3_get_object(struct wal_s3_req *q)
     }
     rr = oc_range_parse(oc_http_header(q->r, "range"), m.size, &first, &last);
     if (rr == OC_RANGE_UNSATISFIABLE) {
-        close(fd);
+        s3_fetch_drop(fd, body);
         wal_s3_content_range(1, 0, m.size, cr);
         oc_http_add_header(q->r, "Content-Range", cr);
         wal_s3_fail(q, WAL_S3E_INVALID_RANGE, NULL);
@@ -303,7 +326,7 @@ void wal_s3_get_object(struct wal_s3_req *q)
         first = 0;
         last = m.size ? m.size - 1 : 0;
     }
-    rc = s3_respond_bytes(q, rr == OC_RANGE_OK ? 206 : 200, fd, first,
+    rc = s3_respond_bytes(q, rr == OC_RANGE_OK ? 206 : 200, fd, body, first,
                           m.size ? last - first + 1 : 0, m.size);
     if (rc != OC_OK)
         oc_error("s3 %s: cannot queue the object response", q->r->request_id);

@@ -597,6 +597,7 @@ void wal_store_close(struct wal_store *s)
         return;
     wal_committer_stop(s);
     wal_ocache_free(s);
+    wal_bodies_free(s);
     wal_bcache_free(s);
     for (size_t i = 0; i < s->nidle; i++)
         oc_db_close(s->ridle[i]);

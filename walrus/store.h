@@ -113,6 +113,25 @@ void wal_put_commit_async(struct wal_put *p, struct wal_meta *meta, wal_commit_c
  * overwrite or delete.  Strings are allocated in arena.  OC_ENOTFOUND if absent. */
 int wal_object_open(struct wal_store *s, struct oc_arena *a, const char *bucket,
                     const char *key, struct wal_meta *out, int *fd, struct oc_err *err) OC_WUR;
+/*
+ * Small objects' bytes are kept in memory by file id (store_body.c): a file
+ * id's bytes never change, so nothing there is ever stale.  bytes = 0 (the
+ * default) keeps none.  Call right after wal_store_open, before any request.
+ */
+#define WAL_BODY_MAX (64 * 1024)   /* largest object whose bytes are kept */
+struct wal_body;
+int wal_store_set_body_cache(struct wal_store *s, size_t bytes, struct oc_err *err) OC_WUR;
+/*
+ * Like wal_object_open, but an object of at most WAL_BODY_MAX bytes may come
+ * back as *body, a counted reference to all of its bytes (release it with
+ * wal_body_put) with *fd = -1; otherwise *fd is open and *body NULL.
+ */
+int wal_object_fetch(struct wal_store *s, struct oc_arena *a, const char *bucket,
+                     const char *key, struct wal_meta *out, int *fd, struct wal_body **body,
+                     struct oc_err *err) OC_WUR;
+const void *wal_body_data(const struct wal_body *b);
+size_t wal_body_len(const struct wal_body *b);
+void wal_body_put(struct wal_body *b);
 /* Metadata only. */
 int wal_object_head(struct wal_store *s, struct oc_arena *a, const char *bucket,
                     const char *key, struct wal_meta *out, struct oc_err *err) OC_WUR;

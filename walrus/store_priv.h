@@ -44,6 +44,7 @@ enum {
 
 struct wal_job;
 struct wal_bcache;
+struct wal_bodies;
 struct wal_ocache;
 struct wal_ocshard;
 
@@ -75,6 +76,7 @@ struct wal_store {
 
     struct wal_bcache *bcache; /* every bucket row */
     struct wal_ocache *ocache; /* recent object rows; NULL when disabled */
+    struct wal_bodies *bodies; /* small objects' bytes by id; NULL when disabled */
 };
 
 struct wal_put {
@@ -156,6 +158,11 @@ struct wal_complete_job {
 };
 void wal_complete_commit_async(struct wal_put *p, const struct wal_complete_job *cj,
                                wal_commit_cb cb, void *arg);
+
+/* ---- store_body.c ---- */
+/* max_bytes = 0 leaves s->bodies NULL. */
+int wal_bodies_new(struct wal_store *s, size_t max_bytes, struct oc_err *err) OC_WUR;
+void wal_bodies_free(struct wal_store *s);
 
 /* ---- store_cache.c ---- */
 #define WAL_CACHE_DEFAULT_OBJECTS 65536
