@@ -48,6 +48,9 @@ void clc_dbgen_free(struct clc_dbgen *g);
 /* The current generation (>= 1), checked against the file now; 0 when the
  * check failed (0 never matches anything cached). */
 uint64_t clc_dbgen_now(struct clc_dbgen *g);
+/* Whether the check reads the mapped WAL-index header (1) or runs
+ * PRAGMA data_version (0, when the database is not in WAL mode). */
+int clc_dbgen_mapped(const struct clc_dbgen *g);
 
 /* ---- the answer cache ---- */
 
