@@ -115,24 +115,48 @@ def main():
         seq = time.time() - s0
         for n in names:
             nh.destroy_domain(n)
-        # 10 RunInstances at once, to the last running.
-        results, errors = [], []
+        # 10 RunInstances at once, to the last running.  Each thread only
+        # calls RunInstances; one poller asks DescribeInstances about all of
+        # them every 20 ms.  (Ten threads each polling every 10 ms kept a
+        # whole core busy signing and parsing in Python, a core the launches
+        # and the guests need: the client, not the cloud, was measured.)
+        launched, errors, lock = {}, [], threading.Lock()
 
-        def one():
+        def one(k):
             try:
-                results.append(b.run())
+                t = time.time()
+                iid = b.ec2.run_instances(ImageId=b.cloud.image, MinCount=1, MaxCount=1,
+                                          InstanceType="t1.micro")["Instances"][0]["InstanceId"]
+                with lock:
+                    launched[iid] = t
             except Exception as e:  # reported below
                 errors.append(e)
 
-        threads = [threading.Thread(target=one) for _ in range(10)]
+        threads = [threading.Thread(target=one, args=(k,)) for k in range(10)]
         c0 = time.time()
         for th in threads:
             th.start()
+        running = {}
+        deadline = c0 + 300
+        while len(running) < 10 and not errors and time.time() < deadline:
+            with lock:
+                ids = [i for i in launched if i not in running]
+            if ids:
+                for res in b.ec2.describe_instances(InstanceIds=ids)["Reservations"]:
+                    for inst in res["Instances"]:
+                        st = inst["State"]["Name"]
+                        if st == "running":
+                            running[inst["InstanceId"]] = time.time()
+                        elif st == "terminated":
+                            errors.append(RuntimeError("%s terminated" % inst["InstanceId"]))
+            time.sleep(0.02)
         for th in threads:
             th.join()
-        conc = time.time() - c0
-        if errors or len(results) != 10:
-            raise RuntimeError("concurrent launches failed: %s" % errors)
+        conc = max(running.values()) - c0 if running else float("inf")
+        if errors or len(running) != 10:
+            raise RuntimeError("concurrent launches failed: %s (%d running)"
+                               % (errors, len(running)))
+        results = [(running[i] - launched[i], launched[i], i) for i in running]
         b.terminate([r[2] for r in results])
         m = statistics.median
         print("overcast: RunInstances -> running %.3f s, -> GUEST-UP %.2f s (medians of %d)"
