@@ -72,6 +72,13 @@ static void instance_item(struct oc_xmlw *w, const struct cc_instance_info *i)
     oc_xmlw_elem(w, "instanceType", i->instance_type);
     oc_xmlw_elem(w, "imageId", i->image_id);
     oc_xmlw_elem(w, "groupId", i->group_id);
+    oc_xmlw_start(w, "groupSet");
+    for (unsigned k = 0; k < i->ngroups; k++) {
+        oc_xmlw_start(w, "item");
+        oc_xmlw_elem(w, "groupId", i->groups[k]);
+        oc_xmlw_end(w);
+    }
+    oc_xmlw_end(w);
     oc_xmlw_elem(w, "node", i->node);
     oc_xmlw_elem(w, "nodeState", i->node_up ? "up" : "down");
     oc_xmlw_elem(w, "macAddress", i->mac);
@@ -81,6 +88,51 @@ static void instance_item(struct oc_xmlw *w, const struct cc_instance_info *i)
     oc_xmlw_elem(w, "stateReason", i->state_reason);
     oc_xmlw_elemf(w, "launchTime", "%lld", (long long)i->launch_time);
     oc_xmlw_end(w);
+}
+
+static int valid_group_id(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n > 0 && n < CC_NAME_MAX &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+/* GroupId.N (N = 1..5, the first decides the network) or GroupId (one
+ * group): into req->group_id and req->groups. */
+static int run_groups(struct oc_qsrv_req *r, struct cc_run_request *req)
+{
+    const char *one = oc_query_get(r->params, "GroupId");
+    const char **ids = NULL;
+    size_t n = 0;
+    struct oc_err err = { 0 };
+
+    if (oc_query_list(r->arena, r->params, "GroupId", &ids, &n, &err) != OC_OK)
+        return oc_qsrv_error(r, "InvalidParameterValue", "%s", err.msg);
+    if (one && n)
+        return oc_qsrv_error(r, "InvalidParameterCombination",
+                             "GroupId and GroupId.N cannot both be given");
+    if (!one && !n)
+        return oc_qsrv_error(r, "MissingParameter", "The request must contain GroupId.1");
+    if (one) {
+        ids = &one;
+        n = 1;
+    }
+    if (n > CC_MAX_GROUPS)
+        return oc_qsrv_error(r, "SecurityGroupsPerInstanceLimitExceeded",
+                             "An instance may be in at most %d security groups", CC_MAX_GROUPS);
+    for (size_t k = 0; k < n; k++) {
+        if (!valid_group_id(ids[k]))
+            return oc_qsrv_error(r, "InvalidParameterValue", "GroupId is malformed");
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(ids[j], ids[k]) == 0)
+                return oc_qsrv_error(r, "InvalidParameterValue",
+                                     "Security group %s is named twice", ids[k]);
+        snprintf(req->groups[k], sizeof(req->groups[k]), "%s", ids[k]);
+    }
+    req->ngroups = n;
+    snprintf(req->group_id, sizeof(req->group_id), "%s", ids[0]);
+    return OC_OK;
 }
 
 static int cc_run_instances(struct oc_qsrv_req *r)
@@ -96,8 +148,8 @@ static int cc_run_instances(struct oc_qsrv_req *r)
                             sizeof(req.reservation_id), 1) ||
         oc_qsrv_copy(r, "OwnerId", req.owner_id, sizeof(req.owner_id), 0) ||
         oc_qsrv_copy(r, "InstanceType", req.instance_type, sizeof(req.instance_type), 1) ||
-        oc_qsrv_copy(r, "GroupId", req.group_id, sizeof(req.group_id), 1) ||
-        !oc_qsrv_need(r, "VCpus") || oc_qsrv_uint(r, "VCpus", 1, 1, 64, &v[0]) ||
+        run_groups(r, &req) || !oc_qsrv_need(r, "VCpus") ||
+        oc_qsrv_uint(r, "VCpus", 1, 1, 64, &v[0]) ||
         !oc_qsrv_need(r, "MemoryMiB") ||
         oc_qsrv_uint(r, "MemoryMiB", 256, 32, 1024 * 1024, &v[1]) ||
         !oc_qsrv_need(r, "DiskGiB") || oc_qsrv_uint(r, "DiskGiB", 1, 1, 16384, &v[2]) ||
@@ -115,8 +167,6 @@ static int cc_run_instances(struct oc_qsrv_req *r)
         return oc_qsrv_error(r, "MissingParameter", "The request must contain InstanceId.1");
     if (req.n > 1000)
         return oc_qsrv_error(r, "InvalidParameterValue", "At most 1000 instances at once");
-    if (strspn(req.group_id, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(req.group_id))
-        return oc_qsrv_error(r, "InvalidParameterValue", "GroupId is malformed");
     req.vcpus = (unsigned)v[0];
     req.mem_mb = (unsigned)v[1];
     req.disk_gb = (unsigned)v[2];
@@ -465,11 +515,49 @@ static int port_param(struct oc_qsrv_req *r, const char *name, int def, int *out
     return OC_OK;
 }
 
-/* ccConfigureNetwork: GroupId, Rule.N.{Protocol,FromPort,ToPort,CidrIp,
- * SourceGroupId}, N = 1.. contiguous; replaces the group's rules. */
+/* The rules named <pfx>.N.{Protocol,FromPort,ToPort,CidrIp,SourceGroupId},
+ * N = 1.. contiguous, appended to rules[*n] (at most CC_NETSTATE_MAX_RULES
+ * in all). */
+static int rule_params(struct oc_qsrv_req *r, const char *pfx, int egress,
+                       struct cc_rule *rules, size_t *n)
+{
+    for (size_t k = 1;; k++) {
+        char name[64];
+        const char *v;
+        struct cc_rule *x;
+
+        snprintf(name, sizeof(name), "%s.%zu.Protocol", pfx, k);
+        if (!(v = oc_query_get(r->params, name)))
+            return OC_OK;
+        if (*n == CC_NETSTATE_MAX_RULES)
+            return oc_qsrv_error(r, "InvalidParameterValue", "At most %d rules",
+                                 CC_NETSTATE_MAX_RULES);
+        x = &rules[(*n)++];
+        x->egress = egress;
+        snprintf(x->proto, sizeof(x->proto), "%.7s", v);
+        snprintf(name, sizeof(name), "%s.%zu.FromPort", pfx, k);
+        if (port_param(r, name, 0, &x->from_port))
+            return OC_EINVAL;
+        snprintf(name, sizeof(name), "%s.%zu.ToPort", pfx, k);
+        if (port_param(r, name, x->from_port, &x->to_port))
+            return OC_EINVAL;
+        snprintf(name, sizeof(name), "%s.%zu.CidrIp", pfx, k);
+        if (oc_qsrv_copy(r, name, x->cidr, sizeof(x->cidr), 0))
+            return OC_EINVAL;
+        snprintf(name, sizeof(name), "%s.%zu.SourceGroupId", pfx, k);
+        if (oc_qsrv_copy(r, name, x->src_group, sizeof(x->src_group), 0))
+            return OC_EINVAL;
+    }
+}
+
+/* ccConfigureNetwork: GroupId; ingress Rule.N.{Protocol,FromPort,ToPort,
+ * CidrIp,SourceGroupId}; Egress (all: instance-initiated traffic is not
+ * filtered, the default; rules: only EgressRule.N, same fields with the
+ * destination in CidrIp/SourceGroupId, lets it out).  Replaces the
+ * group's rules whole. */
 static int cc_configure_network(struct oc_qsrv_req *r)
 {
-    const char *group;
+    const char *group, *egress = oc_query_get(r->params, "Egress");
     struct cc_rule *rules;
     struct oc_err err = { 0 };
     size_t n = 0;
@@ -477,35 +565,15 @@ static int cc_configure_network(struct oc_qsrv_req *r)
 
     if (clc_only(r) || !(group = oc_qsrv_need(r, "GroupId")))
         return OC_EINVAL;
+    if (egress && strcmp(egress, "all") != 0 && strcmp(egress, "rules") != 0)
+        return oc_qsrv_error(r, "InvalidParameterValue", "Egress must be all or rules");
     rules = oc_arena_calloc(r->arena, CC_NETSTATE_MAX_RULES, sizeof(*rules));
     if (!rules)
         return oc_qsrv_error(r, "InternalError", "out of memory");
-    for (;; n++) {
-        char name[48];
-        const char *v;
-        struct cc_rule *x = &rules[n];
-
-        snprintf(name, sizeof(name), "Rule.%zu.Protocol", n + 1);
-        if (!(v = oc_query_get(r->params, name)))
-            break;
-        if (n == CC_NETSTATE_MAX_RULES)
-            return oc_qsrv_error(r, "InvalidParameterValue", "At most %d rules",
-                                 CC_NETSTATE_MAX_RULES);
-        snprintf(x->proto, sizeof(x->proto), "%.7s", v);
-        snprintf(name, sizeof(name), "Rule.%zu.FromPort", n + 1);
-        if (port_param(r, name, 0, &x->from_port))
-            return OC_EINVAL;
-        snprintf(name, sizeof(name), "Rule.%zu.ToPort", n + 1);
-        if (port_param(r, name, x->from_port, &x->to_port))
-            return OC_EINVAL;
-        snprintf(name, sizeof(name), "Rule.%zu.CidrIp", n + 1);
-        if (oc_qsrv_copy(r, name, x->cidr, sizeof(x->cidr), 0))
-            return OC_EINVAL;
-        snprintf(name, sizeof(name), "Rule.%zu.SourceGroupId", n + 1);
-        if (oc_qsrv_copy(r, name, x->src_group, sizeof(x->src_group), 0))
-            return OC_EINVAL;
-    }
-    if ((rc = cc_netstate_configure(api_of(r)->net, group, rules, n, &err)))
+    if (rule_params(r, "Rule", 0, rules, &n) || rule_params(r, "EgressRule", 1, rules, &n))
+        return OC_EINVAL;
+    if ((rc = cc_netstate_configure(api_of(r)->net, group, rules, n,
+                                    egress && strcmp(egress, "rules") == 0, &err)))
         return oc_qsrv_fail(r, rc, &err);
     if ((rc = applied(r)))
         return rc;
@@ -584,6 +652,7 @@ static int cc_describe_networks(struct oc_qsrv_req *r)
     for (size_t k = 0; k < ng; k++) {
         struct cc_rule *rules = NULL;
         size_t nr = 0;
+        int filtered = 0;
         char cidr[20], gw[16];
 
         oc_xmlw_start(w, "item");
@@ -592,9 +661,14 @@ static int cc_describe_networks(struct oc_qsrv_req *r)
             oc_xmlw_elem(w, "cidr", cidr);
             oc_xmlw_elem(w, "gateway", gw);
         }
-        oc_xmlw_start(w, "ruleSet");
-        if (cc_netstate_rules(ns, groups[k], &rules, &nr, &err) == OC_OK)
+        if (cc_netstate_rules(ns, groups[k], &rules, &nr, &filtered, &err) != OC_OK)
+            nr = 0;
+        oc_xmlw_elem(w, "egress", filtered ? "rules" : "all");
+        for (int eg = 0; eg < 2; eg++) {
+            oc_xmlw_start(w, eg ? "egressRuleSet" : "ruleSet");
             for (size_t j = 0; j < nr; j++) {
+                if (rules[j].egress != eg)
+                    continue;
                 oc_xmlw_start(w, "item");
                 oc_xmlw_elem(w, "protocol", rules[j].proto);
                 oc_xmlw_elemf(w, "fromPort", "%d", rules[j].from_port);
@@ -605,8 +679,9 @@ static int cc_describe_networks(struct oc_qsrv_req *r)
                     oc_xmlw_elem(w, "sourceGroupId", rules[j].src_group);
                 oc_xmlw_end(w);
             }
+            oc_xmlw_end(w);
+        }
         free(rules);
-        oc_xmlw_end(w);
         oc_xmlw_end(w);
     }
     oc_xmlw_end(w);

@@ -72,6 +72,9 @@ static const struct oc_migration migrations[] = {
     /* Properties the admin API changed (ccSetProperty): they win over
      * overcast.conf from then on. */
     { 2, "CREATE TABLE properties (name TEXT PRIMARY KEY, value TEXT NOT NULL);" },
+    /* Every security group of an instance, space separated, the first
+     * (group_id, its network's) first; '' in older rows: group_id alone. */
+    { 3, "ALTER TABLE instances ADD COLUMN groups TEXT NOT NULL DEFAULT '';" },
 };
 
 static int64_t now_s(void)
@@ -103,8 +106,41 @@ static struct inst *find_inst(struct cc_cluster *c, const char *id)
 /* ------------------------------------------------------------------ */
 /* persistence (locked) */
 
+/* "sg-a sg-b": an instance's groups as cc.db keeps them. */
+static void groups_join(const struct cc_instance_info *i, char *out, size_t len)
+{
+    size_t at = 0;
+
+    out[0] = '\0';
+    for (unsigned k = 0; k < i->ngroups && at < len; k++)
+        at += (size_t)snprintf(out + at, len - at, "%s%s", k ? " " : "", i->groups[k]);
+}
+
+/* The reverse; an empty text is group_id alone (rows older than groups). */
+static void groups_split(struct cc_instance_info *i, const char *text)
+{
+    const char *p = text;
+
+    i->ngroups = 0;
+    while (*p && i->ngroups < CC_MAX_GROUPS) {
+        size_t n = strcspn(p, " ");
+
+        if (n && n < CC_NAME_MAX) {
+            memcpy(i->groups[i->ngroups], p, n);
+            i->groups[i->ngroups++][n] = '\0';
+        }
+        p += n;
+        p += strspn(p, " ");
+    }
+    if (!i->ngroups || strcmp(i->groups[0], i->group_id) != 0) {
+        snprintf(i->groups[0], CC_NAME_MAX, "%s", i->group_id);
+        i->ngroups = 1;
+    }
+}
+
 static int save_inst(struct cc_cluster *c, const struct inst *i, struct oc_err *err)
 {
+    char groups[CC_MAX_GROUPS * CC_NAME_MAX];
     sqlite3_stmt *st;
     int rc;
 
@@ -116,7 +152,8 @@ static int save_inst(struct cc_cluster *c, const struct inst *i, struct oc_err *
     } else {
         st = oc_db_prepare(c->db,
                            "INSERT OR REPLACE INTO instances VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-                           " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)", err);
+                           " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                           err);
         if (!st)
             return OC_EDB;
         sqlite3_bind_text(st, 1, i->info.id, -1, SQLITE_STATIC);
@@ -138,6 +175,8 @@ static int save_inst(struct cc_cluster *c, const struct inst *i, struct oc_err *
         sqlite3_bind_text(st, 17, i->info.state_reason, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 18, i->info.launch_time);
         sqlite3_bind_int64(st, 19, i->info.state_time);
+        groups_join(&i->info, groups, sizeof(groups));
+        sqlite3_bind_text(st, 20, groups, -1, SQLITE_TRANSIENT);
     }
     rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -203,7 +242,8 @@ static int load(struct cc_cluster *c, struct oc_err *err)
     st = oc_db_prepare(c->db, "SELECT id, node, reservation_id, owner_id, group_id, ip, mac,"
                               " instance_type, image_id, vcpus, mem_mb, disk_gb, ephemeral_gb,"
                               " swap_mb, launch_index, state, state_reason, launch_time,"
-                              " state_time FROM instances ORDER BY launch_time, id", err);
+                              " state_time, groups FROM instances ORDER BY launch_time, id",
+                       err);
     if (!st)
         return OC_EDB;
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -243,6 +283,11 @@ static int load(struct cc_cluster *c, struct oc_err *err)
 #undef COL
         i->info.launch_time = sqlite3_column_int64(st, 17);
         i->info.state_time = sqlite3_column_int64(st, 18);
+        {
+            const char *g = (const char *)sqlite3_column_text(st, 19);
+
+            groups_split(&i->info, g ? g : "");
+        }
         cc_ip_str(i->ip, i->info.private_ip);
     }
     sqlite3_reset(st);
@@ -850,6 +895,13 @@ int cc_run(struct cc_cluster *c, const struct cc_run_request *req, struct cc_ins
                  req->reservation_id);
         snprintf(i->info.owner_id, sizeof(i->info.owner_id), "%s", req->owner_id);
         snprintf(i->info.group_id, sizeof(i->info.group_id), "%s", req->group_id);
+        for (size_t g = 0; g < req->ngroups && g < CC_MAX_GROUPS; g++)
+            snprintf(i->info.groups[g], CC_NAME_MAX, "%s", req->groups[g]);
+        i->info.ngroups = req->ngroups > CC_MAX_GROUPS ? CC_MAX_GROUPS : (unsigned)req->ngroups;
+        if (!i->info.ngroups || strcmp(i->info.groups[0], req->group_id) != 0) {
+            snprintf(i->info.groups[0], CC_NAME_MAX, "%s", req->group_id);
+            i->info.ngroups = 1;
+        }
         snprintf(i->info.instance_type, sizeof(i->info.instance_type), "%s",
                  req->instance_type);
         snprintf(i->info.image_id, sizeof(i->info.image_id), "%s", req->image.id);

@@ -27,6 +27,7 @@
 
 #define CC_NAME_MAX 64
 #define CC_ID_MAX 24
+#define CC_MAX_GROUPS 5          /* security groups per instance, as on AWS */
 
 struct cc_instance_info;
 
@@ -82,7 +83,12 @@ struct cc_run_request {
     char instance_type[32];
     unsigned vcpus, mem_mb, disk_gb, ephemeral_gb, swap_mb;
     struct cc_image image, kernel, ramdisk;
-    char group_id[CC_NAME_MAX];  /* the security group whose network it joins */
+    char group_id[CC_NAME_MAX];  /* its first security group: the network it joins */
+    /* All its security groups, groups[0] == group_id (ngroups 0: group_id
+     * alone).  The others add their rules and their membership (source
+     * groups), never a network. */
+    char groups[CC_MAX_GROUPS][CC_NAME_MAX];
+    size_t ngroups;
     char mc_ready[64];           /* a MacroComponent's ready point, "" = none */
     char clone_of[CC_ID_MAX];    /* clones of this running instance: all go on
                                   * its node; "" = an ordinary run */
@@ -97,7 +103,9 @@ struct cc_instance_info {
     char owner_id[16];
     char node[CC_NAME_MAX];
     int node_up;
-    char group_id[CC_NAME_MAX];
+    char group_id[CC_NAME_MAX];  /* the first group: its network */
+    char groups[CC_MAX_GROUPS][CC_NAME_MAX];   /* all, groups[0] == group_id */
+    unsigned ngroups;
     char mac[18];
     char private_ip[16];
     char public_ip[16];

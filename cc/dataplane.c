@@ -56,10 +56,15 @@ void cc_net_model_free(struct cc_net_model *m)
     memset(m, 0, sizeof(*m));
 }
 
+/* Groups with a network first, by index; then the others, by id. */
 static int cmp_group(const void *a, const void *b)
 {
     const struct cc_net_group *x = a, *y = b;
 
+    if (x->has_net != y->has_net)
+        return x->has_net ? -1 : 1;
+    if (!x->has_net)
+        return strcmp(x->id, y->id);
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
@@ -106,6 +111,7 @@ static long group_index(struct cc_dataplane *dp, struct cc_net_model *m, size_t 
     g = &m->groups[m->ngroups];
     memset(g, 0, sizeof(*g));
     snprintf(g->id, sizeof(g->id), "%s", id);
+    g->has_net = 1;
     g->index = (gwip - 1 - dp->plan.subnet) / dp->plan.per_net;
     if (cc_plan_network(&dp->plan, g->index, &net) != OC_OK)
         return -1;
@@ -129,6 +135,7 @@ static long static_group(struct cc_dataplane *dp, struct cc_net_model *m)
         return 0;
     memset(g, 0, sizeof(*g));
     snprintf(g->id, sizeof(g->id), "static");
+    g->has_net = 1;
     snprintf(g->cidr, sizeof(g->cidr), "%.19s", dp->subnet_cidr);
     snprintf(g->gateway, sizeof(g->gateway), "%s", dp->router);
     snprintf(g->netmask, sizeof(g->netmask), "%s", dp->netmask);
@@ -139,11 +146,89 @@ static long static_group(struct cc_dataplane *dp, struct cc_net_model *m)
     return 0;
 }
 
+/* The index of group id in m, adding it without a network when new (a
+ * group some instances have besides their first). */
+static long extra_group_index(struct cc_net_model *m, size_t cap, const char *id)
+{
+    struct cc_net_group *g;
+
+    for (size_t i = 0; i < m->ngroups; i++)
+        if (strcmp(m->groups[i].id, id) == 0)
+            return (long)i;
+    if (m->ngroups >= cap)
+        return -1;
+    g = &m->groups[m->ngroups];
+    memset(g, 0, sizeof(*g));
+    snprintf(g->id, sizeof(g->id), "%s", id);
+    return (long)m->ngroups++;
+}
+
+/* Sorts m->groups (cmp_group) and points the hosts at the new places. */
+static int sort_groups(struct cc_net_model *m)
+{
+    struct cc_net_group *sorted = calloc(m->ngroups ? m->ngroups : 1, sizeof(*sorted));
+    unsigned *where = calloc(m->ngroups ? m->ngroups : 1, sizeof(*where));
+
+    if (!sorted || !where) {
+        free(sorted);
+        free(where);
+        return OC_ENOMEM;
+    }
+    memcpy(sorted, m->groups, m->ngroups * sizeof(*sorted));
+    qsort(sorted, m->ngroups, sizeof(*sorted), cmp_group);
+    /* Ids are unique in the model: the old place of each is found by id. */
+    for (size_t i = 0; i < m->ngroups; i++)
+        for (size_t k = 0; k < m->ngroups; k++)
+            if (strcmp(m->groups[i].id, sorted[k].id) == 0) {
+                where[i] = (unsigned)k;
+                break;
+            }
+    for (size_t h = 0; h < m->nhosts; h++) {
+        m->hosts[h].group = where[m->hosts[h].group];
+        for (unsigned x = 0; x < m->hosts[h].nextra; x++)
+            m->hosts[h].extra[x] = where[m->hosts[h].extra[x]];
+    }
+    memcpy(m->groups, sorted, m->ngroups * sizeof(*sorted));
+    free(sorted);
+    free(where);
+    return OC_OK;
+}
+
+/* A group's rules from netstate; one whose egress is not filtered gets
+ * the rule that says so (all traffic to anywhere). */
+static int group_rules(struct cc_dataplane *dp, struct cc_net_group *g, struct oc_err *err)
+{
+    struct cc_rule *r = NULL, *more;
+    size_t nr = 0;
+    int filtered = 0, rc = cc_netstate_rules(dp->net, g->id, &r, &nr, &filtered, err);
+
+    if (rc) {
+        free(r);
+        return rc;
+    }
+    if (!filtered) {
+        if (!(more = realloc(r, (nr + 1) * sizeof(*r)))) {
+            free(r);
+            return oc_err_set(err, OC_ENOMEM, "out of memory");
+        }
+        r = more;
+        memset(&r[nr], 0, sizeof(r[nr]));
+        snprintf(r[nr].proto, sizeof(r[nr].proto), "all");
+        r[nr].from_port = r[nr].to_port = -1;
+        snprintf(r[nr].cidr, sizeof(r[nr].cidr), "0.0.0.0/0");
+        r[nr].egress = 1;
+        nr++;
+    }
+    g->rules = r;
+    g->nrules = nr;
+    return OC_OK;
+}
+
 int cc_dataplane_model(struct cc_dataplane *dp, struct cc_net_model *m, struct oc_err *err)
 {
     struct cc_instance_info *inst = NULL;
     struct cc_eip *eips = NULL;
-    size_t ninst = 0, neips = 0;
+    size_t ninst = 0, neips = 0, cap;
     int rc;
 
     memset(m, 0, sizeof(*m));
@@ -157,60 +242,65 @@ int cc_dataplane_model(struct cc_dataplane *dp, struct cc_net_model *m, struct o
     rc = cc_instances(dp->cluster, &inst, &ninst);
     if (rc)
         return oc_err_set(err, rc, "cannot list the cluster's instances");
-    m->groups = calloc(ninst ? ninst : 1, sizeof(*m->groups));
+    cap = ninst * CC_NET_MAX_GROUPS + 1;
+    m->groups = calloc(cap, sizeof(*m->groups));
     m->hosts = calloc(ninst ? ninst : 1, sizeof(*m->hosts));
     if (!m->groups || !m->hosts) {
         rc = oc_err_set(err, OC_ENOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < ninst; i++) {
-        const struct cc_instance_info *x = &inst[i];
-        struct cc_net_host *h;
-        long g;
+    /* First every network (an instance's first group), then the other
+     * groups: a group some instances have first and others besides is
+     * then known by its network. */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t nh = 0;
 
-        if (strcmp(x->state, "terminated") == 0 || !x->private_ip[0] || !x->mac[0])
-            continue;
-        g = dp->cfg.static_mode ? static_group(dp, m) : group_index(dp, m, ninst, x->group_id,
-                                                                        err);
-        if (g < 0)
-            continue;
-        h = &m->hosts[m->nhosts++];
-        snprintf(h->id, sizeof(h->id), "%s", x->id);
-        snprintf(h->mac, sizeof(h->mac), "%s", x->mac);
-        snprintf(h->ip, sizeof(h->ip), "%s", x->private_ip);
-        h->group = (unsigned)g;
-    }
-    /* Rules, then the order renderers rely on (hosts keep group indexes
-     * into the unsorted array: remap them). */
-    {
-        unsigned *where = calloc(m->ngroups ? m->ngroups : 1, sizeof(*where));
+        for (size_t i = 0; i < ninst; i++) {
+            const struct cc_instance_info *x = &inst[i];
+            struct cc_net_host *h;
+            long g;
 
-        if (!where) {
-            rc = oc_err_set(err, OC_ENOMEM, "out of memory");
-            goto out;
-        }
-        for (size_t i = 0; i < m->ngroups; i++)
-            where[i] = m->groups[i].index;
-        qsort(m->groups, m->ngroups, sizeof(*m->groups), cmp_group);
-        for (size_t h = 0; h < m->nhosts; h++)
-            for (size_t i = 0; i < m->ngroups; i++)
-                if (m->groups[i].index == where[m->hosts[h].group]) {
-                    m->hosts[h].group = (unsigned)i;
-                    break;
+            if (strcmp(x->state, "terminated") == 0 || !x->private_ip[0] || !x->mac[0])
+                continue;
+            if (pass == 1) {
+                /* The host pass 0 made of x, if it made one. */
+                if (nh == m->nhosts || strcmp(m->hosts[nh].id, x->id) != 0)
+                    continue;
+                h = &m->hosts[nh++];
+                /* STATIC filters nothing: other groups mean nothing there. */
+                for (unsigned k = 1; !dp->cfg.static_mode && k < x->ngroups &&
+                                     h->nextra < CC_NET_MAX_GROUPS - 1; k++) {
+                    long e = strcmp(x->groups[k], x->group_id) == 0
+                                 ? -1
+                                 : extra_group_index(m, cap, x->groups[k]);
+
+                    for (unsigned j = 0; e >= 0 && j < h->nextra; j++)
+                        if (h->extra[j] == (unsigned)e)
+                            e = -1;
+                    if (e >= 0)
+                        h->extra[h->nextra++] = (unsigned)e;
                 }
-        free(where);
+                continue;
+            }
+            g = dp->cfg.static_mode ? static_group(dp, m)
+                                    : group_index(dp, m, cap, x->group_id, err);
+            if (g < 0)
+                continue;
+            h = &m->hosts[m->nhosts++];
+            snprintf(h->id, sizeof(h->id), "%s", x->id);
+            snprintf(h->mac, sizeof(h->mac), "%s", x->mac);
+            snprintf(h->ip, sizeof(h->ip), "%s", x->private_ip);
+            h->group = (unsigned)g;
+        }
+    }
+    if ((rc = sort_groups(m)) != OC_OK) {
+        rc = oc_err_set(err, rc, "out of memory");
+        goto out;
     }
     qsort(m->hosts, m->nhosts, sizeof(*m->hosts), cmp_host);
-    for (size_t i = 0; i < m->ngroups; i++) {
-        struct cc_rule *r = NULL;
-        size_t nr = 0;
-
-        rc = cc_netstate_rules(dp->net, m->groups[i].id, &r, &nr, err);
-        if (rc)
+    for (size_t i = 0; i < m->ngroups; i++)
+        if ((rc = group_rules(dp, &m->groups[i], err)))
             goto out;
-        m->groups[i].rules = r;
-        m->groups[i].nrules = nr;
-    }
     rc = cc_netstate_assigned(dp->net, &eips, &neips, err);
     if (rc)
         goto out;
@@ -289,7 +379,8 @@ static int links_key(const struct cc_net_model *m, struct oc_buf *key)
     int rc = oc_buf_printf(key, "%s|%s|%s|", m->bridge, m->pubif, m->md_ip);
 
     for (size_t i = 0; rc == OC_OK && i < m->ngroups; i++)
-        rc = oc_buf_printf(key, "%s/%u,", m->groups[i].gateway, m->groups[i].prefix);
+        if (m->groups[i].has_net)
+            rc = oc_buf_printf(key, "%s/%u,", m->groups[i].gateway, m->groups[i].prefix);
     for (size_t i = 0; rc == OC_OK && i < m->neips; i++)
         rc = oc_buf_printf(key, "%s,", m->eips[i].public_ip);
     return rc;

@@ -3,9 +3,10 @@
  * (VNET_MODE=MANAGED-NOVLAN, or STATIC: one network, addresses from
  * VNET_MACMAP, no group filtering, the bridge's addresses the admin's).
  *
- * A sync gathers one model (netmodel.h) from the cluster (the network of
- * every group with a live instance, every live instance's MAC and address)
- * and from netstate (ingress rules, assigned elastic IPs), then, inside
+ * A sync gathers one model (netmodel.h) from the cluster (every group a
+ * live instance is in, the network of each first group, every live
+ * instance's MAC, address and groups) and from netstate (ingress and
+ * egress rules, assigned elastic IPs), then, inside
  * VNET_NETNS:
  *   1. netif.c: the bridge exists and is up and holds each group's gateway
  *      (and the metadata address when it is in the plan); the public

@@ -57,6 +57,8 @@ int cc_dhcp_render_opts(const struct cc_net_model *m, struct oc_buf *out)
     for (size_t i = 0; i < m->ngroups; i++) {
         const struct cc_net_group *g = &m->groups[i];
 
+        if (!g->has_net)
+            continue;   /* no addresses of its own */
         if (oc_buf_printf(out, "tag:n%u,option:router,%s\ntag:n%u,option:netmask,%s\n"
                           "tag:n%u,option:broadcast,%s\n", g->index, g->gateway, g->index,
                           g->netmask, g->index, g->broadcast))

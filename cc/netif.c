@@ -225,7 +225,8 @@ static int sync_bridge(struct nl_sock *sk, const struct cc_net_model *m,
         return sync_addrs(sk, idx, w, nw, never_managed, scope, err);
     }
     for (size_t i = 0; i < m->ngroups; i++)
-        want(w, &nw, m->groups[i].gateway, m->groups[i].prefix);
+        if (m->groups[i].has_net)
+            want(w, &nw, m->groups[i].gateway, m->groups[i].prefix);
     /* The metadata proxy's address, when it is in the plan, is the CC's
      * too (the proxy binds it). */
     if (m->md_ip && m->md_ip[0] && cc_ip_parse(m->md_ip, &ip) == OC_OK &&

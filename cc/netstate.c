@@ -28,6 +28,11 @@ static const struct oc_migration migrations[] = {
          "  cidr TEXT NOT NULL, src_group TEXT NOT NULL, PRIMARY KEY (group_id, seq));"
          "CREATE TABLE eips (public_ip TEXT PRIMARY KEY, instance_id TEXT NOT NULL UNIQUE,"
          "  private_ip TEXT NOT NULL);" },
+    /* Egress rules, and whether a group's egress is filtered at all (a
+     * group absent here, or configured before, is not). */
+    { 2, "ALTER TABLE rules ADD COLUMN egress INTEGER NOT NULL DEFAULT 0;"
+         "CREATE TABLE groups (group_id TEXT PRIMARY KEY,"
+         "  egress_filtered INTEGER NOT NULL);" },
 };
 
 static int valid_group(const char *s)
@@ -62,13 +67,24 @@ static int canon_cidr(const char *in, char out[20])
     return OC_OK;
 }
 
+/* "0".."255" without sign, spaces or leading zeros. */
+static int proto_number(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 3 || strspn(s, "0123456789") != n || (n > 1 && s[0] == '0'))
+        return -1;
+    return atoi(s) <= 255 ? atoi(s) : -1;
+}
+
 static int check_rule(const struct cc_rule *r, struct cc_rule *out, size_t k, struct oc_err *err)
 {
     *out = *r;
+    out->egress = !!r->egress;
     if (strcmp(r->proto, "tcp") && strcmp(r->proto, "udp") && strcmp(r->proto, "icmp") &&
-        strcmp(r->proto, "all"))
-        return oc_err_set(err, OC_EINVAL, "rule %zu: protocol must be tcp, udp, icmp or all",
-                          k + 1);
+        strcmp(r->proto, "all") && proto_number(r->proto) < 0)
+        return oc_err_set(err, OC_EINVAL, "rule %zu: protocol must be tcp, udp, icmp, all or "
+                          "a number 0-255", k + 1);
     if (!strcmp(r->proto, "tcp") || !strcmp(r->proto, "udp")) {
         if (r->from_port < 0 || r->to_port > 65535 || r->from_port > r->to_port)
             return oc_err_set(err, OC_EINVAL, "rule %zu: ports must be 0-65535, from <= to",
@@ -92,7 +108,8 @@ static int check_rule(const struct cc_rule *r, struct cc_rule *out, size_t k, st
 }
 
 int cc_netstate_configure(struct cc_netstate *ns, const char *group_id,
-                          const struct cc_rule *rules, size_t n, struct oc_err *err)
+                          const struct cc_rule *rules, size_t n, int egress_filtered,
+                          struct oc_err *err)
 {
     sqlite3_stmt *st;
     int rc;
@@ -118,12 +135,24 @@ int cc_netstate_configure(struct cc_netstate *ns, const char *group_id,
     sqlite3_bind_text(st, 1, group_id, -1, SQLITE_STATIC);
     rc = sqlite3_step(st) == SQLITE_DONE ? OC_OK : oc_db_fail(ns->db, err, "rules");
     sqlite3_reset(st);
+    if (!rc) {
+        st = oc_db_prepare(ns->db, "INSERT OR REPLACE INTO groups VALUES (?1, ?2)", err);
+        if (!st) {
+            rc = OC_EDB;
+            goto fail;
+        }
+        sqlite3_bind_text(st, 1, group_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, !!egress_filtered);
+        rc = sqlite3_step(st) == SQLITE_DONE ? OC_OK : oc_db_fail(ns->db, err, "groups");
+        sqlite3_reset(st);
+    }
     for (size_t k = 0; k < n && !rc; k++) {
         struct cc_rule c;
 
         (void)check_rule(&rules[k], &c, k, err);
-        st = oc_db_prepare(ns->db, "INSERT INTO rules VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                           err);
+        st = oc_db_prepare(ns->db, "INSERT INTO rules (group_id, seq, proto, from_port,"
+                                   " to_port, cidr, src_group, egress)"
+                                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", err);
         if (!st) {
             rc = OC_EDB;
             break;
@@ -135,6 +164,7 @@ int cc_netstate_configure(struct cc_netstate *ns, const char *group_id,
         sqlite3_bind_int(st, 5, c.to_port);
         sqlite3_bind_text(st, 6, c.cidr, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 7, c.src_group, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 8, c.egress);
         rc = sqlite3_step(st) == SQLITE_DONE ? OC_OK : oc_db_fail(ns->db, err, "rules");
         sqlite3_reset(st);
     }
@@ -149,18 +179,29 @@ out:
 }
 
 int cc_netstate_rules(struct cc_netstate *ns, const char *group_id, struct cc_rule **out,
-                      size_t *n, struct oc_err *err)
+                      size_t *n, int *egress_filtered, struct oc_err *err)
 {
     sqlite3_stmt *st;
     size_t cap = 16;
 
     *n = 0;
+    if (egress_filtered)
+        *egress_filtered = 0;
     *out = calloc(cap, sizeof(**out));
     if (!*out)
         return oc_err_set(err, OC_ENOMEM, "out of memory");
     pthread_mutex_lock(&ns->mu);
-    st = oc_db_prepare(ns->db, "SELECT proto, from_port, to_port, cidr, src_group FROM rules"
-                               " WHERE group_id = ?1 ORDER BY seq", err);
+    st = oc_db_prepare(ns->db, "SELECT egress_filtered FROM groups WHERE group_id = ?1", err);
+    if (!st) {
+        pthread_mutex_unlock(&ns->mu);
+        return OC_EDB;
+    }
+    sqlite3_bind_text(st, 1, group_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && egress_filtered)
+        *egress_filtered = sqlite3_column_int(st, 0) != 0;
+    sqlite3_reset(st);
+    st = oc_db_prepare(ns->db, "SELECT proto, from_port, to_port, cidr, src_group, egress"
+                               " FROM rules WHERE group_id = ?1 ORDER BY egress, seq", err);
     if (!st) {
         pthread_mutex_unlock(&ns->mu);
         return OC_EDB;
@@ -184,6 +225,7 @@ int cc_netstate_rules(struct cc_netstate *ns, const char *group_id, struct cc_ru
         r->to_port = sqlite3_column_int(st, 2);
         snprintf(r->cidr, sizeof(r->cidr), "%s", sqlite3_column_text(st, 3));
         snprintf(r->src_group, sizeof(r->src_group), "%s", sqlite3_column_text(st, 4));
+        r->egress = sqlite3_column_int(st, 5) != 0;
     }
     sqlite3_reset(st);
     pthread_mutex_unlock(&ns->mu);
@@ -200,7 +242,8 @@ int cc_netstate_groups(struct cc_netstate *ns, char (**ids)[64], size_t *n, stru
     if (!*ids)
         return oc_err_set(err, OC_ENOMEM, "out of memory");
     pthread_mutex_lock(&ns->mu);
-    st = oc_db_prepare(ns->db, "SELECT DISTINCT group_id FROM rules ORDER BY group_id", err);
+    st = oc_db_prepare(ns->db, "SELECT group_id FROM rules UNION SELECT group_id FROM groups"
+                               " ORDER BY group_id", err);
     if (!st) {
         pthread_mutex_unlock(&ns->mu);
         return OC_EDB;

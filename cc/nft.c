@@ -14,12 +14,54 @@
             return OC_ENOMEM;                                    \
     } while (0)
 
-static const struct cc_net_group *group_by_id(const struct cc_net_model *m, const char *id)
+static long group_by_id(const struct cc_net_model *m, const char *id)
 {
     for (size_t i = 0; i < m->ngroups; i++)
         if (strcmp(m->groups[i].id, id) == 0)
-            return &m->groups[i];
-    return NULL;
+            return (long)i;
+    return -1;
+}
+
+static int host_has_extra(const struct cc_net_host *h, size_t gi)
+{
+    for (unsigned x = 0; x < h->nextra; x++)
+        if (h->extra[x] == gi)
+            return 1;
+    return 0;
+}
+
+/* Whether some instance has group gi besides its first: then its members
+ * are a set (its network and those instances), not its network alone. */
+static int has_extra_members(const struct cc_net_model *m, size_t gi)
+{
+    for (size_t h = 0; h < m->nhosts; h++)
+        if (host_has_extra(&m->hosts[h], gi))
+            return 1;
+    return 0;
+}
+
+/* The members of group gi as an address expression: "@m-<id>", its
+ * network, or "" when it has none here. */
+static void members(const struct cc_net_model *m, size_t gi, char out[80])
+{
+    const struct cc_net_group *g = &m->groups[gi];
+
+    if (has_extra_members(m, gi))
+        snprintf(out, 80, "@m-%s", g->id);
+    else if (g->has_net)
+        snprintf(out, 80, "%s", g->cidr);
+    else
+        out[0] = '\0';
+}
+
+/* Whether a group lets everything out: a rule of all traffic to anywhere. */
+static int egress_all(const struct cc_net_group *g)
+{
+    for (size_t k = 0; k < g->nrules; k++)
+        if (g->rules[k].egress && strcmp(g->rules[k].proto, "all") == 0 &&
+            !g->rules[k].src_group[0] && strcmp(g->rules[k].cidr, "0.0.0.0/0") == 0)
+            return 1;
+    return 0;
 }
 
 /* "22" or "80-443" */
@@ -31,38 +73,127 @@ static void port_range(int from, int to, char out[16])
         snprintf(out, 16, "%d-%d", from, to);
 }
 
+/*
+ * One rule.  Ingress: traffic from its peer (source) to the chain's
+ * instances, accepted.  Egress: traffic from them to its peer
+ * (destination), allowed on (return: the destination's ingress still
+ * decides).  hosts: "" for every instance of the chain's network, else
+ * "ip daddr ..." / "ip saddr ..." for those of them that have the rule's
+ * group besides their first.
+ */
 static int render_rule(const struct cc_net_model *m, const struct cc_rule *r,
-                       struct oc_buf *out)
+                       const char *hosts, struct oc_buf *out)
 {
-    char src[40], ports[16];
+    const char *peer_dir = r->egress ? "daddr" : "saddr";
+    const char *verdict = r->egress ? "return" : "accept";
+    char peer[100], ports[16], who[80];
 
     if (r->src_group[0]) {
-        const struct cc_net_group *g = group_by_id(m, r->src_group);
+        long gi = group_by_id(m, r->src_group);
 
-        if (!g) {
-            /* No instance of that group here yet: nothing can come from it. */
-            P("\t\t# %s: source group %s has no network here\n", r->proto, r->src_group);
+        if (gi >= 0)
+            members(m, (size_t)gi, who);
+        if (gi < 0 || !who[0]) {
+            /* No instance of that group here yet: nothing can come from
+             * it, nothing can go to it. */
+            P("\t\t# %s: %s group %s has no instance here\n", r->proto,
+              r->egress ? "destination" : "source", r->src_group);
             return OC_OK;
         }
-        snprintf(src, sizeof(src), "ip saddr %s ", g->cidr);
+        snprintf(peer, sizeof(peer), "ip %s %s ", peer_dir, who);
     } else if (strcmp(r->cidr, "0.0.0.0/0") == 0) {
-        src[0] = '\0';
+        peer[0] = '\0';
     } else {
-        snprintf(src, sizeof(src), "ip saddr %s ", r->cidr);
+        snprintf(peer, sizeof(peer), "ip %s %s ", peer_dir, r->cidr);
     }
     if (!strcmp(r->proto, "tcp") || !strcmp(r->proto, "udp")) {
         port_range(r->from_port, r->to_port, ports);
-        P("\t\t%s%s dport %s accept\n", src, r->proto, ports);
+        P("\t\t%s%s%s dport %s %s\n", hosts, peer, r->proto, ports, verdict);
     } else if (!strcmp(r->proto, "icmp")) {
-        P("\t\t%sip protocol icmp", src);
+        P("\t\t%s%sip protocol icmp", hosts, peer);
         if (r->from_port >= 0)
             P(" icmp type %d", r->from_port);
         if (r->from_port >= 0 && r->to_port >= 0)
             P(" icmp code %d", r->to_port);
-        P(" accept\n");
+        P(" %s\n", verdict);
+    } else if (strcmp(r->proto, "all") != 0) {
+        P("\t\t%s%sip protocol %s %s\n", hosts, peer, r->proto, verdict);
+    } else if (hosts[0] || peer[0]) {
+        P("\t\t%s%s%s\n", hosts, peer, verdict);
     } else {
-        P("\t\t%saccept\n", src[0] ? src : "ip saddr 0.0.0.0/0 ");
+        P("\t\tip %s 0.0.0.0/0 %s\n", peer_dir, verdict);
     }
+    return OC_OK;
+}
+
+/* "ip daddr 10.101.0.35 " or "ip daddr { 10.101.0.35, 10.101.0.36 } ":
+ * the instances of network group net that also have group gi ("" when
+ * none). */
+static int hosts_with(const struct cc_net_model *m, size_t net, size_t gi, const char *dir,
+                      struct oc_buf *out)
+{
+    size_t n = 0;
+
+    oc_buf_reset(out);
+    for (size_t h = 0; h < m->nhosts; h++)
+        n += m->hosts[h].group == net && host_has_extra(&m->hosts[h], gi);
+    if (!n)
+        return OC_OK;
+    P("ip %s %s", dir, n > 1 ? "{ " : "");
+    n = 0;
+    for (size_t h = 0; h < m->nhosts; h++)
+        if (m->hosts[h].group == net && host_has_extra(&m->hosts[h], gi))
+            P("%s%s", n++ ? ", " : "", m->hosts[h].ip);
+    P("%s ", n > 1 ? " }" : "");
+    return OC_OK;
+}
+
+/*
+ * The chain of one network's instances, one direction: the rules of their
+ * first group for all of them, then the rules of each other group for the
+ * instances that have it; then drop.  Ingress also lets the members of
+ * each of their groups in (instances of one group talk freely, as in
+ * Eucalyptus).
+ */
+static int render_chain(const struct cc_net_model *m, size_t net, int egress, struct oc_buf *out)
+{
+    const struct cc_net_group *g = &m->groups[net];
+    struct oc_buf hosts = { 0 };
+    char who[80];
+    int rc = OC_OK;
+
+    P("\tchain %s-%s {\n", egress ? "e" : "g", g->id);
+    /* The network's own group first (its rules are for all of them), then
+     * the others in the model's order. */
+    for (size_t step = 0; step <= m->ngroups && rc == OC_OK; step++) {
+        size_t gi = step == 0 ? net : step - 1;
+
+        if (step > 0 && gi == net)
+            continue;
+        if (gi == net) {
+            oc_buf_reset(&hosts);
+        } else {
+            if ((rc = hosts_with(m, net, gi, egress ? "saddr" : "daddr", &hosts)))
+                break;
+            if (!hosts.len)
+                continue;
+        }
+        if (!egress) {
+            members(m, gi, who);
+            if (oc_buf_printf(out, "\t\t%sip saddr %s accept\n", hosts.len ? hosts.data : "",
+                              who) != OC_OK) {
+                rc = OC_ENOMEM;
+                break;
+            }
+        }
+        for (size_t k = 0; k < m->groups[gi].nrules && rc == OC_OK; k++)
+            if (m->groups[gi].rules[k].egress == egress)
+                rc = render_rule(m, &m->groups[gi].rules[k], hosts.len ? hosts.data : "", out);
+    }
+    oc_buf_free(&hosts);
+    if (rc)
+        return rc;
+    P("\t\tdrop\n\t}\n");
     return OC_OK;
 }
 
@@ -83,6 +214,26 @@ int cc_nft_render(const struct cc_net_model *m, struct oc_buf *out)
           m->eips[i].public_ip);
     P("%s\t}\n", m->neips ? " }\n" : "");
 
+    /* The members of each group that some instances have besides their
+     * first: its network and those instances (an instance joins a set as
+     * an element, not as a rule). */
+    for (size_t gi = 0; m->filter && gi < m->ngroups; gi++) {
+        const struct cc_net_group *g = &m->groups[gi];
+        size_t n = 0;
+
+        if (!has_extra_members(m, gi))
+            continue;
+        P("\tset m-%s {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { ", g->id);
+        if (g->has_net) {
+            P("%s", g->cidr);
+            n++;
+        }
+        for (size_t h = 0; h < m->nhosts; h++)
+            if (host_has_extra(&m->hosts[h], gi))
+                P("%s%s", n++ ? ", " : "", m->hosts[h].ip);
+        P(" }\n\t}\n");
+    }
+
     P("\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
     if (m->md_ip && m->md_ip[0])
         P("\t\tiifname \"%s\" ip daddr 169.254.169.254 tcp dport 80 dnat to %s:%u\n",
@@ -94,25 +245,30 @@ int cc_nft_render(const struct cc_net_model *m, struct oc_buf *out)
     P("\t\tip daddr != %s snat to ip saddr map @eip_snat\n", m->subnet);
     P("\t}\n");
 
+    /* Replies pass first, whatever the rules (security groups are
+     * stateful); then what an instance starts is checked against its
+     * groups' egress rules (e-: "return" when allowed, else drop), then
+     * what reaches an instance against their ingress rules (g-). */
     P("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n");
     P("\t\tct state established,related accept\n");
     P("\t\tct state invalid drop\n");
     for (size_t i = 0; m->filter && i < m->ngroups; i++)
-        P("\t\tip daddr %s jump g-%s\n", m->groups[i].cidr, m->groups[i].id);
+        if (m->groups[i].has_net && !egress_all(&m->groups[i]))
+            P("\t\tip saddr %s jump e-%s\n", m->groups[i].cidr, m->groups[i].id);
+    for (size_t i = 0; m->filter && i < m->ngroups; i++)
+        if (m->groups[i].has_net)
+            P("\t\tip daddr %s jump g-%s\n", m->groups[i].cidr, m->groups[i].id);
     P("\t}\n");
 
     for (size_t i = 0; m->filter && i < m->ngroups; i++) {
-        const struct cc_net_group *g = &m->groups[i];
+        int rc;
 
-        P("\tchain g-%s {\n", g->id);
-        P("\t\tip saddr %s accept\n", g->cidr);
-        for (size_t k = 0; k < g->nrules; k++) {
-            int rc = render_rule(m, &g->rules[k], out);
-
-            if (rc)
-                return rc;
-        }
-        P("\t\tdrop\n\t}\n");
+        if (!m->groups[i].has_net)
+            continue;
+        if ((rc = render_chain(m, i, 0, out)))
+            return rc;
+        if (!egress_all(&m->groups[i]) && (rc = render_chain(m, i, 1, out)))
+            return rc;
     }
     P("}\n");
     return OC_OK;
@@ -209,12 +365,14 @@ struct line {
     size_t n;
 };
 
+enum { B_CHAIN, B_MAP, B_SET };
+
 struct block {
-    int is_map;
+    int kind;                     /* B_CHAIN, B_MAP or B_SET */
     struct line name;
     struct line head[3];          /* "type ..." (and a map's "flags ...") */
     size_t nhead;
-    struct line *items;           /* rules, or a map's elements ("k : v") */
+    struct line *items;           /* rules, a map's elements ("k : v"), a set's */
     size_t nitems;
 };
 
@@ -248,7 +406,7 @@ static const struct block *find_block_n(const struct doc *d, size_t n,
                                         const struct block *like)
 {
     for (size_t i = 0; i < n; i++)
-        if (d->b[i].is_map == like->is_map && same(&d->b[i].name, &like->name))
+        if (d->b[i].kind == like->kind && same(&d->b[i].name, &like->name))
             return &d->b[i];
     return NULL;
 }
@@ -276,11 +434,10 @@ static int doc_parse(const char *text, struct doc *d)
         if (starts(&l, "table ") || (l.n == 1 && l.p[0] == '}'))
             continue;
         if (!cur) {
-            int is_map = starts(&l, "\tmap ");
+            int kind = starts(&l, "\tmap ") ? B_MAP : starts(&l, "\tset ") ? B_SET : B_CHAIN;
+            size_t skip = kind == B_CHAIN ? 7 : 5;
 
-            size_t skip = is_map ? 5 : 7;
-
-            if (!is_map && !starts(&l, "\tchain "))
+            if (kind == B_CHAIN && !starts(&l, "\tchain "))
                 return -1;
             if (l.n < skip + 3 || memcmp(l.p + l.n - 2, " {", 2) != 0)
                 return -1;
@@ -294,7 +451,7 @@ static int doc_parse(const char *text, struct doc *d)
             }
             cur = &d->b[d->n++];
             memset(cur, 0, sizeof(*cur));
-            cur->is_map = is_map;
+            cur->kind = kind;
             cur->name.p = l.p + skip;
             cur->name.n = l.n - skip - 2;   /* " {" */
             cur->items = d->pool + d->npool;
@@ -315,7 +472,7 @@ static int doc_parse(const char *text, struct doc *d)
             if (cur->nhead == 3)
                 return -1;
             cur->head[cur->nhead++] = l;
-        } else if (cur->is_map && starts(&l, "elements = { ")) {
+        } else if (cur->kind != B_CHAIN && starts(&l, "elements = { ")) {
             const char *x = l.p + 13, *end = l.p + l.n - 2;   /* " }" */
 
             while (x < end) {
@@ -395,28 +552,46 @@ int cc_nft_update(const char *table, const char *old_text, const char *new_text,
 
     if (doc_parse(old_text, &o) || doc_parse(new_text, &n))
         goto out;
-    /* Maps and base chains are the skeleton: any change there, or a map
-     * gone, is a full replace (it never happens while the CC runs). */
+    /* Maps and base chains are the skeleton: any change there, or one
+     * gone, is a full replace (it never happens while the CC runs).  Sets
+     * come and go with the groups that need them; a set whose type
+     * changed is a replace too. */
     for (size_t i = 0; i < n.n; i++) {
         const struct block *ob = find_block(&o, &n.b[i]);
 
-        if ((n.b[i].is_map || n.b[i].nhead) && (!ob || !heads_equal(ob, &n.b[i])))
+        if ((n.b[i].kind == B_MAP || n.b[i].nhead) && n.b[i].kind != B_SET &&
+            (!ob || !heads_equal(ob, &n.b[i])))
             goto out;
         if (ob && !heads_equal(ob, &n.b[i]))
             goto out;
+        /* A new set's declaration must say what it is. */
+        if (!ob && n.b[i].kind == B_SET && !n.b[i].nhead)
+            goto out;
     }
     for (size_t i = 0; i < o.n; i++)
-        if ((o.b[i].is_map || o.b[i].nhead) && !find_block(&n, &o.b[i]))
+        if ((o.b[i].kind == B_MAP || (o.b[i].kind == B_CHAIN && o.b[i].nhead)) &&
+            !find_block(&n, &o.b[i]))
             goto out;
-    /* 1. new chains, 2. flush changed ones, 3. their rules, 4. map
-     * elements, 5. chains gone (nothing jumps to them after 2-3). */
+    /* 1. new sets, 2. new chains, 3. flush changed chains and refill them,
+     * 4. map and set elements, 5. chains gone, 6. sets gone (nothing
+     * refers to them after 3 and 5). */
+    for (size_t i = 0; i < n.n; i++) {
+        const struct block *nb = &n.b[i];
+
+        if (nb->kind != B_SET || find_block(&o, nb))
+            continue;
+        C("add set ip %s %.*s {", table, (int)nb->name.n, nb->name.p);
+        for (size_t k = 0; k < nb->nhead; k++)
+            C(" %.*s;", (int)nb->head[k].n, nb->head[k].p);
+        C(" }\n");
+    }
     for (size_t i = 0; i < n.n; i++)
-        if (!n.b[i].is_map && !find_block(&o, &n.b[i]))
+        if (n.b[i].kind == B_CHAIN && !find_block(&o, &n.b[i]))
             C("add chain ip %s %.*s\n", table, (int)n.b[i].name.n, n.b[i].name.p);
     for (size_t i = 0; i < n.n; i++) {
         const struct block *nb = &n.b[i], *ob = find_block(&o, nb);
 
-        if (nb->is_map || (ob && items_equal(ob, nb)))
+        if (nb->kind != B_CHAIN || (ob && items_equal(ob, nb)))
             continue;
         if (ob)
             C("flush chain ip %s %.*s\n", table, (int)nb->name.n, nb->name.p);
@@ -426,9 +601,12 @@ int cc_nft_update(const char *table, const char *old_text, const char *new_text,
     }
     for (size_t i = 0; i < n.n; i++) {
         const struct block *nb = &n.b[i], *ob = find_block(&o, nb);
+        static const struct block none = { 0 };
 
-        if (!nb->is_map)
+        if (nb->kind == B_CHAIN)
             continue;
+        if (!ob)
+            ob = &none;
         for (size_t k = 0; k < ob->nitems; k++)
             if (!has_item(nb, &ob->items[k])) {
                 struct line key = elem_key(&ob->items[k]);
@@ -442,9 +620,12 @@ int cc_nft_update(const char *table, const char *old_text, const char *new_text,
                   (int)nb->items[k].n, nb->items[k].p);
     }
     for (size_t i = 0; i < o.n; i++)
-        if (!o.b[i].is_map && !find_block(&n, &o.b[i]))
+        if (o.b[i].kind == B_CHAIN && !find_block(&n, &o.b[i]))
             C("flush chain ip %s %.*s\ndelete chain ip %s %.*s\n", table,
               (int)o.b[i].name.n, o.b[i].name.p, table, (int)o.b[i].name.n, o.b[i].name.p);
+    for (size_t i = 0; i < o.n; i++)
+        if (o.b[i].kind == B_SET && !find_block(&n, &o.b[i]))
+            C("delete set ip %s %.*s\n", table, (int)o.b[i].name.n, o.b[i].name.p);
     rc = 0;
     goto out;
 nomem:

@@ -11,17 +11,28 @@
  * the table is touched.  What the table holds:
  *
  *   maps eip_dnat      public -> private, and eip_snat private -> public
+ *   set m-<group>      the members of a group some instances have besides
+ *                      their first: its network and those instances
  *   prerouting (nat)   169.254.169.254:80 from the instances' bridge is
  *                      sent to the metadata proxy; an address in eip_dnat
  *                      is DNATed to its instance's private address
  *   postrouting (nat)  an instance in eip_snat leaves the private plan
  *                      from its elastic IP (SNAT)
- *   forward (filter)   replies pass (conntrack); a packet for a group's
- *                      network jumps to that group's chain
- *   chain g-<group>    its own network passes (instances of one group talk
- *                      freely, as in Eucalyptus), then each ingress rule
- *                      (tcp/udp ports, icmp type/code, CIDR or source
- *                      group = that group's network), then drop
+ *   forward (filter)   replies pass (conntrack: security groups are
+ *                      stateful); a packet from a network whose group
+ *                      filters egress jumps to e-<group>, then a packet
+ *                      for a group's network jumps to g-<group>
+ *   chain e-<group>    each egress rule of the group (return: allowed on),
+ *                      then those of the instances' other groups for the
+ *                      instances that have them, then drop
+ *   chain g-<group>    the group's members pass (instances of one group
+ *                      talk freely, as in Eucalyptus), then each ingress
+ *                      rule (tcp/udp ports, icmp type/code, protocol
+ *                      numbers; a CIDR or a group = its members), then the
+ *                      members and rules of the instances' other groups
+ *                      for the instances that have them, then drop
+ * An instance's network is its first group's; the rules enforced for it
+ * are the union of all its groups' (netmodel.h).
  */
 #ifndef CC_NFT_H
 #define CC_NFT_H

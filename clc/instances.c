@@ -4,13 +4,16 @@
  * instances.h).  Operations on existing instances are in instance_ops.c.
  *
  * RunInstances: everything is validated and resolved in clc.db first
- * (image, kernel, ramdisk, type, key pair, group, zone, user data, tags),
+ * (image, kernel, ramdisk, type, key pair, groups, zone, user data, tags),
  * then for each candidate cluster (the requested zone, else every zone in
  * name order): the reservation and its instances are committed as
- * `pending` on that cluster, the group's rules are pushed, and
- * ccRunInstances is sent.  The CC places all of them or none; when they
- * do not fit, the rows are deleted and fewer are tried (halving, not
- * below MinCount), then the next cluster.  Nothing is left behind when no
+ * `pending` on that cluster, the rules of each of its groups the cluster
+ * does not have yet are pushed, and ccRunInstances is sent.  An instance
+ * may be in up to five groups (AWS's limit); the first decides its
+ * network (its subnet, address and MAC), as in Eucalyptus's managed modes,
+ * and the cluster enforces the union of all their rules.  The CC places
+ * all of them or none; when they do not fit, the rows are deleted and
+ * fewer are tried (halving, not below MinCount), then the next cluster.  Nothing is left behind when no
  * cluster can take MinCount: InsufficientInstanceCapacity.
  */
 #include "clc/instances.h"
@@ -61,8 +64,9 @@ int clc_state_live(const char *state)
     " i.state_time, i.private_ip, i.mac, i.launch_time, i.launch_index,"                  \
     " i.disable_api_termination, i.architecture, i.root_device_type, i.root_device_name," \
     " i.platform, IFNULL(a.public_ip, ''), r.client_token, i.user_data IS NOT NULL,"      \
-    " IFNULL((SELECT group_concat(g.group_id || char(9) || g.group_name, char(10))"       \
-    "         FROM instance_groups g WHERE g.instance_id = i.id), ''),"                   \
+    " IFNULL((SELECT group_concat(x, char(10)) FROM"                                      \
+    "         (SELECT g.group_id || char(9) || g.group_name AS x FROM instance_groups g"   \
+    "          WHERE g.instance_id = i.id ORDER BY g.rowid)), ''),"                        \
     " i.reservation_id || '/' || i.id"
 #define INST_FROM                                                                         \
     " FROM instances i JOIN reservations r ON r.id = i.reservation_id"                    \
@@ -356,28 +360,32 @@ int clc_net_push_group(struct clc *c, struct oc_db *db, struct oc_arena *a,
     struct oc_kv *p;
     struct oc_icall res;
     size_t n = 0, np = 0;
-    int rc, k = 0;
+    int rc, k[2] = { 0, 0 };
 
     if ((rc = clc_secgroup_rules_load(db, a, gid, &rules, &n, err)))
         return rc;
-    p = oc_arena_calloc(a, 1 + 5 * n, sizeof(*p));
+    p = oc_arena_calloc(a, 2 + 5 * n, sizeof(*p));
     if (!p)
         return oc_err_set(err, OC_ENOMEM, "out of memory");
     p[np++] = (struct oc_kv){ "GroupId", gid, 1 };
+    /* The cluster filters what instances start by the egress rules sent
+     * (none: nothing leaves), as AWS does; a new group has the rule "all
+     * traffic to 0.0.0.0/0". */
+    p[np++] = (struct oc_kv){ "Egress", "rules", 1 };
     for (size_t i = 0; i < n; i++) {
         const struct clc_sg_rule *ru = &rules[i];
         const char *proto = strcmp(ru->protocol, "-1") == 0 ? "all" : ru->protocol;
+        const char *pfx = ru->egress ? "EgressRule" : "Rule";
         int ports = strcmp(proto, "tcp") == 0 || strcmp(proto, "udp") == 0;
+        int *kk = &k[ru->egress ? 1 : 0];
 
-        /* The data plane filters what arrives (ingress) in IPv4 for tcp,
-         * udp, icmp and everything; other rules are stored, not enforced
-         * (docs/clc.md). */
-        if (ru->egress || strchr(ru->cidr, ':') ||
-            !(ports || strcmp(proto, "icmp") == 0 || strcmp(proto, "all") == 0))
+        /* The data plane is IPv4: IPv6 ranges and icmpv6 are stored and
+         * described, not enforced (docs/clc.md). */
+        if (strchr(ru->cidr, ':') || strcmp(proto, "icmpv6") == 0)
             continue;
-        k++;
+        (*kk)++;
 #define RULE(key, val) \
-    p[np++] = (struct oc_kv){ oc_arena_printf(a, "Rule.%d." key, k), (val), 1 }
+    p[np++] = (struct oc_kv){ oc_arena_printf(a, "%s.%d." key, pfx, *kk), (val), 1 }
         RULE("Protocol", proto);
         if (ports || strcmp(proto, "icmp") == 0) {
             RULE("FromPort", oc_arena_printf(a, "%d", ru->from_port));
@@ -447,15 +455,28 @@ int clc_net_push_cluster(struct clc *c, struct oc_db *db, struct oc_arena *a,
                                          " JOIN instances i ON i.id = g.instance_id"
                                          " WHERE i.cluster = ? AND i.state <> 'terminated'",
                                      err);
-    const char *gids[256];
-    size_t n = 0;
+    const char **gids = NULL;
+    size_t n = 0, cap = 0;
     int rc;
 
     if (!st)
         return OC_EDB;
     sqlite3_bind_text(st, 1, cl->name, -1, SQLITE_TRANSIENT);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 256)
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            const char **more = oc_arena_calloc(a, cap ? 2 * cap : 16, sizeof(*more));
+
+            if (!more) {
+                sqlite3_reset(st);
+                return oc_err_set(err, OC_ENOMEM, "out of memory");
+            }
+            if (n)
+                memcpy(more, gids, n * sizeof(*more));
+            gids = more;
+            cap = cap ? 2 * cap : 16;
+        }
         gids[n++] = clc_col_text(a, st, 0);
+    }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return oc_db_fail(db, err, "groups of a cluster");
@@ -475,7 +496,9 @@ struct run {
     struct clc_image image, kernel, ramdisk;
     int has_kernel, has_ramdisk;
     const char *key_name;
-    const char *gid, *gname;
+    /* Its security groups in order (the first decides the network). */
+    const char *gids[CLC_MAX_GROUPS], *gnames[CLC_MAX_GROUPS];
+    size_t ngroups;
     const char *zone;             /* NULL: any */
     uint8_t *user_data;
     size_t user_data_len;
@@ -535,33 +558,53 @@ static int run_aux_image(struct clc_req *r, const char *param, const char *deflt
     return CLC_OK;
 }
 
-static int run_group(struct clc_req *r, struct run *run)
+/* Adds one named group (by id or by name) to run's groups, once. */
+static int run_group_add(struct clc_req *r, struct run *run, const char *want, int by_id)
 {
-    const char **names, **ids;
-    size_t nn, ni;
     struct oc_err err = { 0 };
-    const char *want;
-    int by_id, rc;
+    const char *gid = NULL, *gname = NULL;
+    int rc = clc_secgroup_resolve(r->db, r->arena, r->who.account_id, want, &gid, &gname, &err);
 
-    if (clc_param_list(r, "SecurityGroup", &names, &nn) ||
-        clc_param_list(r, "SecurityGroupId", &ids, &ni))
-        return CLC_FAILED;
-    /* As Eucalyptus's managed network modes: one group per instance (its
-     * network is the group's). */
-    if (nn + ni > 1)
-        return clc_error(r, "InvalidParameterCombination",
-                         "An instance may be in one security group only in this cloud");
-    by_id = ni == 1;
-    want = nn ? names[0] : ni ? ids[0] : "default";
-    rc = clc_secgroup_resolve(r->db, r->arena, r->who.account_id, want, &run->gid, &run->gname,
-                              &err);
-    if (rc == OC_ENOTFOUND || (rc == OC_OK && by_id && strcmp(run->gid, want) != 0))
+    if (rc == OC_ENOTFOUND || (rc == OC_OK && by_id && strcmp(gid, want) != 0))
         return by_id ? clc_error(r, "InvalidGroup.NotFound",
                                  "The security group '%s' does not exist", want)
                      : clc_error(r, "InvalidGroup.NotFound",
                                  "The security group '%s' does not exist in default VPC", want);
     if (rc)
         return clc_internal(r, &err);
+    /* A group named twice (by name and by id, say) counts once, as on AWS. */
+    for (size_t k = 0; k < run->ngroups; k++)
+        if (strcmp(run->gids[k], gid) == 0)
+            return CLC_OK;
+    if (run->ngroups == CLC_MAX_GROUPS)
+        return clc_error(r, "SecurityGroupsPerInstanceLimitExceeded",
+                         "The maximum number of security groups per instance has been reached"
+                         " (%d)", CLC_MAX_GROUPS);
+    run->gids[run->ngroups] = gid;
+    run->gnames[run->ngroups++] = gname;
+    return CLC_OK;
+}
+
+/* SecurityGroup.N (names) then SecurityGroupId.N, each in N's order; none:
+ * the account's `default`.  The first decides the instances' network, as
+ * in Eucalyptus's managed modes. */
+static int run_group(struct clc_req *r, struct run *run)
+{
+    const char **names, **ids;
+    size_t nn, ni;
+
+    if (clc_param_list(r, "SecurityGroup", &names, &nn) ||
+        clc_param_list(r, "SecurityGroupId", &ids, &ni))
+        return CLC_FAILED;
+    run->ngroups = 0;
+    for (size_t k = 0; k < nn; k++)
+        if (run_group_add(r, run, names[k], 0))
+            return CLC_FAILED;
+    for (size_t k = 0; k < ni; k++)
+        if (run_group_add(r, run, ids[k], 1))
+            return CLC_FAILED;
+    if (!run->ngroups && run_group_add(r, run, "default", 0))
+        return CLC_FAILED;
     return CLC_OK;
 }
 
@@ -729,10 +772,12 @@ static int run_record(struct clc_req *r, const struct run *run, const char *clus
                        *run->image.architecture ? run->image.architecture : "x86_64",
                        run->image.root_device_type, run->image.root_device_name,
                        run->image.platform);
-        if (rc == OC_OK)
+        /* In order: instance_groups' rowid keeps it (the first is the
+         * network's). */
+        for (size_t g = 0; rc == OC_OK && g < run->ngroups; g++)
             rc = oc_db_run(r->db, "INSERT INTO instance_groups (instance_id, group_id,"
                                   " group_name) VALUES (?, ?, ?)",
-                           NULL, &err, "sss", ids[k], run->gid, run->gname);
+                           NULL, &err, "sss", ids[k], run->gids[g], run->gnames[g]);
         if (rc == OC_OK && clc_tags_from_spec(r, "instance", ids[k])) {
             oc_db_rollback(r->db);
             return CLC_FAILED;
@@ -806,7 +851,7 @@ static int group_on_cluster(struct clc_req *r, const char *gid, const char *clus
 static int run_send(struct clc_req *r, const struct run *run, const struct clc_cluster *cl,
                     const char *rid, char (*ids)[32], long long n, struct oc_err *err)
 {
-    struct oc_kv *p = oc_arena_calloc(r->arena, (size_t)n + 24, sizeof(*p));
+    struct oc_kv *p = oc_arena_calloc(r->arena, (size_t)n + 24 + CLC_MAX_GROUPS, sizeof(*p));
     struct oc_icall res;
     size_t np = 0;
     xmlNodePtr set, it;
@@ -823,7 +868,9 @@ static int run_send(struct clc_req *r, const struct run *run, const struct clc_c
     p[np++] = (struct oc_kv){ "VCpus", oc_arena_printf(r->arena, "%lld", run->vcpus), 1 };
     p[np++] = (struct oc_kv){ "MemoryMiB", oc_arena_printf(r->arena, "%lld", run->mem), 1 };
     p[np++] = (struct oc_kv){ "DiskGiB", oc_arena_printf(r->arena, "%lld", run->disk), 1 };
-    p[np++] = (struct oc_kv){ "GroupId", run->gid, 1 };
+    for (size_t g = 0; g < run->ngroups; g++)
+        p[np++] = (struct oc_kv){ oc_arena_printf(r->arena, "GroupId.%zu", g + 1), run->gids[g],
+                                  1 };
     p[np++] = (struct oc_kv){ "LaunchIndex", "0", 1 };
     image_params(r->arena, p, &np, "Image", &run->image);
     if (run->has_kernel)
@@ -835,12 +882,13 @@ static int run_send(struct clc_req *r, const struct run *run, const struct clc_c
         p[np++] = (struct oc_kv){ "MacroComponentReady", run->image.mc_ready, 1 };
     if (run->clone_of)
         p[np++] = (struct oc_kv){ "CloneOf", run->clone_of, 1 };
-    /* The cluster has the group's rules already when it runs another of
-     * its instances (every change is pushed there; one that failed is the
-     * poller's); otherwise they go first. */
-    if (!group_on_cluster(r, run->gid, cl->name, rid) &&
-        (rc = clc_net_push_group(r->clc, r->db, r->arena, cl, run->gid, err)))
-        return rc;
+    /* The cluster has a group's rules already when it runs another of its
+     * instances (every change is pushed there; one that failed is the
+     * poller's); otherwise they go first, for every group. */
+    for (size_t g = 0; g < run->ngroups; g++)
+        if (!group_on_cluster(r, run->gids[g], cl->name, rid) &&
+            (rc = clc_net_push_group(r->clc, r->db, r->arena, cl, run->gids[g], err)))
+            return rc;
     if ((rc = clc_cc_call(r->clc, cl, "ccRunInstances", p, np, &res, NULL, err)))
         return rc;
     set = oc_xml_child(res.root, "instancesSet");
@@ -992,10 +1040,14 @@ static int clone_instances(struct clc_req *r)
     run.token = "";
     run.clone_of = src.id;
     run.disable_api_termination = src.disable_api_termination;
-    if (clc_instance_groups(r->arena, &src, &gids, &gnames) != 1)
-        return clc_error(r, "InternalError", "The instance '%s' has no security group", id);
-    run.gid = gids[0];
-    run.gname = gnames[0];
+    run.ngroups = clc_instance_groups(r->arena, &src, &gids, &gnames);
+    if (run.ngroups == 0 || run.ngroups > CLC_MAX_GROUPS)
+        return clc_error(r, "InternalError", "The instance '%s' has %zu security groups", id,
+                         run.ngroups);
+    for (size_t g = 0; g < run.ngroups; g++) {
+        run.gids[g] = gids[g];
+        run.gnames[g] = gnames[g];
+    }
     if (clc_instance_user_data(r->db, r->arena, src.id, &ud, &udlen, &err))
         return clc_internal(r, &err);
     run.user_data = (uint8_t *)ud;

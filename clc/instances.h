@@ -19,6 +19,10 @@
 #include "clc/clc.h"
 #include "clc/clusters.h"
 
+/* Security groups per instance (AWS's default quota); the first decides
+ * its network on the cluster. */
+#define CLC_MAX_GROUPS 5
+
 /* EC2's state code of a state name (pending 0, running 16, ...), -1 when
  * it is none of EC2's. */
 int clc_state_code(const char *state);
@@ -31,7 +35,7 @@ struct clc_instance {
     const char *instance_type, *key_name, *cluster, *node, *state, *state_reason;
     const char *private_ip, *mac, *public_ip, *architecture, *root_device_type;
     const char *root_device_name, *platform, *client_token;
-    const char *groups;           /* "id\tname\n..." */
+    const char *groups;           /* "id\tname\n...", in the order given at launch */
     const char *private_dns, *public_dns;   /* set by clc_instance_names() */
     int launch_index, node_up, disable_api_termination, has_user_data;
     time_t launch_time, state_time;
@@ -73,8 +77,9 @@ int clc_instance_record(struct oc_db *db, const struct clc_instance_news *n,
 
 /* ---- the network of a security group on its clusters ---- */
 
-/* Sends the ingress rules of group gid to cluster cl (ccConfigureNetwork:
- * the CC replaces the group's rules whole). */
+/* Sends the rules of group gid, ingress and egress, to cluster cl
+ * (ccConfigureNetwork with Egress=rules: the CC replaces the group's rules
+ * whole and lets its instances start only what the egress rules allow). */
 int clc_net_push_group(struct clc *c, struct oc_db *db, struct oc_arena *a,
                        const struct clc_cluster *cl, const char *gid,
                        struct oc_err *err) OC_WUR;

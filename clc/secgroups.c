@@ -4,6 +4,10 @@
  * SecurityGroupIngress/Egress, the `default` group of every account, and the
  * rule view the cluster controller reads (clc/secgroups.h).
  *
+ * A rule change is pushed at once to every cluster that runs an instance
+ * of the group (clc_net_group_changed, clc/instances.c), ingress and
+ * egress; the cluster enforces both.
+ *
  * Everything is scoped to the caller's account: another account's groups
  * are "not found", except as a rule's peer named together with its owner's
  * account id (UserId / SourceSecurityGroupOwnerId), as EC2-Classic allowed.
@@ -14,6 +18,7 @@
 #include <string.h>
 
 #include "clc/clc.h"
+#include "clc/instances.h"
 #include "clc/secgroups.h"
 #include "common/ids.h"
 
@@ -603,6 +608,10 @@ static int sg_change_rules(struct clc_req *r, int egress, int revoke)
         oc_db_rollback(r->db);
         return clc_internal(r, &err);
     }
+    /* Every cluster running an instance of the group gets its rules now
+     * (ccConfigureNetwork, both directions): the change is live when the
+     * answer comes, or the poller pushes it once the cluster answers. */
+    clc_net_group_changed(r, gid);
     clc_reply_begin(r);
     oc_xmlw_elem(r->xml, "return", "true");
     if (!revoke)
@@ -1073,9 +1082,10 @@ const struct clc_action clc_secgroup_actions[] = {
     { "CreateSecurityGroup", sg_create, 0 },
     { "DeleteSecurityGroup", sg_delete, 0 },
     { "DescribeSecurityGroups", sg_describe, CLC_ACTION_CACHEABLE },
-    { "AuthorizeSecurityGroupIngress", sg_authorize_ingress, 0 },
-    { "RevokeSecurityGroupIngress", sg_revoke_ingress, 0 },
-    { "AuthorizeSecurityGroupEgress", sg_authorize_egress, 0 },
-    { "RevokeSecurityGroupEgress", sg_revoke_egress, 0 },
+    /* Rule changes call the clusters that run the group's instances. */
+    { "AuthorizeSecurityGroupIngress", sg_authorize_ingress, CLC_ACTION_CALLS_OUT },
+    { "RevokeSecurityGroupIngress", sg_revoke_ingress, CLC_ACTION_CALLS_OUT },
+    { "AuthorizeSecurityGroupEgress", sg_authorize_egress, CLC_ACTION_CALLS_OUT },
+    { "RevokeSecurityGroupEgress", sg_revoke_egress, CLC_ACTION_CALLS_OUT },
     { NULL, NULL, 0 },
 };

@@ -15,7 +15,16 @@ What is checked, through guests started with ccRunInstances:
     after ccUnassignAddress;
   - dnsmasq killed: the CC starts it again with the same files and leases;
   - CC restarted: the table is removed on the clean stop and rebuilt
-    identically, dnsmasq's files are identical, the guests keep working.
+    identically, dnsmasq's files are identical, the guests keep working;
+  - several groups per instance: a guest in groups B and C (B's network)
+    is reached on the ports either group allows and on no other; a guest
+    whose second group is A counts as A's member for source-group rules;
+  - egress: with a group's egress filtered and no egress rule, a guest
+    reaches neither the other guest nor a host in the outside namespace;
+    an egress rule of its second group lets it out again; replies to
+    what is let in still pass, and DHCP and the metadata redirect work
+    whatever the egress rules (a reboot gets its address and id again);
+  - every rendered table shape loads into the kernel (the unit goldens).
 
 The CLC's metadata service is not part of the CC; here a stand-in on
 loopback (CC_METADATA_URL) answers the proxy's signed GETs and checks that
@@ -218,12 +227,18 @@ def cluster(mode):
 
 
 def run_one(c, group, user_data):
+    """group: one id (GroupId), or a list of them (GroupId.N, the first
+    decides the network)."""
     iid = nh.new_instance_id()
     c.made.append(iid)
     c.md.user_data[iid] = user_data
     p = {"ReservationId": "r-" + nh.secrets.token_hex(9)[:17], "OwnerId": "123456789012",
          "InstanceType": "t2.nano", "VCpus": 1, "MemoryMiB": 256, "DiskGiB": 1,
-         "GroupId": group, "InstanceId.1": iid}
+         "InstanceId.1": iid}
+    if isinstance(group, str):
+        p["GroupId"] = group
+    else:
+        p.update({"GroupId.%d" % (k + 1): g for k, g in enumerate(group)})
     for pfx, name, kind in (("Image", "rootdisk.img", "emi"), ("Kernel", "vmlinuz", "eki"),
                             ("Ramdisk", "initrd.img", "eri")):
         loc, dig = c.images[name]
@@ -289,11 +304,18 @@ def dhcp_and_metadata(c, items):
     assert all(ok for _, ok in c.md.seen), c.md.seen
 
 
-def configure(c, group, rules):
+def configure(c, group, rules, egress=None):
+    """Ingress rules; egress None says nothing of it (not filtered), else
+    the egress rules (Egress=rules: [] lets nothing out)."""
     p = {"GroupId": group}
     for k, r in enumerate(rules, 1):
         for key, v in r.items():
             p["Rule.%d.%s" % (k, key)] = v
+    if egress is not None:
+        p["Egress"] = "rules"
+        for k, r in enumerate(egress, 1):
+            for key, v in r.items():
+                p["EgressRule.%d.%s" % (k, key)] = v
     c.api.call("ccConfigureNetwork", **p)
 
 
@@ -427,3 +449,184 @@ def test_static_mode_mac_map_dhcp_metadata_no_filter(cs):
     with pytest.raises(nh.NcError) as e:
         run_one(c, GROUP_A, "")
     assert e.value.code == "InsufficientInstanceCapacity", e.value
+
+
+# ---------------------------------------------------------------------------
+# several security groups per instance, and egress
+
+GROUP_C = "sg-cccc0003"
+GROUP_D = "sg-dddd0004"
+OUT_IP, OUT_PORT = "192.0.2.2", 9090
+
+SERVER3_UD = """#!/bin/sh
+printf '#!/bin/sh\\necho GUEST-NC-SERVED\\n' > /tmp/served
+chmod +x /tmp/served
+for p in 8080 8081 8082; do nc -ll -p $p -e /tmp/served & done
+echo GUEST-LISTENING
+"""
+
+# Each round: the server guest on 8080-8082, then the outside host.
+CLIENT3_UD = """#!/bin/sh
+n=0
+while :; do
+    n=$((n + 1))
+    for p in 8080 8081 8082; do
+        if echo x | nc -w 2 SERVER $p 2>/dev/null | grep -q SERVED; then r=ok; else r=fail; fi
+        echo "GUEST-NC $n $p $r"
+    done
+    if echo x | nc -w 2 OUT_HOST OUT_PORT 2>/dev/null | grep -q OUTSIDE-SERVED; then r=ok; else r=fail; fi
+    echo "GUEST-NC $n OUT_PORT $r"
+    sleep 1
+done
+"""
+
+
+class OutsideHost:
+    """A TCP listener inside the test's outside namespace that answers
+    OUTSIDE-SERVED to whoever connects; stopped by its pid."""
+
+    CODE = ("import socket, sys\n"
+            "s = socket.socket()\n"
+            "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+            "s.bind((sys.argv[1], int(sys.argv[2])))\n"
+            "s.listen(16)\n"
+            "print('READY', flush=True)\n"
+            "while True:\n"
+            "    c, a = s.accept()\n"
+            "    try:\n"
+            "        c.sendall(b'OUTSIDE-SERVED\\n')\n"
+            "    finally:\n"
+            "        c.close()\n")
+
+    def __init__(self, ns, ip, port):
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", self.CODE,
+                                      ip, str(port)], stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "READY"
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+def test_rendered_tables_load_in_a_namespace():
+    """The reviewed goldens (every rule shape: several groups per
+    instance, sets of members, egress chains) are tables the kernel takes,
+    applied whole with nft -f inside a namespace of this test's own."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    golden = os.path.join(here, "..", "unit", "golden")
+    ns = "ocg%d" % (os.getpid() % 100000)
+    sh("ip", "netns", "add", ns)
+    try:
+        for name in ("cc_nft_table.nft", "cc_nft_groups.nft", "cc_nft_empty.nft"):
+            text = open(os.path.join(golden, name)).read()
+            p = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=text,
+                               capture_output=True, text=True, timeout=30)
+            assert p.returncode == 0, (name, p.stderr)
+            listed = sh("ip", "netns", "exec", ns, "nft", "list", "table", "ip",
+                        "overcast").stdout
+            assert "chain forward" in listed, listed
+            sh("ip", "netns", "exec", ns, "nft", "delete", "table", "ip", "overcast")
+    finally:
+        sh("ip", "netns", "del", ns, check=False)
+
+
+def test_several_groups_and_egress(cn):
+    c = cn
+    # B lets A's members in on 8080, C on 8081 and the outside on 8082;
+    # nobody else gets anything.  A and D have no rules and say nothing of
+    # egress (not filtered).
+    configure(c, GROUP_A, [])
+    configure(c, GROUP_D, [])
+    configure(c, GROUP_B, [
+        {"Protocol": "tcp", "FromPort": 8080, "ToPort": 8080, "SourceGroupId": GROUP_A}])
+    configure(c, GROUP_C, [
+        {"Protocol": "tcp", "FromPort": 8081, "ToPort": 8081, "SourceGroupId": GROUP_A},
+        {"Protocol": "tcp", "FromPort": 8082, "ToPort": 8082, "CidrIp": "192.0.2.0/24"}])
+    # The outside namespace routes the plan through the CC (no elastic IP:
+    # the guests' own addresses).
+    sh("ip", "-n", c.net.ns_out, "route", "add", "10.101.0.0/16", "via", "192.0.2.1")
+    out = OutsideHost(c.net.ns_out, OUT_IP, OUT_PORT)
+    try:
+        s = run_one(c, [GROUP_B, GROUP_C], SERVER3_UD)
+        ud = (CLIENT3_UD.replace("SERVER", s["privateIpAddress"]).replace("OUT_HOST", OUT_IP)
+              .replace("OUT_PORT", str(OUT_PORT)))
+        k = run_one(c, [GROUP_D, GROUP_A], ud)
+        assert [g["groupId"] for g in s["groupSet"]] == [GROUP_B, GROUP_C]
+        assert s["groupId"] == GROUP_B and k["groupId"] == GROUP_D
+        # The network is the first group's: C and A have none.
+        nets = {g["groupId"]: g for g in c.api.call("ccDescribeNetworks")["groupSet"]}
+        import ipaddress
+        assert ipaddress.ip_address(s["privateIpAddress"]) in \
+            ipaddress.ip_network(nets[GROUP_B]["cidr"])
+        assert ipaddress.ip_address(k["privateIpAddress"]) in \
+            ipaddress.ip_network(nets[GROUP_D]["cidr"])
+        assert "cidr" not in nets[GROUP_C]
+        table = c.net.nft_table() or ""
+        assert "set m-%s" % GROUP_A in table and k["privateIpAddress"] in table, table
+        assert "chain g-%s" % GROUP_C not in table, table
+        dhcp_and_metadata(c, (s, k))
+        wait_console(c, s["instanceId"], r"^GUEST-LISTENING")
+        ki, si = k["instanceId"], s["instanceId"]
+
+        # Either group's rule lets the client in (it is A's member through
+        # its second group); what neither allows stays shut.
+        wait_nc(c, ki, 8080, "ok")
+        wait_nc(c, ki, 8081, "ok")
+        wait_nc(c, ki, 8082, "fail")
+        wait_nc(c, ki, OUT_PORT, "ok")           # egress not filtered
+        assert "GUEST-NC-SERVED" in c.net.outside_get(s["privateIpAddress"], 8082)
+        assert "GUEST-NC-SERVED" not in c.net.outside_get(s["privateIpAddress"], 8080)
+
+        # Revoking C's rule closes 8081 only.
+        configure(c, GROUP_C, [
+            {"Protocol": "tcp", "FromPort": 8082, "ToPort": 8082, "CidrIp": "192.0.2.0/24"}])
+        r = last_round(c, ki)
+        wait_nc(c, ki, 8081, "fail", after_round=r)
+        wait_nc(c, ki, 8080, "ok", after_round=r)
+
+        # Egress filtered with no rule, on both of the client's groups:
+        # nothing it starts leaves, not to the guest, not to the outside.
+        configure(c, GROUP_D, [], egress=[])
+        configure(c, GROUP_A, [], egress=[])
+        r = last_round(c, ki)
+        wait_nc(c, ki, OUT_PORT, "fail", after_round=r)
+        wait_nc(c, ki, 8080, "fail", after_round=r)
+        table = c.net.nft_table() or ""
+        assert "chain e-%s" % GROUP_D in table, table
+        # The server's groups let nothing out either: what it answers to
+        # a connection let in still passes (replies are not egress).
+        configure(c, GROUP_B, [
+            {"Protocol": "tcp", "FromPort": 8080, "ToPort": 8080, "SourceGroupId": GROUP_A}],
+            egress=[])
+        configure(c, GROUP_C, [
+            {"Protocol": "tcp", "FromPort": 8082, "ToPort": 8082, "CidrIp": "192.0.2.0/24"}],
+            egress=[])
+        assert "GUEST-NC-SERVED" in c.net.outside_get(s["privateIpAddress"], 8082)
+
+        # DHCP and the metadata redirect do not depend on egress rules: a
+        # reboot with nothing let out gets its address and id again.
+        before = len(console(c, ki))
+        c.api.call("ccRebootInstances", **{"InstanceId.1": ki})
+        m, _ = wait_console(c, ki, r"^GUEST-UP ip=(\S+)", after=before)
+        assert m.group(1) == k["privateIpAddress"]
+        m, _ = wait_console(c, ki, r"^GUEST-IID (\S+)", after=before)
+        assert m.group(1) == ki
+        m, _ = wait_console(c, ki, r"^GUEST-NC 2 %d (ok|fail)" % OUT_PORT, after=before)
+        assert m.group(1) == "fail"
+
+        # An egress rule of the client's second group lets it out again,
+        # to that destination only; one to B's members opens the guest.
+        configure(c, GROUP_A, [], egress=[
+            {"Protocol": "tcp", "FromPort": OUT_PORT, "ToPort": OUT_PORT,
+             "CidrIp": "192.0.2.0/24"}])
+        wait_nc(c, ki, OUT_PORT, "ok")
+        wait_nc(c, ki, 8080, "fail")
+        configure(c, GROUP_D, [], egress=[
+            {"Protocol": "tcp", "FromPort": 8080, "ToPort": 8080, "SourceGroupId": GROUP_B}])
+        wait_nc(c, ki, 8080, "ok")
+        wait_nc(c, ki, 8082, "fail")
+        nets = {g["groupId"]: g for g in c.api.call("ccDescribeNetworks")["groupSet"]}
+        assert nets[GROUP_D]["egress"] == "rules"
+        assert [r["sourceGroupId"] for r in nets[GROUP_D]["egressRuleSet"]] == [GROUP_B]
+    finally:
+        out.stop()

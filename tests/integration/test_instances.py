@@ -20,7 +20,16 @@ What is checked:
     guests keep running and terminate cleanly;
   - terminate: the domains go, the instances show terminated;
   - refusals: bad image, type, counts, user data, capacity, zone, with
-    nothing left behind.
+    nothing left behind;
+  - several security groups per instance (names and ids, in order, a
+    group named twice counted once, at most five): groupSet, filters,
+    metadata, DependencyViolation for a group in any position; the
+    outside reaches the guest on a port only its second group allows;
+  - egress: RevokeSecurityGroupEgress of the default rule (all traffic to
+    0.0.0.0/0) on both groups stops the guest's own connection to a host
+    in the test's outside namespace, while replies to what is let in still
+    pass and a reboot still gets DHCP and the metadata; an egress rule of
+    the second group restores it.
 """
 
 import base64
@@ -358,3 +367,169 @@ def test_clc_kill9_restart(cloud):
     while time.time() < deadline and any(nh.domain_exists(i) for i in ids):
         time.sleep(1)
     assert not any(nh.domain_exists(i) for i in ids)
+
+
+# ---------------------------------------------------------------------------
+# several security groups per instance, and egress
+
+OUT_IP, OUT_PORT = "192.0.2.2", 9090
+
+# Serves 8080 and, each round, connects to the outside host.
+GROUPS_UD = """#!/bin/sh
+printf '#!/bin/sh\\necho GUEST-NC-SERVED\\n' > /tmp/served
+chmod +x /tmp/served
+nc -ll -p 8080 -e /tmp/served &
+echo GUEST-LISTENING
+n=0
+while :; do
+    n=$((n + 1))
+    if echo x | nc -w 2 OUT_HOST OUT_PORT 2>/dev/null | grep -q OUTSIDE-SERVED; then r=ok; else r=fail; fi
+    echo "GUEST-OUT $n $r"
+    sleep 1
+done
+""".replace("OUT_HOST", OUT_IP).replace("OUT_PORT", str(OUT_PORT))
+
+
+class OutsideHost:
+    """A TCP listener in the cluster's outside namespace answering
+    OUTSIDE-SERVED; stopped by its pid."""
+
+    CODE = ("import socket, sys\n"
+            "s = socket.socket()\n"
+            "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+            "s.bind((sys.argv[1], int(sys.argv[2])))\n"
+            "s.listen(16)\n"
+            "print('READY', flush=True)\n"
+            "while True:\n"
+            "    c, a = s.accept()\n"
+            "    try:\n"
+            "        c.sendall(b'OUTSIDE-SERVED\\n')\n"
+            "    finally:\n"
+            "        c.close()\n")
+
+    def __init__(self, ns, ip, port):
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", self.CODE,
+                                      ip, str(port)], stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "READY"
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+def wait_out(ec2, iid, want, after=0, timeout=180):
+    """Two rounds in a row of the guest's connection to the outside host,
+    found on the console after offset `after`, with result want; the
+    console's length then."""
+    deadline = time.time() + timeout
+    seen = []
+    while time.time() < deadline:
+        text = console(ec2, iid)
+        text = text[:text.rfind("\n") + 1]
+        seen = re.findall(r"^GUEST-OUT \d+ (ok|fail)\s*$", text[after:], re.M)
+        if seen[-2:] == [want, want]:
+            return len(text)
+        time.sleep(2)
+    raise AssertionError("%s: wanted two '%s' after offset %d, saw %s" % (iid, want, after,
+                                                                       seen[-6:]))
+
+
+def test_several_groups_and_egress(cloud):
+    env = cloud.env
+    ec2 = env.ec2(2)
+    cl = cloud.clusters[0]
+    cc = cloud.cc_api(cl)
+    a = ec2.create_security_group(GroupName="multi-a", Description="first")["GroupId"]
+    b = ec2.create_security_group(GroupName="multi-b", Description="second")["GroupId"]
+    # Only the second group lets the outside in.
+    ec2.authorize_security_group_ingress(GroupId=b, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
+         "IpRanges": [{"CidrIp": "192.0.2.0/24"}]}])
+    extra = [ec2.create_security_group(GroupName="multi-x%d" % k, Description="x")["GroupId"]
+             for k in range(4)]
+    before = instances(ec2)
+    # Six distinct groups are one too many; nothing is left of the attempt.
+    fails("SecurityGroupsPerInstanceLimitExceeded", ec2.run_instances, ImageId=cloud.image,
+          MinCount=1, MaxCount=1, SecurityGroupIds=[a, b] + extra)
+    fails("InvalidGroup.NotFound", ec2.run_instances, ImageId=cloud.image, MinCount=1,
+          MaxCount=1, SecurityGroups=["multi-a", "no-such-group"])
+    assert instances(ec2) == before
+    for g in extra:
+        ec2.delete_security_group(GroupId=g)
+
+    out = OutsideHost(cl.net.ns_out, OUT_IP, OUT_PORT)
+    ip = None
+    try:
+        # Names first, then ids, in order; b named twice counts once.
+        res = ec2.run_instances(ImageId=cloud.image, MinCount=1, MaxCount=1,
+                                SecurityGroups=["multi-a", "multi-b"], SecurityGroupIds=[b],
+                                UserData=GROUPS_UD)
+        iid = res["Instances"][0]["InstanceId"]
+        want = [{"GroupId": a, "GroupName": "multi-a"}, {"GroupId": b, "GroupName": "multi-b"}]
+        assert res["Groups"] == want
+        assert res["Instances"][0]["SecurityGroups"] == want
+        inst = instances(ec2, InstanceIds=[iid])[0]
+        assert inst["SecurityGroups"] == want
+        for name, value in (("instance.group-name", "multi-b"), ("group-id", b),
+                            ("instance.group-id", a), ("group-name", "multi-a")):
+            assert [i["InstanceId"] for i in instances(ec2, Filters=[
+                {"Name": name, "Values": [value]}])] == [iid], name
+        # In use in any position: neither group can go.
+        for g in (a, b):
+            fails("DependencyViolation", ec2.delete_security_group, GroupId=g)
+        # The cluster has both groups, egress included; the network is a's.
+        nets = {g["groupId"]: g for g in cc.call("ccDescribeNetworks")["groupSet"]}
+        assert "cidr" in nets[a] and "cidr" not in nets[b]
+        import ipaddress
+        assert ipaddress.ip_address(inst["PrivateIpAddress"]) in ipaddress.ip_network(
+            nets[a]["cidr"])
+        for g in (a, b):
+            assert nets[g]["egress"] == "rules"
+            assert [(r["protocol"], r.get("cidrIp")) for r in nets[g]["egressRuleSet"]] == \
+                [("all", "0.0.0.0/0")]
+        assert [(r["protocol"], r["fromPort"]) for r in nets[b]["ruleSet"]] == [("tcp", "8080")]
+
+        wait_state(ec2, [iid], "running")
+        wait_console(ec2, iid, r"^GUEST-LISTENING")
+        assert metadata(cloud, iid, "/latest/meta-data/security-groups")[1] == \
+            b"multi-a\nmulti-b"
+        # An elastic IP: the guest's connections leave from it, and the
+        # outside comes in through it, on the port b allows.
+        ip = ec2.allocate_address(Domain="standard")["PublicIp"]
+        ec2.associate_address(PublicIp=ip, InstanceId=iid)
+        assert "GUEST-NC-SERVED" in cl.net.outside_get(ip, 8080)
+        at = wait_out(ec2, iid, "ok")
+
+        # Revoking the default egress rule of both groups: nothing the
+        # guest starts gets out (one group alone would still let it).
+        everything = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+        ec2.revoke_security_group_egress(GroupId=a, IpPermissions=everything)
+        wait_out(ec2, iid, "ok", after=at, timeout=60)
+        ec2.revoke_security_group_egress(GroupId=b, IpPermissions=everything)
+        at = wait_out(ec2, iid, "fail", after=at)
+        nets = {g["groupId"]: g for g in cc.call("ccDescribeNetworks")["groupSet"]}
+        assert nets[a]["egress"] == nets[b]["egress"] == "rules"
+        assert not nets[a]["egressRuleSet"] and not nets[b]["egressRuleSet"]
+        # What is let in is still answered (replies are not egress).
+        assert "GUEST-NC-SERVED" in cl.net.outside_get(ip, 8080)
+        # DHCP and the metadata service do not depend on egress rules.
+        ec2.reboot_instances(InstanceIds=[iid])
+        m, text = wait_console(ec2, iid, r"^GUEST-UP ip=(\S+)", count=2)
+        assert m.group(1) == inst["PrivateIpAddress"]
+        wait_console(ec2, iid, r"^GUEST-IID %s" % iid, count=2)
+        at = wait_out(ec2, iid, "fail", after=len(text))
+
+        # An egress rule of the second group lets it out again, to there.
+        ec2.authorize_security_group_egress(GroupId=b, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": OUT_PORT, "ToPort": OUT_PORT,
+             "IpRanges": [{"CidrIp": "192.0.2.0/24"}]}])
+        wait_out(ec2, iid, "ok", after=at)
+        ec2.terminate_instances(InstanceIds=[iid])
+        wait_state(ec2, [iid], "terminated")
+    finally:
+        out.stop()
+        if ip:
+            ec2.release_address(PublicIp=ip)
+    # Free again once the instance is gone.
+    ec2.delete_security_group(GroupId=a)
+    ec2.delete_security_group(GroupId=b)

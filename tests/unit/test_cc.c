@@ -139,11 +139,14 @@ OC_TEST(cc_netstate_rules_and_addresses)
 {
     char dir[4000];
     struct cc_netstate *ns = NULL;
-    struct cc_rule ok[3] = {
-        { "tcp", 22, 22, "0.0.0.0/0", "" },
-        { "icmp", -1, -1, "", "sg-00000002" },
-        { "all", 5, 7, "10.1.0.0/16", "" },
+    struct cc_rule ok[5] = {
+        { "tcp", 22, 22, "0.0.0.0/0", "", 0 },
+        { "udp", 53, 53, "10.0.0.0/8", "", 1 },   /* egress, given among the ingress ones */
+        { "icmp", -1, -1, "", "sg-00000002", 0 },
+        { "all", 5, 7, "10.1.0.0/16", "", 0 },
+        { "47", 1, 2, "", "sg-00000002", 1 },      /* a protocol number: no ports */
     };
+    int filtered = -1;
     struct cc_rule *got = NULL;
     struct cc_eip *eips = NULL;
     char(*groups)[64] = NULL;
@@ -158,38 +161,72 @@ OC_TEST(cc_netstate_rules_and_addresses)
     if (!ns)
         return;
     g = cc_netstate_generation(ns);
-    CHECK_INT(cc_netstate_configure(ns, "sg-00000001", ok, 3, &err), OC_OK);
+    /* Never configured: no rules, egress not filtered. */
+    CHECK_INT(cc_netstate_rules(ns, "sg-00000009", &got, &n, &filtered, &err), OC_OK);
+    CHECK_INT(n, 0);
+    CHECK_INT(filtered, 0);
+    free(got);
+    CHECK_INT(cc_netstate_configure(ns, "sg-00000001", ok, 5, 1, &err), OC_OK);
     CHECK(cc_netstate_generation(ns) > g);
-    CHECK_INT(cc_netstate_rules(ns, "sg-00000001", &got, &n, &err), OC_OK);
-    CHECK_INT(n, 3);
-    if (n == 3) {
+    CHECK_INT(cc_netstate_rules(ns, "sg-00000001", &got, &n, &filtered, &err), OC_OK);
+    CHECK_INT(n, 5);
+    CHECK_INT(filtered, 1);
+    if (n == 5) {
+        /* Ingress first, then egress, each in the order given. */
         CHECK_STR(got[0].cidr, "0.0.0.0/0");
         CHECK_STR(got[1].src_group, "sg-00000002");
         CHECK_INT(got[2].from_port, -1);   /* ports mean nothing for "all" */
+        CHECK_INT(got[0].egress + got[1].egress + got[2].egress, 0);
+        CHECK(got[3].egress && got[4].egress);
+        CHECK_STR(got[3].proto, "udp");
+        CHECK_STR(got[4].proto, "47");
+        CHECK_INT(got[4].from_port, -1);
+        CHECK_INT(got[4].to_port, -1);
     }
     free(got);
-    CHECK_INT(cc_netstate_groups(ns, &groups, &n, &err), OC_OK);
+    /* Egress not filtered again (a caller that says nothing of it): the
+     * rules are the ones given, the flag says they do not filter. */
+    CHECK_INT(cc_netstate_configure(ns, "sg-00000003", ok, 1, 0, &err), OC_OK);
+    CHECK_INT(cc_netstate_rules(ns, "sg-00000003", &got, &n, &filtered, &err), OC_OK);
     CHECK_INT(n, 1);
+    CHECK_INT(filtered, 0);
+    free(got);
+    /* A group configured with no rules at all still counts. */
+    CHECK_INT(cc_netstate_configure(ns, "sg-00000004", NULL, 0, 1, &err), OC_OK);
+    CHECK_INT(cc_netstate_rules(ns, "sg-00000004", &got, &n, &filtered, &err), OC_OK);
+    CHECK_INT(n, 0);
+    CHECK_INT(filtered, 1);
+    free(got);
+    CHECK_INT(cc_netstate_groups(ns, &groups, &n, &err), OC_OK);
+    CHECK_INT(n, 3);
+    if (n == 3) {
+        CHECK_STR(groups[0], "sg-00000001");
+        CHECK_STR(groups[2], "sg-00000004");
+    }
     free(groups);
 
 #define BADRULE(...)                                                              \
     do {                                                                          \
         struct cc_rule b_[1] = { __VA_ARGS__ };                                   \
-        CHECK_INT(cc_netstate_configure(ns, "sg-00000001", b_, 1, &err), OC_EINVAL); \
+        CHECK_INT(cc_netstate_configure(ns, "sg-00000001", b_, 1, 1, &err), OC_EINVAL); \
     } while (0)
-    BADRULE({ "gre", 0, 0, "0.0.0.0/0", "" });
-    BADRULE({ "tcp", 80, 79, "0.0.0.0/0", "" });
-    BADRULE({ "tcp", 0, 70000, "0.0.0.0/0", "" });
-    BADRULE({ "tcp", 1, 2, "10.0.0.1/8", "" });          /* host bits */
-    BADRULE({ "tcp", 1, 2, "10.0.0.0/8;drop", "" });
-    BADRULE({ "tcp", 1, 2, "", "" });                     /* neither */
-    BADRULE({ "tcp", 1, 2, "10.0.0.0/8", "sg-1" });       /* both */
-    BADRULE({ "udp", 1, 2, "", "sg-1}" });
+    BADRULE({ "gre", 0, 0, "0.0.0.0/0", "", 0 });
+    BADRULE({ "256", 0, 0, "0.0.0.0/0", "", 1 });
+    BADRULE({ "06", 0, 0, "0.0.0.0/0", "", 1 });
+    BADRULE({ "-1", 0, 0, "0.0.0.0/0", "", 1 });
+    BADRULE({ "tcp", 80, 79, "0.0.0.0/0", "", 0 });
+    BADRULE({ "tcp", 0, 70000, "0.0.0.0/0", "", 0 });
+    BADRULE({ "tcp", 1, 2, "10.0.0.1/8", "", 0 });          /* host bits */
+    BADRULE({ "tcp", 1, 2, "10.0.0.0/8;drop", "", 1 });
+    BADRULE({ "tcp", 1, 2, "", "", 1 });                     /* neither */
+    BADRULE({ "tcp", 1, 2, "10.0.0.0/8", "sg-1", 0 });       /* both */
+    BADRULE({ "udp", 1, 2, "", "sg-1}", 1 });
 #undef BADRULE
-    CHECK_INT(cc_netstate_configure(ns, "SG-BAD", ok, 1, &err), OC_EINVAL);
+    CHECK_INT(cc_netstate_configure(ns, "SG-BAD", ok, 1, 1, &err), OC_EINVAL);
     /* A refused change leaves the old rules. */
-    CHECK_INT(cc_netstate_rules(ns, "sg-00000001", &got, &n, &err), OC_OK);
-    CHECK_INT(n, 3);
+    CHECK_INT(cc_netstate_rules(ns, "sg-00000001", &got, &n, &filtered, &err), OC_OK);
+    CHECK_INT(n, 5);
+    CHECK_INT(filtered, 1);
     free(got);
 
     CHECK_INT(cc_netstate_eips(ns, &eips, &n, &err), OC_OK);
@@ -212,8 +249,11 @@ OC_TEST(cc_netstate_rules_and_addresses)
 
     /* Everything survives a restart; a bad range is refused. */
     CHECK_INT(cc_netstate_open(dir, "192.0.2.10-192.0.2.12", &ns, &err), OC_OK);
-    CHECK_INT(cc_netstate_rules(ns, "sg-00000001", &got, &n, &err), OC_OK);
-    CHECK_INT(n, 3);
+    CHECK_INT(cc_netstate_rules(ns, "sg-00000001", &got, &n, &filtered, &err), OC_OK);
+    CHECK_INT(n, 5);
+    CHECK_INT(filtered, 1);
+    if (n == 5)
+        CHECK(got[4].egress);
     free(got);
     cc_netstate_close(ns);
     ns = NULL;

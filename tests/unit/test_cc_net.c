@@ -6,6 +6,9 @@
  * the same bytes and that every rule shape renders as reviewed.
  * Regenerate after a reviewed change with OC_GOLDEN_UPDATE=1.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,16 +19,22 @@
 #include "common/fsutil.h"
 #include "tests/unit/harness.h"
 
+/* Every ingress rule shape; egress as a new group has it (all traffic
+ * anywhere: no egress chain at all). */
 static const struct cc_rule rules_web[] = {
-    { "tcp", 22, 22, "0.0.0.0/0", "" },
-    { "tcp", 80, 443, "192.0.2.0/24", "" },
-    { "udp", 53, 53, "10.0.0.0/8", "" },
-    { "icmp", -1, -1, "0.0.0.0/0", "" },
-    { "icmp", 8, -1, "198.51.100.7/32", "" },
-    { "icmp", 3, 4, "0.0.0.0/0", "" },
-    { "tcp", 5432, 5432, "", "sg-db000001" },
-    { "all", -1, -1, "", "sg-gone0001" },
-    { "all", -1, -1, "203.0.113.0/24", "" },
+    { "tcp", 22, 22, "0.0.0.0/0", "", 0 },
+    { "tcp", 80, 443, "192.0.2.0/24", "", 0 },
+    { "udp", 53, 53, "10.0.0.0/8", "", 0 },
+    { "icmp", -1, -1, "0.0.0.0/0", "", 0 },
+    { "icmp", 8, -1, "198.51.100.7/32", "", 0 },
+    { "icmp", 3, 4, "0.0.0.0/0", "", 0 },
+    { "tcp", 5432, 5432, "", "sg-db000001", 0 },
+    { "all", -1, -1, "", "sg-gone0001", 0 },
+    { "all", -1, -1, "203.0.113.0/24", "", 0 },
+    { "all", -1, -1, "0.0.0.0/0", "", 1 },
+};
+static const struct cc_rule rules_db[] = {
+    { "all", -1, -1, "0.0.0.0/0", "", 1 },
 };
 
 static void model(struct cc_net_model *m, struct cc_net_group g[2], struct cc_net_host h[3],
@@ -49,6 +58,7 @@ static void model(struct cc_net_model *m, struct cc_net_group g[2], struct cc_ne
     snprintf(g[0].netmask, sizeof(g[0].netmask), "255.255.255.224");
     snprintf(g[0].broadcast, sizeof(g[0].broadcast), "10.101.0.63");
     g[0].prefix = 27;
+    g[0].has_net = 1;
     g[0].rules = rules_web;
     g[0].nrules = sizeof(rules_web) / sizeof(rules_web[0]);
     snprintf(g[1].id, sizeof(g[1].id), "sg-db000001");
@@ -58,6 +68,9 @@ static void model(struct cc_net_model *m, struct cc_net_group g[2], struct cc_ne
     snprintf(g[1].netmask, sizeof(g[1].netmask), "255.255.255.224");
     snprintf(g[1].broadcast, sizeof(g[1].broadcast), "10.101.0.127");
     g[1].prefix = 27;
+    g[1].has_net = 1;
+    g[1].rules = rules_db;
+    g[1].nrules = 1;
     m->groups = g;
     m->ngroups = 2;
     snprintf(h[0].id, sizeof(h[0].id), "i-00000001");
@@ -155,7 +168,8 @@ OC_TEST(cc_nft_update_commands)
     struct cc_net_host h[3];
     struct cc_eip e[2];
     struct oc_buf a = { 0 }, b = { 0 }, cmds = { 0 };
-    static const struct cc_rule one = { "udp", 9000, 9001, "0.0.0.0/0", "" };
+    static const struct cc_rule one[] = { { "udp", 9000, 9001, "0.0.0.0/0", "", 0 },
+                                          { "all", -1, -1, "0.0.0.0/0", "", 1 } };
 
     model(&m, g, h, e);
     CHECK_INT(cc_nft_render(&m, &a), OC_OK);
@@ -182,8 +196,8 @@ OC_TEST(cc_nft_update_commands)
     m.neips = 1;
 
     /* A group's rules change: that chain alone is flushed and refilled. */
-    g[1].rules = &one;
-    g[1].nrules = 1;
+    g[1].rules = one;
+    g[1].nrules = 2;
     oc_buf_reset(&b);
     CHECK_INT(cc_nft_render(&m, &b), OC_OK);
     CHECK_INT(cc_nft_update("overcast", a.data, b.data, &cmds), 0);
@@ -257,4 +271,298 @@ OC_TEST(cc_static_render)
                       "tag:n1,option:broadcast,10.101.0.63\n");
     oc_buf_free(&t);
     oc_buf_free(&o);
+}
+
+/* ------------------------------------------------------------------ */
+/* several groups per instance, and egress */
+
+/*
+ * web (network 1) and db (network 3) have instances of their own; mon has
+ * none first, only as a further group.  i-1 is in web, db and mon; i-2 in
+ * web and mon; i-3 in web alone; i-4 in db and web.
+ */
+static const struct cc_rule multi_web[] = {
+    { "tcp", 22, 22, "0.0.0.0/0", "", 0 },
+    { "tcp", 8080, 8080, "", "sg-mon00001", 0 },
+    { "tcp", 443, 443, "0.0.0.0/0", "", 1 },
+    { "udp", 53, 53, "10.0.0.0/8", "", 1 },
+    { "all", -1, -1, "", "sg-db000001", 1 },
+    { "icmp", 8, -1, "198.51.100.0/24", "", 1 },
+    { "47", -1, -1, "203.0.113.0/24", "", 1 },
+};
+static const struct cc_rule multi_db[] = {
+    { "tcp", 5432, 5432, "", "sg-web00001", 0 },
+    { "all", -1, -1, "0.0.0.0/0", "", 1 },
+};
+static const struct cc_rule multi_mon[] = {
+    { "tcp", 9100, 9100, "192.0.2.0/24", "", 0 },
+    { "udp", 514, 514, "192.0.2.5/32", "", 1 },
+    { "all", -1, -1, "", "sg-gone0002", 1 },
+};
+
+static void multi_model(struct cc_net_model *m, struct cc_net_group g[3],
+                        struct cc_net_host h[4], struct cc_eip e[1])
+{
+    struct cc_net_group two[2];
+    struct cc_net_host three[3];
+
+    model(m, two, three, e);
+    memset(g, 0, 3 * sizeof(*g));
+    memset(h, 0, 4 * sizeof(*h));
+    g[0] = two[0];
+    g[0].rules = multi_web;
+    g[0].nrules = sizeof(multi_web) / sizeof(multi_web[0]);
+    g[1] = two[1];
+    g[1].rules = multi_db;
+    g[1].nrules = sizeof(multi_db) / sizeof(multi_db[0]);
+    snprintf(g[2].id, sizeof(g[2].id), "sg-mon00001");
+    g[2].rules = multi_mon;
+    g[2].nrules = sizeof(multi_mon) / sizeof(multi_mon[0]);
+    m->groups = g;
+    m->ngroups = 3;
+    for (int k = 0; k < 4; k++) {
+        snprintf(h[k].id, sizeof(h[k].id), "i-0000000%d", k + 1);
+        snprintf(h[k].ip, sizeof(h[k].ip), "10.101.0.%d", k < 3 ? 34 + k : 98);
+        snprintf(h[k].mac, sizeof(h[k].mac), "d0:0d:0a:65:00:%02x", k < 3 ? 34 + k : 98);
+    }
+    h[0].extra[0] = 1;          /* i-1: web, db, mon */
+    h[0].extra[1] = 2;
+    h[0].nextra = 2;
+    h[1].extra[0] = 2;          /* i-2: web, mon */
+    h[1].nextra = 1;
+    h[3].group = 1;             /* i-4: db, web */
+    h[3].extra[0] = 0;
+    h[3].nextra = 1;
+    m->hosts = h;
+    m->nhosts = 4;
+}
+
+OC_TEST(cc_nft_render_groups_and_egress_golden)
+{
+    struct cc_net_model m;
+    struct cc_net_group g[3];
+    struct cc_net_host h[4];
+    struct cc_eip e[1];
+    struct oc_buf a = { 0 }, hosts = { 0 }, opts = { 0 };
+
+    multi_model(&m, g, h, e);
+    CHECK_INT(cc_nft_render(&m, &a), OC_OK);
+    golden("cc_nft_groups.nft", &a);
+    if (!a.data)
+        return;
+    /* What the golden file shows, said plainly: */
+    /* web's egress is filtered (its chain exists); db's is everything, and
+     * so is that of every instance in db's network (a union of rules). */
+    CHECK(strstr(a.data, "ip saddr 10.101.0.32/27 jump e-sg-web00001\n") != NULL);
+    CHECK(strstr(a.data, "e-sg-db000001") == NULL);
+    CHECK(strstr(a.data, "e-sg-mon00001") == NULL && strstr(a.data, "g-sg-mon00001") == NULL);
+    /* Members of a group are its network and its instances elsewhere. */
+    CHECK(strstr(a.data, "\tset m-sg-mon00001 {\n\t\ttype ipv4_addr\n\t\tflags interval\n"
+                         "\t\telements = { 10.101.0.34, 10.101.0.35 }\n\t}\n") != NULL);
+    CHECK(strstr(a.data, "elements = { 10.101.0.32/27, 10.101.0.98 }") != NULL);
+    /* mon's rules hold for its two instances in web's network only. */
+    CHECK(strstr(a.data, "\t\tip daddr { 10.101.0.34, 10.101.0.35 } ip saddr 192.0.2.0/24 tcp "
+                         "dport 9100 accept\n") != NULL);
+    CHECK(strstr(a.data, "\t\tip saddr { 10.101.0.34, 10.101.0.35 } ip daddr 192.0.2.5/32 udp "
+                         "dport 514 return\n") != NULL);
+    /* i-1 has db too: everything out, for it alone. */
+    CHECK(strstr(a.data, "\t\tip saddr 10.101.0.34 return\n") != NULL);
+    /* Egress peers: CIDRs, members, protocol numbers. */
+    CHECK(strstr(a.data, "\t\tip daddr @m-sg-db000001 return\n") != NULL);
+    CHECK(strstr(a.data, "\t\tip daddr 203.0.113.0/24 ip protocol 47 return\n") != NULL);
+    /* Networks and DHCP are the first groups' only. */
+    CHECK_INT(cc_dhcp_render_hosts(&m, &hosts), OC_OK);
+    CHECK_INT(cc_dhcp_render_opts(&m, &opts), OC_OK);
+    CHECK(hosts.data && strstr(hosts.data, "d0:0d:0a:65:00:62,set:n3,10.101.0.98,i-00000004\n"));
+    CHECK(opts.data && strstr(opts.data, "tag:n0,") == NULL);
+    oc_buf_free(&a);
+    oc_buf_free(&hosts);
+    oc_buf_free(&opts);
+}
+
+/* A group gains and loses members elsewhere, and its egress changes:
+ * sets come, change by elements and go; chains are refilled. */
+OC_TEST(cc_nft_update_sets)
+{
+    struct cc_net_model m;
+    struct cc_net_group g[3];
+    struct cc_net_host h[4];
+    struct cc_eip e[1];
+    struct oc_buf a = { 0 }, b = { 0 }, cmds = { 0 };
+
+    multi_model(&m, g, h, e);
+    CHECK_INT(cc_nft_render(&m, &a), OC_OK);
+    /* i-2 leaves (terminated): mon's set loses an element. */
+    h[1] = h[2];
+    h[2] = h[3];
+    m.nhosts = 3;
+    CHECK_INT(cc_nft_render(&m, &b), OC_OK);
+    CHECK_INT(cc_nft_update("overcast", a.data, b.data, &cmds), 0);
+    CHECK(cmds.data && strstr(cmds.data, "delete element ip overcast m-sg-mon00001 "
+                                         "{ 10.101.0.35 }\n") != NULL);
+    CHECK(cmds.data && strstr(cmds.data, "add set") == NULL);
+    oc_buf_reset(&cmds);
+    /* Nobody has db besides its first any more: its set goes, after the
+     * chains that named it are refilled. */
+    h[0].nextra = 0;
+    oc_buf_reset(&b);
+    CHECK_INT(cc_nft_render(&m, &b), OC_OK);
+    CHECK(strstr(b.data, "m-sg-db000001") == NULL && strstr(b.data, "m-sg-mon00001") == NULL);
+    CHECK_INT(cc_nft_update("overcast", a.data, b.data, &cmds), 0);
+    CHECK(cmds.data && strstr(cmds.data, "delete set ip overcast m-sg-db000001\n") != NULL);
+    CHECK(cmds.data && strstr(cmds.data, "delete set") > strstr(cmds.data, "flush chain"));
+    oc_buf_reset(&cmds);
+    /* And back: the set is declared before any rule names it. */
+    CHECK_INT(cc_nft_update("overcast", b.data, a.data, &cmds), 0);
+    {
+        static const char decl[] = "add set ip overcast m-sg-db000001 { type ipv4_addr; "
+                                    "flags interval; }\n";
+
+        CHECK(cmds.data && strncmp(cmds.data, decl, sizeof(decl) - 1) == 0);
+        CHECK(cmds.data && strstr(cmds.data, "add element ip overcast m-sg-db000001 "
+                                             "{ 10.101.0.34 }\n") != NULL);
+    }
+    oc_buf_free(&a);
+    oc_buf_free(&b);
+    oc_buf_free(&cmds);
+}
+
+/* ------------------------------------------------------------------ */
+/* the real kernel: every rendered table loads, and every change applies */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The table's listing with its blocks sorted: chains an update added
+ * list after the others, which is no difference that matters. */
+static char *listing(const char *table)
+{
+    struct oc_buf out = { 0 }, sorted = { 0 };
+    struct oc_err err = { 0 };
+    char cmd[96], **blocks = NULL, *p, *res = NULL;
+    size_t n = 0;
+
+    snprintf(cmd, sizeof(cmd), "list table ip %s\n", table);
+    if (cc_nft_run(cmd, &out, &err) != OC_OK || !out.data) {
+        oc_test_fail(__FILE__, __LINE__, "listing: %s", err.msg);
+        oc_buf_free(&out);
+        return NULL;
+    }
+    /* Blocks start at a line "\t<kind> <name> {" and end at "\t}". */
+    for (p = out.data; (p = strstr(p, "\n\t")) && p[2] != '}';) {
+        char *end = strstr(p + 1, "\n\t}\n"), **nb;
+
+        if (!end)
+            break;
+        nb = realloc(blocks, (n + 1) * sizeof(*nb));
+        if (!nb)
+            break;
+        blocks = nb;
+        blocks[n++] = strndup(p + 1, (size_t)(end + 4 - (p + 1)));
+        p = end + 3;
+    }
+    qsort(blocks, n, sizeof(*blocks), cmp_str);
+    for (size_t k = 0; k < n; k++) {
+        if (oc_buf_puts(&sorted, blocks[k]) != OC_OK)
+            break;
+    }
+    for (size_t k = 0; k < n; k++)
+        free(blocks[k]);
+    free(blocks);
+    oc_buf_free(&out);
+    res = sorted.data ? strdup(sorted.data) : strdup("");
+    oc_buf_free(&sorted);
+    return res;
+}
+
+/* Loads from, changes it to to with cc_nft_update's commands, and checks
+ * that the kernel then holds what loading to whole gives. */
+static void update_is_replace(const char *from, const char *to, const char *what)
+{
+    struct oc_buf cmds = { 0 };
+    struct oc_err err = { 0 };
+    char *changed, *whole;
+
+    if (cc_nft_apply(NULL, "overcast", from, &err) != OC_OK) {
+        oc_test_fail(__FILE__, __LINE__, "%s: loading: %s", what, err.msg);
+        return;
+    }
+    CHECK_INT(cc_nft_update("overcast", from, to, &cmds), 0);
+    if (cmds.len && cc_nft_run(cmds.data, NULL, &err) != OC_OK)
+        oc_test_fail(__FILE__, __LINE__, "%s: the change does not apply: %s\n%s", what,
+                     err.msg, cmds.data);
+    changed = listing("overcast");
+    CHECK_INT(cc_nft_apply(NULL, "overcast", to, &err), OC_OK);
+    whole = listing("overcast");
+    if (changed && whole && strcmp(changed, whole) != 0)
+        oc_test_fail(__FILE__, __LINE__, "%s: changed:\n%s\nwhole:\n%s", what, changed, whole);
+    free(changed);
+    free(whole);
+    oc_buf_free(&cmds);
+}
+
+struct kernel_job {
+    int skipped;
+};
+
+static void *kernel_thread(void *arg)
+{
+    struct kernel_job *job = arg;
+    struct cc_net_model m;
+    struct cc_net_group g[3];
+    struct cc_net_host h[4];
+    struct cc_eip e[1];
+    struct oc_buf texts[5] = { { 0 } };
+    struct oc_err err = { 0 };
+
+    /* A network namespace of this thread's own: the host's tables are
+     * never touched, and it goes when the thread ends. */
+    if (unshare(CLONE_NEWNET) != 0) {
+        job->skipped = errno;
+        return NULL;
+    }
+    multi_model(&m, g, h, e);
+    CHECK_INT(cc_nft_render(&m, &texts[0]), OC_OK);          /* groups and egress */
+    model(&m, g, h, e);
+    CHECK_INT(cc_nft_render(&m, &texts[1]), OC_OK);          /* the classic table */
+    multi_model(&m, g, h, e);
+    h[0].nextra = 0;                                          /* db and mon shrink */
+    h[1].nextra = 0;
+    g[0].nrules = 2;                                          /* web: no egress rule */
+    CHECK_INT(cc_nft_render(&m, &texts[2]), OC_OK);
+    multi_model(&m, g, h, e);
+    m.neips = 0;
+    m.md_ip = "";
+    h[3].nextra = 0;
+    CHECK_INT(cc_nft_render(&m, &texts[3]), OC_OK);
+    m.ngroups = 0;
+    m.nhosts = 0;
+    CHECK_INT(cc_nft_render(&m, &texts[4]), OC_OK);          /* empty */
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 5; j++) {
+            char what[32];
+
+            if (i == j || !texts[i].data || !texts[j].data)
+                continue;
+            snprintf(what, sizeof(what), "table %d -> %d", i, j);
+            update_is_replace(texts[i].data, texts[j].data, what);
+        }
+    CHECK_INT(cc_nft_remove("overcast", &err), OC_OK);
+    for (int i = 0; i < 5; i++)
+        oc_buf_free(&texts[i]);
+    return NULL;
+}
+
+OC_TEST(cc_nft_tables_load_and_updates_apply_in_the_kernel)
+{
+    struct kernel_job job = { 0 };
+    pthread_t t;
+
+    CHECK_INT(pthread_create(&t, NULL, kernel_thread, &job), 0);
+    pthread_join(t, NULL);
+    if (job.skipped)
+        fprintf(stderr, "note: cc_nft kernel check skipped: unshare: %s (needs root)\n",
+                strerror(job.skipped));
 }
