@@ -501,9 +501,6 @@ int wal_store_open(const char *dir, struct wal_store **out, struct oc_err *err)
     pthread_mutex_init(&s->qlock, NULL);
     pthread_cond_init(&s->qcond, NULL);
     s->qtail = &s->qhead;
-    pthread_mutex_init(&s->alock, NULL);
-    pthread_cond_init(&s->acond, NULL);
-    s->atail = &s->ahead;
     s->dir = strdup(dir);
     if (!s->dir) {
         rc = oc_err_set(err, OC_ENOMEM, "out of memory");
@@ -620,8 +617,6 @@ void wal_store_close(struct wal_store *s)
     pthread_mutex_destroy(&s->plock);
     pthread_mutex_destroy(&s->qlock);
     pthread_cond_destroy(&s->qcond);
-    pthread_mutex_destroy(&s->alock);
-    pthread_cond_destroy(&s->acond);
     free(s->dir);
     free(s);
 }

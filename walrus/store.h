@@ -97,7 +97,7 @@ void wal_put_digests(struct wal_put *p, uint8_t md5[16], uint8_t sha256[32]);
 /* Discards the data; frees p. */
 void wal_put_abort(struct wal_put *p);
 
-/* Completion callback of the asynchronous commits; runs on the store's applier thread. */
+/* Completion callback of the asynchronous commits; runs on the committer thread. */
 typedef void (*wal_commit_cb)(void *arg, int rc, const struct oc_err *err);
 
 /*

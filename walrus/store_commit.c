@@ -7,13 +7,10 @@
  * committer thread takes every queued commit at once and:
  *   1. links (or renames) each batch file to objects/xx/<id>;
  *   2. calls syncfs() once, which makes the data and the new names durable;
- * then hands the batch to the applier thread, which
  *   3. runs one SQLite transaction applying every row of the batch, and
  *      brings the object cache (store_cache.c) up to date with it;
  *   4. recycles or unlinks files of replaced or deleted objects and parts;
  *   5. calls every callback.
- * The two threads work on consecutive batches at once (a syncfs beside the
- * previous batch's COMMIT); batches reach SQLite in queue order.
  * One syncfs suffices for data and names together because nothing refers to
  * a file before its row commits, and recovery deletes files with no row.
  * Object deletes go through the same queue so that a client's PUT-then-
@@ -245,7 +242,7 @@ static int job_gone(struct wal_job *j, const char *id)
 
 /*
  * Queues j.  Jobs that already failed are queued too, so that every
- * callback runs on the applier thread as the header promises.
+ * callback runs on the committer thread as the header promises.
  */
 static void job_enqueue(struct wal_store *s, struct wal_job *j)
 {
@@ -773,17 +770,10 @@ static void batch_cache_end(struct wal_store *s, struct wal_job *batch, int comm
     }
 }
 
-/* A batch between the two stages. */
-struct wal_batch {
-    struct wal_batch *next;
-    struct wal_job *jobs;
-};
-
-/* Stage 1, on the committer thread: every data file linked, then one syncfs. */
-static void batch_make_durable(struct wal_store *s, struct wal_job *batch)
+static void batch_run(struct wal_store *s, struct wal_job *batch)
 {
     struct oc_err berr = { 0 };
-    int any_data = 0;
+    int any_data = 0, rc;
 
     for (struct wal_job *j = batch; j; j = j->next) {
         if (j->rc == OC_OK && j->p) {
@@ -800,14 +790,6 @@ static void batch_make_durable(struct wal_store *s, struct wal_job *batch)
             }
         }
     }
-}
-
-/* Stage 2, on the applier thread: the rows in one transaction, the cache,
- * the files the batch replaced, then the answers. */
-static void batch_apply_all(struct wal_store *s, struct wal_job *batch)
-{
-    struct oc_err berr = { 0 };
-    int rc;
 
     pthread_mutex_lock(&s->wlock);
     rc = batch_apply(s, batch, &berr);
@@ -844,59 +826,6 @@ static void batch_apply_all(struct wal_store *s, struct wal_job *batch)
     }
 }
 
-/*
- * Two threads, so that the syncfs of one batch overlaps the SQLite commit
- * (and its fsync) of the one before: the committer takes what is queued,
- * makes it durable and hands it on; the applier commits batches in the
- * order they were handed on, so rows still apply in queue order.
- */
-static void *applier_main(void *arg)
-{
-    struct wal_store *s = arg;
-
-    for (;;) {
-        struct wal_batch *b;
-
-        pthread_mutex_lock(&s->alock);
-        while (!s->ahead && !s->astopping)
-            pthread_cond_wait(&s->acond, &s->alock);
-        b = s->ahead;
-        if (b) {
-            s->ahead = b->next;
-            if (!s->ahead)
-                s->atail = &s->ahead;
-        }
-        pthread_mutex_unlock(&s->alock);
-        if (!b)
-            break;
-        batch_apply_all(s, b->jobs);
-        free(b);
-    }
-    return NULL;
-}
-
-static void batch_hand_on(struct wal_store *s, struct wal_job *jobs)
-{
-    struct wal_batch *b = malloc(sizeof(*b));
-
-    if (!b) {
-        /* No memory for the hand-off: apply it here, still in order. */
-        pthread_mutex_lock(&s->alock);
-        while (s->ahead)
-            pthread_cond_wait(&s->acond, &s->alock);
-        pthread_mutex_unlock(&s->alock);
-        batch_apply_all(s, jobs);
-        return;
-    }
-    b->next = NULL;
-    b->jobs = jobs;
-    pthread_mutex_lock(&s->alock);
-    *s->atail = b;
-    s->atail = &b->next;
-    pthread_cond_broadcast(&s->acond);
-    pthread_mutex_unlock(&s->alock);
-}
-
 static void *committer_main(void *arg)
 {
     struct wal_store *s = arg;
@@ -913,31 +842,20 @@ static void *committer_main(void *arg)
         s->qtail = &s->qhead;
         stop = s->stopping;
         pthread_mutex_unlock(&s->qlock);
-        if (batch) {
-            batch_make_durable(s, batch);
-            batch_hand_on(s, batch);
-        } else if (stop) {
+        if (batch)
+            batch_run(s, batch);
+        else if (stop)
             break;
-        }
     }
     return NULL;
 }
 
 int wal_committer_start(struct wal_store *s, struct oc_err *err)
 {
-    int e = pthread_create(&s->applier, NULL, applier_main, s);
+    int e = pthread_create(&s->committer, NULL, committer_main, s);
 
     if (e)
-        return oc_err_set(err, OC_EINTERNAL, "start applier: %s", strerror(e));
-    e = pthread_create(&s->committer, NULL, committer_main, s);
-    if (e) {
-        pthread_mutex_lock(&s->alock);
-        s->astopping = 1;
-        pthread_cond_broadcast(&s->acond);
-        pthread_mutex_unlock(&s->alock);
-        pthread_join(s->applier, NULL);
         return oc_err_set(err, OC_EINTERNAL, "start committer: %s", strerror(e));
-    }
     s->committer_started = 1;
     return OC_OK;
 }
@@ -951,11 +869,5 @@ void wal_committer_stop(struct wal_store *s)
     pthread_cond_signal(&s->qcond);
     pthread_mutex_unlock(&s->qlock);
     pthread_join(s->committer, NULL);
-    /* The applier drains what the committer handed on, then stops. */
-    pthread_mutex_lock(&s->alock);
-    s->astopping = 1;
-    pthread_cond_broadcast(&s->acond);
-    pthread_mutex_unlock(&s->alock);
-    pthread_join(s->applier, NULL);
     s->committer_started = 0;
 }

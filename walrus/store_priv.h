@@ -43,7 +43,6 @@ enum {
 #define WAL_REL_LEN (3 + WAL_ID_LEN + 1)
 
 struct wal_job;
-struct wal_batch;
 struct wal_bcache;
 struct wal_bodies;
 struct wal_ocache;
@@ -74,13 +73,6 @@ struct wal_store {
     int stopping;
     int committer_started;
     pthread_t committer;
-    /* Batches made durable by the committer, waiting for their SQLite
-     * transaction on the applier thread (store_commit.c). */
-    pthread_mutex_t alock;
-    pthread_cond_t acond;
-    struct wal_batch *ahead, **atail;
-    int astopping;
-    pthread_t applier;
 
     struct wal_bcache *bcache; /* every bucket row */
     struct wal_ocache *ocache; /* recent object rows; NULL when disabled */
