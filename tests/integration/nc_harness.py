@@ -14,6 +14,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -418,3 +419,30 @@ class EventSink:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class OutsideHost:
+    """A TCP listener inside a namespace the test made (ns) that answers
+    OUTSIDE-SERVED to whoever connects; stopped by its pid."""
+
+    CODE = ("import socket, sys\n"
+            "s = socket.socket()\n"
+            "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+            "s.bind((sys.argv[1], int(sys.argv[2])))\n"
+            "s.listen(16)\n"
+            "print('READY', flush=True)\n"
+            "while True:\n"
+            "    c, a = s.accept()\n"
+            "    try:\n"
+            "        c.sendall(b'OUTSIDE-SERVED\\n')\n"
+            "    finally:\n"
+            "        c.close()\n")
+
+    def __init__(self, ns, ip, port):
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", self.CODE,
+                                      ip, str(port)], stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "READY"
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)

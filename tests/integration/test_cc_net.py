@@ -481,33 +481,6 @@ done
 """
 
 
-class OutsideHost:
-    """A TCP listener inside the test's outside namespace that answers
-    OUTSIDE-SERVED to whoever connects; stopped by its pid."""
-
-    CODE = ("import socket, sys\n"
-            "s = socket.socket()\n"
-            "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-            "s.bind((sys.argv[1], int(sys.argv[2])))\n"
-            "s.listen(16)\n"
-            "print('READY', flush=True)\n"
-            "while True:\n"
-            "    c, a = s.accept()\n"
-            "    try:\n"
-            "        c.sendall(b'OUTSIDE-SERVED\\n')\n"
-            "    finally:\n"
-            "        c.close()\n")
-
-    def __init__(self, ns, ip, port):
-        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", self.CODE,
-                                      ip, str(port)], stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout.readline().strip() == "READY"
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-
-
 def test_rendered_tables_load_in_a_namespace():
     """The reviewed goldens (every rule shape: several groups per
     instance, sets of members, egress chains) are tables the kernel takes,
@@ -545,7 +518,7 @@ def test_several_groups_and_egress(cn):
     # The outside namespace routes the plan through the CC (no elastic IP:
     # the guests' own addresses).
     sh("ip", "-n", c.net.ns_out, "route", "add", "10.101.0.0/16", "via", "192.0.2.1")
-    out = OutsideHost(c.net.ns_out, OUT_IP, OUT_PORT)
+    out = nh.OutsideHost(c.net.ns_out, OUT_IP, OUT_PORT)
     try:
         s = run_one(c, [GROUP_B, GROUP_C], SERVER3_UD)
         ud = (CLIENT3_UD.replace("SERVER", s["privateIpAddress"]).replace("OUT_HOST", OUT_IP)

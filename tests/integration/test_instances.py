@@ -390,33 +390,6 @@ done
 """.replace("OUT_HOST", OUT_IP).replace("OUT_PORT", str(OUT_PORT))
 
 
-class OutsideHost:
-    """A TCP listener in the cluster's outside namespace answering
-    OUTSIDE-SERVED; stopped by its pid."""
-
-    CODE = ("import socket, sys\n"
-            "s = socket.socket()\n"
-            "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-            "s.bind((sys.argv[1], int(sys.argv[2])))\n"
-            "s.listen(16)\n"
-            "print('READY', flush=True)\n"
-            "while True:\n"
-            "    c, a = s.accept()\n"
-            "    try:\n"
-            "        c.sendall(b'OUTSIDE-SERVED\\n')\n"
-            "    finally:\n"
-            "        c.close()\n")
-
-    def __init__(self, ns, ip, port):
-        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", self.CODE,
-                                      ip, str(port)], stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout.readline().strip() == "READY"
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-
-
 def wait_out(ec2, iid, want, after=0, timeout=180):
     """Two rounds in a row of the guest's connection to the outside host,
     found on the console after offset `after`, with result want; the
@@ -457,7 +430,7 @@ def test_several_groups_and_egress(cloud):
     for g in extra:
         ec2.delete_security_group(GroupId=g)
 
-    out = OutsideHost(cl.net.ns_out, OUT_IP, OUT_PORT)
+    out = nh.OutsideHost(cl.net.ns_out, OUT_IP, OUT_PORT)
     ip = None
     try:
         # Names first, then ids, in order; b named twice counts once.
