@@ -67,27 +67,6 @@ static int copy_file(const char *from, const char *to, struct oc_err *err)
     return n == 0 ? OC_OK : oc_err_set(err, OC_EIO, "copy %s: %s", from, strerror(errno));
 }
 
-/* Gives the file back its holes: pages of zeros take no memory (loading
- * a full migration stream reads, and so allocates, every page). */
-static void punch_zero_pages(const char *path)
-{
-    static const char zero[4096];
-    char buf[1 << 20];
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    off_t off = 0;
-    ssize_t n;
-
-    if (fd < 0)
-        return;
-    while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
-        for (ssize_t k = 0; k + 4096 <= n; k += 4096)
-            if (memcmp(buf + k, zero, 4096) == 0)
-                fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off + k, 4096);
-        off += n;
-    }
-    close(fd);
-}
-
 static int full_caps(struct nc_qmp *q, struct oc_err *err)
 {
     return nc_qmp_call(q, "migrate-set-capabilities",
@@ -103,8 +82,8 @@ static int full_caps(struct nc_qmp *q, struct oc_err *err)
  * style): its device state and whole memory are saved (it is paused
  * meanwhile) with its disk; a loader QEMU with a new shared RAM file takes
  * that stream in, never runs, and saves its device state with
- * x-ignore-shared: the same shape as any template, plus the source's NIC
- * and RNG.  Clones asked within CLONE_REUSE_MS of each other share one
+ * x-ignore-shared: the same shape as any template, plus the source's NIC.
+ * Clones asked within CLONE_REUSE_MS of each other share one
  * snapshot.
  */
 int mci_clone_template(struct mc *m, const struct nc_domain_spec *s, char key[KEY_LEN + 1],
@@ -226,7 +205,8 @@ int mci_clone_template(struct mc *m, const struct nc_domain_spec *s, char key[KE
         unlink(lpidf);
     }
     unlink(full);
-    punch_zero_pages(ram);
+    /* Loading a full stream reads, so allocates, every page. */
+    mci_punch_zero_pages(ram);
 
     /* 3. Its files: it stands on its source's template (whose disk backs
      * its own), and goes when no clone uses it. */

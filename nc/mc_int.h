@@ -29,6 +29,13 @@
 
 #define NAME_MAX_LEN 48
 
+/* TCG's translation cache per QEMU, MiB.  QEMU's default, 1 GiB, is
+ * touched only as it fills, but a fork fills ~26 MiB with what it runs
+ * once as it resumes (hot-plug, DHCP) and keeps it; 16 MiB costs a fork
+ * three flushes and ~0.5 s of CPU as it starts, then its idle loop fits.
+ * It also bounds what a busy fork's cache can grow to.  KVM has none. */
+#define MC_TCG_TB_MB 16
+
 struct fork {
     char id[NC_ID_MAX];
     char name[NAME_MAX_LEN];  /* guest=<name> in its command line */
@@ -89,13 +96,13 @@ struct vm_files {
     const char *name, *ram, *disk, *console, *qmp, *pid;
     int share;       /* the template: share=on */
     int incoming;    /* a fork: -incoming defer -S */
-    /* A clone template's state holds its source's NIC (this MAC) and RNG:
-     * every QEMU that loads it has them from the start. NULL: none. */
+    /* A clone template's state holds its source's NIC (this MAC): every
+     * QEMU that loads it has it from the start. NULL: none. */
     const char *clone_mac;
 };
 
-/* Fixed slots for the devices a fork is given, so a clone's argv can
- * name the same ones its source's state holds. */
+/* Fixed slots: the NIC a fork is given (so a clone's argv can name the
+ * one its source's state holds) and the RNG every template has. */
 #define NIC_ADDR "0x10"
 #define RNG_ADDR "0x11"
 
@@ -114,6 +121,7 @@ int mci_spawn_qemu(struct argv *a, const char *pidfile, pid_t *pid, struct oc_er
 json_t *mci_ignore_shared_caps(void);
 int mci_wait_migration(struct nc_qmp *q, int timeout_ms, struct oc_err *err);
 int mci_migrate_file(struct nc_qmp *q, const char *path, int out, struct oc_err *err);
+uint64_t mci_punch_zero_pages(const char *path);
 void mci_tpath(struct mc *m, const char *key, const char *suffix, const char *name, char *out,
                size_t cap);
 void mci_ipath(struct mc *m, const char *id, const char *name, char *out, size_t cap);

@@ -10,7 +10,8 @@
 # public API (boto3 RunInstances), one at a time, ROUNDS each, alternating:
 #   cold  RunInstances -> "GUEST-UP ip=" on the instance's console file
 #   fork  RunInstances -> the fork's first console line after resume
-# then memory, 10 instances of each, idle:
+# then memory, 10 instances of each, idle (5 s after each one's console
+# shows "GUEST-UP ip=", forks and cold VMs alike):
 #   guest RAM  PSS of the mapping that holds guest memory (the template's
 #              RAM file, MAP_PRIVATE, for a fork; QEMU's anonymous RAM for
 #              a cold VM), from /proc/<pid>/smaps
