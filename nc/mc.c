@@ -445,7 +445,15 @@ uint64_t mci_punch_zero_pages(const char *path)
             run = -1;
         }
         off = data & ~(off_t)4095;
-        n = pread(fd, buf, 1 << 20, off);
+        {
+            /* Read up to the next hole only: holes are neither read nor
+             * punched (nor counted) again. */
+            off_t hole = lseek(fd, off, SEEK_HOLE);
+            size_t want = hole > off && hole - off < (off_t)(1 << 20) ? (size_t)(hole - off)
+                                                                      : (size_t)1 << 20;
+
+            n = pread(fd, buf, want, off);
+        }
         if (n <= 0)
             break;
         for (ssize_t k = 0; k + 4096 <= n; k += 4096) {

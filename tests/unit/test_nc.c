@@ -22,6 +22,7 @@
 #include "nc/domain.h"
 #include "nc/hyp.h"
 #include "nc/node.h"
+#include "nc/mc_int.h"
 #include "tests/unit/harness.h"
 
 static void sample(struct nc_instance *i)
@@ -329,4 +330,43 @@ OC_TEST(nc_qmp_messages)
     CHECK_INT(PARSE("{\"return\": {}, \"return\": {}}"), OC_EINVAL);
     CHECK_INT(PARSE("{\"hello\": 1}"), OC_EINVAL);
 #undef PARSE
+}
+
+/* The template RAM file's zero pages become holes; every byte reads the same. */
+OC_TEST(nc_mc_punch_zero_pages)
+{
+    static char page[4096], back[8 * 4096];
+    char path[PATH_MAX];
+    struct stat before, after;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/mc-ram", oc_test_tmpdir());
+    memset(page, 0x5a, sizeof(page));
+    f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    /* data, 3 zero pages, data, 3 zero pages (the last run reaches EOF) */
+    for (int i = 0; i < 8; i++) {
+        static const char zero[4096];
+
+        fwrite(i == 0 || i == 4 ? page : zero, 1, 4096, f);
+    }
+    fclose(f);
+    CHECK_INT(stat(path, &before), 0);
+    CHECK_INT(mci_punch_zero_pages(path), 6 * 4096);
+    CHECK_INT(stat(path, &after), 0);
+    CHECK_INT(after.st_size, 8 * 4096);
+    CHECK(after.st_blocks < before.st_blocks);
+    f = fopen(path, "rb");
+    CHECK(f && fread(back, 1, sizeof(back), f) == sizeof(back));
+    if (f)
+        fclose(f);
+    for (int i = 0; i < 8; i++)
+        CHECK(back[i * 4096] == (i == 0 || i == 4 ? 0x5a : 0) &&
+              back[i * 4096 + 4095] == (i == 0 || i == 4 ? 0x5a : 0));
+    /* Nothing left to punch; a missing file punches nothing. */
+    CHECK_INT(mci_punch_zero_pages(path), 0);
+    CHECK_INT(mci_punch_zero_pages("/nonexistent/mc-ram"), 0);
+    unlink(path);
 }
