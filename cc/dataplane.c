@@ -431,8 +431,8 @@ static int sync_locked(struct cc_dataplane *dp, int start_dhcp, int check_links,
             dp->replaces++;
     }
     if (start_dhcp) {
-        struct cc_dhcp_config dc = { dp->dir, dp->netns, dp->bridge, dp->subnet, dp->netmask,
-                                     dp->dnsmasq, dp->cfg.lease_s };
+        struct cc_dhcp_config dc = { dp->dir, dp->netns, dp->bridge, dp->dnsmasq,
+                                     dp->cfg.lease_s };
 
         rc = cc_dhcp_start(&dc, &m, &dp->dhcp, err);
     } else if (dp->dhcp) {
@@ -612,18 +612,6 @@ void cc_dataplane_nft_text(struct cc_dataplane *dp, struct oc_buf *out)
         oc_buf_reset(out);
     pthread_mutex_unlock(&dp->lock);
 }
-
-void cc_dataplane_stats(struct cc_dataplane *dp, uint64_t *applies, pid_t *dnsmasq_pid,
-                        unsigned *dnsmasq_starts)
-{
-    pthread_mutex_lock(&dp->lock);
-    *applies = dp->applies;
-    *dnsmasq_pid = dp->dhcp ? cc_dhcp_pid(dp->dhcp, dnsmasq_starts) : 0;
-    if (!dp->dhcp)
-        *dnsmasq_starts = 0;
-    pthread_mutex_unlock(&dp->lock);
-}
-
 
 void cc_dataplane_close(struct cc_dataplane *dp)
 {

@@ -58,9 +58,6 @@ int cc_dataplane_open(const struct cc_dataplane_config *cfg, struct cc_cluster *
 int cc_dataplane_sync(struct cc_dataplane *dp, struct oc_err *err) OC_WUR;
 /* The nft table text last applied (a copy in out). */
 void cc_dataplane_nft_text(struct cc_dataplane *dp, struct oc_buf *out);
-/* How many times the table has been applied; dnsmasq's pid and starts. */
-void cc_dataplane_stats(struct cc_dataplane *dp, uint64_t *applies, pid_t *dnsmasq_pid,
-                        unsigned *dnsmasq_starts);
 void cc_dataplane_close(struct cc_dataplane *dp);
 
 /* Builds the model (for tests and the renderers): arrays malloc'd, freed

@@ -23,16 +23,17 @@
 #define DHCP_ARGS 24
 
 struct cc_dhcp {
-    pthread_mutex_t lock;         /* pid, stopping, starts, the files' last contents */
+    pthread_mutex_t lock;         /* pid, stopping, restart, the files' last contents */
     pthread_cond_t cond;          /* stop wakes the restart delay */
     pthread_t thread;
     int thread_started;
     pid_t pid;
     int stopping;
-    unsigned starts;
+    int restart;                  /* dnsmasq was ended to read a new dnsmasq.conf */
+    unsigned lease_s;
     int nsfd;                     /* -1: the CC's own namespace */
-    char *hosts_path, *opts_path, *log_path, *pid_path;
-    char *hosts_last, *opts_last;
+    char *conf_path, *hosts_path, *opts_path, *log_path, *pid_path;
+    char *conf_last, *hosts_last, *opts_last;
     char *args[DHCP_ARGS];        /* owned strings; argv points at them */
     const char *argv[DHCP_ARGS + 1];
 };
@@ -45,8 +46,22 @@ int cc_dhcp_render_hosts(const struct cc_net_model *m, struct oc_buf *out)
     for (size_t i = 0; i < m->nhosts; i++) {
         const struct cc_net_host *h = &m->hosts[i];
 
-        if (oc_buf_printf(out, "%s,set:n%u,%s,%s\n", h->mac, m->groups[h->group].index, h->ip,
-                          h->id))
+        if (oc_buf_printf(out, "%s,%s,%s\n", h->mac, h->ip, h->id))
+            return OC_ENOMEM;
+    }
+    return OC_OK;
+}
+
+int cc_dhcp_render_ranges(const struct cc_net_model *m, unsigned lease_s, struct oc_buf *out)
+{
+    for (size_t i = 0; i < m->ngroups; i++) {
+        const struct cc_net_group *g = &m->groups[i];
+        size_t baselen = strcspn(g->cidr, "/");
+
+        if (!g->has_net)
+            continue;
+        if (oc_buf_printf(out, "dhcp-range=set:n%u,%.*s,static,%s,%u\n", g->index,
+                          (int)baselen, g->cidr, g->netmask, lease_s))
             return OC_ENOMEM;
     }
     return OC_OK;
@@ -60,7 +75,7 @@ int cc_dhcp_render_opts(const struct cc_net_model *m, struct oc_buf *out)
         if (!g->has_net)
             continue;   /* no addresses of its own */
         if (oc_buf_printf(out, "tag:n%u,option:router,%s\ntag:n%u,option:netmask,%s\n"
-                          "tag:n%u,option:broadcast,%s\n", g->index, g->gateway, g->index,
+                          "tag:n%u,28,%s\n", g->index, g->gateway, g->index,
                           g->netmask, g->index, g->broadcast))
             return OC_ENOMEM;
     }
@@ -90,25 +105,38 @@ static int write_if_changed(const char *path, char **last, const struct oc_buf *
     return 1;
 }
 
-/* 1 when either file changed, 0 when neither, < 0 on error (lock held). */
+/* What write_files changed. */
+enum { FILES_SAME = 0, FILES_RELOAD = 1, FILES_RESTART = 2 };
+
+/* FILES_RESTART when dnsmasq.conf (the ranges) changed, FILES_RELOAD when
+ * only the hosts or options did, FILES_SAME when nothing did; < 0 on
+ * error (lock held). */
 static int write_files(struct cc_dhcp *d, const struct cc_net_model *m, struct oc_err *err)
 {
-    struct oc_buf h = { 0 }, o = { 0 };
-    int rc, a = 0, b = 0;
+    struct oc_buf c = { 0 }, h = { 0 }, o = { 0 };
+    int rc, a = 0, b = 0, r = 0;
 
-    rc = cc_dhcp_render_hosts(m, &h);
+    rc = oc_buf_puts(&c, "# written by overcast-cc: one static range per group network\n");
+    if (rc == OC_OK)
+        rc = cc_dhcp_render_ranges(m, d->lease_s, &c);
+    if (rc == OC_OK)
+        rc = cc_dhcp_render_hosts(m, &h);
     if (rc == OC_OK)
         rc = cc_dhcp_render_opts(m, &o);
     if (rc)
         rc = oc_err_set(err, OC_ENOMEM, "out of memory");
-    /* Options first: a host's tag must never name a network without them. */
+    /* Ranges and options before hosts: a host's network is always there
+     * when dnsmasq reads the host. */
     if (rc == OC_OK)
+        rc = r = write_if_changed(d->conf_path, &d->conf_last, &c, err);
+    if (rc >= 0)
         rc = b = write_if_changed(d->opts_path, &d->opts_last, &o, err);
     if (rc >= 0)
         rc = a = write_if_changed(d->hosts_path, &d->hosts_last, &h, err);
+    oc_buf_free(&c);
     oc_buf_free(&h);
     oc_buf_free(&o);
-    return rc < 0 ? rc : (a || b);
+    return rc < 0 ? rc : r ? FILES_RESTART : (a || b) ? FILES_RELOAD : FILES_SAME;
 }
 
 /* ------------------------------------------------------------------ */
@@ -121,9 +149,13 @@ static pid_t spawn(struct cc_dhcp *d)
     int logfd = open(d->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     sigset_t none;
+    struct sigaction ign;
     pid_t pid;
 
     sigemptyset(&none);
+    memset(&ign, 0, sizeof(ign));
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
     if (logfd < 0 || nullfd < 0) {
         oc_error("dhcp: cannot open %s or /dev/null: %s", d->log_path, strerror(errno));
         if (logfd >= 0)
@@ -137,6 +169,10 @@ static pid_t spawn(struct cc_dhcp *d)
         /* The daemon blocks signals for its signal thread: dnsmasq must
          * see SIGHUP and SIGTERM. */
         sigprocmask(SIG_SETMASK, &none, NULL);
+        /* A SIGHUP sent before dnsmasq installs its handler would end it
+         * (the default action); ignored, it is lost harmlessly: dnsmasq
+         * installs its handlers before it reads any file. */
+        sigaction(SIGHUP, &ign, NULL);
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (d->nsfd >= 0 && setns(d->nsfd, CLONE_NEWNET) != 0)
             _exit(126);
@@ -166,7 +202,6 @@ static void *supervise(void *arg)
 
         if (pid > 0) {
             d->pid = pid;
-            d->starts++;
             oc_info("dhcp: dnsmasq started (pid %d)", (int)pid);
             pthread_mutex_unlock(&d->lock);
             while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -175,6 +210,11 @@ static void *supervise(void *arg)
             d->pid = 0;
             if (d->stopping)
                 break;
+            if (d->restart) {
+                /* Ended by cc_dhcp_update for new ranges: back at once. */
+                d->restart = 0;
+                continue;
+            }
             if (WIFEXITED(status))
                 oc_warn("dhcp: dnsmasq exited with status %d (see %s); restarting",
                         WEXITSTATUS(status), d->log_path);
@@ -230,10 +270,12 @@ static void dhcp_free(struct cc_dhcp *d)
 {
     if (d->nsfd >= 0)
         close(d->nsfd);
+    free(d->conf_path);
     free(d->hosts_path);
     free(d->opts_path);
     free(d->log_path);
     free(d->pid_path);
+    free(d->conf_last);
     free(d->hosts_last);
     free(d->opts_last);
     for (size_t i = 0; i < DHCP_ARGS; i++)
@@ -261,8 +303,10 @@ int cc_dhcp_start(const struct cc_dhcp_config *cfg, const struct cc_net_model *m
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->cond, NULL);
     d->nsfd = -1;
+    d->lease_s = cfg->lease_s ? cfg->lease_s : 3600;
 #define ARG(...) (n < DHCP_ARGS && asprintf(&d->args[n++], __VA_ARGS__) >= 0 ? 0 : (bad = 1))
-    if (asprintf(&d->hosts_path, "%s/dnsmasq.hosts", cfg->dir) < 0 ||
+    if (asprintf(&d->conf_path, "%s/dnsmasq.conf", cfg->dir) < 0 ||
+        asprintf(&d->hosts_path, "%s/dnsmasq.hosts", cfg->dir) < 0 ||
         asprintf(&d->opts_path, "%s/dnsmasq.opts", cfg->dir) < 0 ||
         asprintf(&d->log_path, "%s/dnsmasq.log", cfg->dir) < 0 ||
         asprintf(&d->pid_path, "%s/dnsmasq.pid", cfg->dir) < 0) {
@@ -271,7 +315,7 @@ int cc_dhcp_start(const struct cc_dhcp_config *cfg, const struct cc_net_model *m
     }
     ARG("%s", cfg->dnsmasq && *cfg->dnsmasq ? cfg->dnsmasq : "dnsmasq");
     ARG("--keep-in-foreground");
-    ARG("--conf-file=/dev/null");
+    ARG("--conf-file=%s", d->conf_path);
     ARG("--port=0");
     ARG("--user=root");
     ARG("--interface=%s", cfg->bridge);
@@ -280,8 +324,7 @@ int cc_dhcp_start(const struct cc_dhcp_config *cfg, const struct cc_net_model *m
     ARG("--dhcp-authoritative");
     ARG("--no-ping");
     ARG("--log-dhcp");
-    ARG("--dhcp-range=%s,static,%s,%u", cfg->subnet, cfg->netmask,
-        cfg->lease_s ? cfg->lease_s : 3600);
+    ARG("--log-facility=-");
     ARG("--dhcp-hostsfile=%s", d->hosts_path);
     ARG("--dhcp-optsfile=%s", d->opts_path);
     ARG("--dhcp-leasefile=%s/dnsmasq.leases", cfg->dir);
@@ -322,25 +365,19 @@ int cc_dhcp_update(struct cc_dhcp *d, const struct cc_net_model *m, struct oc_er
 
     pthread_mutex_lock(&d->lock);
     rc = write_files(d, m, err);
-    if (rc > 0) {
-        if (d->pid > 0)
-            kill(d->pid, SIGHUP);
-        rc = OC_OK;
+    if (rc == FILES_RESTART && d->pid > 0) {
+        /* dnsmasq reads its ranges only at start; the supervisor starts it
+         * again at once (no instance loses its address: they are static,
+         * and the lease file stays). */
+        d->restart = 1;
+        kill(d->pid, SIGTERM);
+    } else if (rc == FILES_RELOAD && d->pid > 0) {
+        kill(d->pid, SIGHUP);
     }
+    if (rc > 0)
+        rc = OC_OK;
     pthread_mutex_unlock(&d->lock);
     return rc;
-}
-
-pid_t cc_dhcp_pid(struct cc_dhcp *d, unsigned *starts)
-{
-    pid_t pid;
-
-    pthread_mutex_lock(&d->lock);
-    pid = d->pid;
-    if (starts)
-        *starts = d->starts;
-    pthread_mutex_unlock(&d->lock);
-    return pid;
 }
 
 void cc_dhcp_stop(struct cc_dhcp *d)

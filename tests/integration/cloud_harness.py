@@ -257,7 +257,9 @@ class Cloud:
 
     def sanitizer_reports(self):
         """Lines of ASan/LSan/UBSan reports in every daemon's log (the
-        sanitizer build of the suite runs these daemons)."""
+        sanitizer build of the suite runs these daemons), and a CC's word
+        that its dnsmasq crashed (a signal other than the SIGKILL/SIGTERM
+        tests send on purpose)."""
         daemons = [self.env.clc, self.env.walrus] if self.env else []
         for cl in self.clusters:
             daemons += ([cl.cc] if cl.cc else []) + cl.ncs
@@ -265,6 +267,8 @@ class Cloud:
         for d in daemons:
             for line in d.log_tail(1 << 22).splitlines():
                 if "Sanitizer" in line or "runtime error:" in line:
+                    found.append("%s: %s" % (d.NAME, line))
+                if nh.dnsmasq_crashes(line):
                     found.append("%s: %s" % (d.NAME, line))
         return found[:40]
 

@@ -11,6 +11,7 @@ namespace).
 import base64
 import glob
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -283,6 +284,18 @@ def guest_dir():
 class Nc(wh.Daemon):
     NAME = "overcast-nc"
     SUBDIR = "nc"
+
+
+def dnsmasq_crashes(log_text):
+    """A CC log's lines saying its dnsmasq died of a signal other than the
+    SIGKILL and SIGTERM tests send on purpose: a crash, which the CC
+    survives by restarting it but which is never a pass."""
+    found = []
+    for line in log_text.splitlines():
+        m = re.search(r"dnsmasq was killed by signal (\d+)", line)
+        if m and int(m.group(1)) not in (signal.SIGKILL, signal.SIGTERM):
+            found.append(line)
+    return found
 
 
 class Cc(wh.Daemon):

@@ -107,10 +107,12 @@ def cl():
         for n in c.ncs:
             if n.alive():
                 n.stop()
+        crashes = []
         if c.cc is not None:
             if c.cc.alive():
                 c.cc.stop()
             sys.stderr.write("\n--- overcast-cc log tail ---\n%s\n" % c.cc.log_tail(4000))
+            crashes = nh.dnsmasq_crashes(c.cc.log_tail(1 << 22))
         if c.env is not None:
             c.env.shutdown()
         c.sink.close()
@@ -118,6 +120,7 @@ def cl():
         c.libvirtd.stop()
         shutil.rmtree(c.tmp, ignore_errors=True)
         assert not leftover, "domains left behind: %s" % leftover
+        assert not crashes, "dnsmasq crashed: %s" % crashes
 
 
 def run(c, n=1, group="sg-aaaa0001", image="blank.img", kernel=False, **kw):

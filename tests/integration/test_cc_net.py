@@ -212,10 +212,12 @@ def cluster(mode):
         for n in c.ncs:
             if n.alive():
                 n.stop()
+        crashes = []
         if c.cc is not None:
             if c.cc.alive():
                 c.cc.stop()
             sys.stderr.write("\n--- overcast-cc log tail ---\n%s\n" % c.cc.log_tail(6000))
+            crashes = nh.dnsmasq_crashes(c.cc.log_tail(1 << 22))
         if c.md is not None:
             c.md.close()
         if c.env is not None:
@@ -224,6 +226,7 @@ def cluster(mode):
         c.libvirtd.stop()
         shutil.rmtree(c.tmp, ignore_errors=True)
         assert not leftover, "domains left behind: %s" % leftover
+        assert not crashes, "dnsmasq crashed: %s" % crashes
 
 
 def run_one(c, group, user_data):
@@ -399,7 +402,7 @@ def test_guests_addresses_metadata_groups_eip_and_restarts(cn):
     # CC restarted: the table goes on a clean stop and comes back identical.
     table = c.net.nft_table()
     assert table and "%s : %s" % (EIP, b["privateIpAddress"]) in table, table
-    files = {f: open(os.path.join(cc_dir, f)).read() for f in ("dnsmasq.hosts", "dnsmasq.opts")}
+    files = {f: open(os.path.join(cc_dir, f)).read() for f in ("dnsmasq.conf", "dnsmasq.hosts", "dnsmasq.opts")}
     c.cc.stop()
     assert c.net.nft_table() is None, "the table outlived a clean stop"
     start_cc(c)
