@@ -7,7 +7,10 @@
 # cloud_harness.py, loopback and test namespaces only), registers the test
 # guest, and measures under TCG:
 #   overcast  RunInstances (boto3) -> "running" in DescribeInstances (polled
-#             every 10 ms), and -> "GUEST-UP ip=" on the instance's console
+#             every 10 ms by a SigV4 request signed once and sent again on a
+#             keep-alive connection: boto3 polling costs a third of a core
+#             in Python, which the QEMU being started needs), and ->
+#             "GUEST-UP ip=" on the instance's console
 #             file; image already cached (a warm-up launch fills the cache)
 #   baseline  `virsh create` of the same domain XML the NC generated (a
 #             copy with another name, overlay made beforehand) -> returned,
