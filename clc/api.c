@@ -628,7 +628,7 @@ static int run_cached(struct clc_req *r, const struct clc_action *a, struct oc_b
     int status;
 
     if (gen && clc_rcache_key(r->api, &r->who, r->params, &key) == OC_OK &&
-        clc_rcache_get(r->clc->cache, &key, gen, r->request_id, b)) {
+        clc_rcache_get(r->clc->cache, &key, gen, r->request_id, b, r->lend)) {
         oc_buf_free(&key);
         return 200;
     }
@@ -881,9 +881,19 @@ static void clc_on_end(struct oc_http_req *h, void *ctx)
 
     {
         struct oc_buf b = { 0 };
-        int status = answer(r, &b);
+        struct clc_rcache_lend lend = { 0 };
+        int status;
 
-        respond_xml(h, status, &b);
+        r->lend = &lend;
+        status = answer(r, &b);
+        r->lend = NULL;
+        if (!lend.entry) {
+            respond_xml(h, status, &b);
+        } else if (oc_http_respond_ref(h, status, "text/xml;charset=UTF-8", lend.doc, lend.len,
+                                       clc_rcache_return, lend.entry) != OC_OK) {
+            oc_http_respond(h, 500, NULL, NULL, 0);
+        }
+        oc_buf_free(&b);
     }
 }
 

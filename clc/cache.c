@@ -296,6 +296,9 @@ struct rc_entry {
     uint64_t hash, gen;
     size_t keylen, doclen, cost;
     size_t rid_at, rid_len;           /* the request id inside doc */
+    int lent;                         /* doc is being sent by reference */
+    int dropped;                      /* out of the table; freed when returned */
+    struct clc_rcache *cache;
     char *doc;                        /* after the key, same allocation */
     char key[];
 };
@@ -396,7 +399,10 @@ static void rc_drop(struct clc_rcache *c, struct rc_entry *e)
     rc_lru_unlink(c, e);
     c->entries--;
     c->bytes -= e->cost;
-    free(e);
+    if (e->lent)
+        e->dropped = 1;         /* clc_rcache_return frees it */
+    else
+        free(e);
 }
 
 static struct rc_entry *rc_find(struct clc_rcache *c, uint64_t h, const struct oc_buf *key)
@@ -408,7 +414,7 @@ static struct rc_entry *rc_find(struct clc_rcache *c, uint64_t h, const struct o
 }
 
 int clc_rcache_get(struct clc_rcache *c, const struct oc_buf *key, uint64_t gen,
-                   const char *request_id, struct oc_buf *out)
+                   const char *request_id, struct oc_buf *out, struct clc_rcache_lend *lend)
 {
     uint64_t h;
     struct rc_entry *e;
@@ -424,7 +430,18 @@ int clc_rcache_get(struct clc_rcache *c, const struct oc_buf *key, uint64_t gen,
         rc_drop(c, e);
         e = NULL;
     }
-    if (e) {
+    if (e && lend && !e->lent && e->rid_len == strlen(request_id)) {
+        /* Nobody is sending this document: it takes this request's id in
+         * place and goes out as it is, no copy (ids are all one length). */
+        memcpy(e->doc + e->rid_at, request_id, e->rid_len);
+        e->lent = 1;
+        lend->doc = e->doc;
+        lend->len = e->doclen;
+        lend->entry = e;
+        rc_lru_unlink(c, e);
+        rc_lru_push(c, e);
+        hit = 2;
+    } else if (e) {
         size_t tail = e->rid_at + e->rid_len;
 
         /* The copy is made under the lock: an entry may be dropped as
@@ -447,6 +464,18 @@ int clc_rcache_get(struct clc_rcache *c, const struct oc_buf *key, uint64_t gen,
         c->misses++;
     pthread_mutex_unlock(&c->lock);
     return hit;
+}
+
+void clc_rcache_return(void *entry)
+{
+    struct rc_entry *e = entry;
+    struct clc_rcache *c = e->cache;
+
+    pthread_mutex_lock(&c->lock);
+    e->lent = 0;
+    if (e->dropped)
+        free(e);
+    pthread_mutex_unlock(&c->lock);
 }
 
 void clc_rcache_put(struct clc_rcache *c, const struct oc_buf *key, uint64_t gen,
@@ -479,6 +508,7 @@ void clc_rcache_put(struct clc_rcache *c, const struct oc_buf *key, uint64_t gen
         return;
     memset(e, 0, sizeof(*e));
     h = rc_hash(c, key->data, key->len);
+    e->cache = c;
     e->hash = h;
     e->gen = gen;
     e->keylen = key->len;

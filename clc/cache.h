@@ -75,6 +75,7 @@ int clc_rcache_conf(const char *text, size_t *max_bytes, size_t *max_entries,
 /* NULL *out (and OC_OK) when either bound is 0: the cache is off. */
 int clc_rcache_new(size_t max_bytes, size_t max_entries, struct clc_rcache **out,
                    struct oc_err *err) OC_WUR;
+/* After every lent document has been returned (the HTTP server stopped). */
 void clc_rcache_free(struct clc_rcache *c);
 
 /*
@@ -86,11 +87,26 @@ void clc_rcache_free(struct clc_rcache *c);
  */
 int clc_rcache_key(int api, const struct oc_principal *who, const struct oc_query *params,
                    struct oc_buf *key) OC_WUR;
-/* A hit of generation gen: the stored document with request_id in place of
- * the one it was made with, appended to out; returns 1.  0 on a miss (an
- * entry of another generation is dropped). */
+/* A document lent by clc_rcache_get: send doc[0..len) as it is, then hand
+ * entry to clc_rcache_return (it survives eviction until then). */
+struct clc_rcache_lend {
+    const char *doc;
+    size_t len;
+    void *entry;
+};
+
+/*
+ * A hit of generation gen: the stored document with request_id in place of
+ * the one it was made with.  With lend, and when no other request is
+ * sending that entry's document, the id is written into the stored
+ * document itself and the document is lent (*lend filled): returns 2.
+ * Otherwise it is copied, appended to out: returns 1.  0 on a miss (an
+ * entry of another generation is dropped).
+ */
 int clc_rcache_get(struct clc_rcache *c, const struct oc_buf *key, uint64_t gen,
-                   const char *request_id, struct oc_buf *out);
+                   const char *request_id, struct oc_buf *out, struct clc_rcache_lend *lend);
+/* Gives back a lent document (a void * for use as a release callback). */
+void clc_rcache_return(void *entry);
 /* Stores a success document made under generation gen for request_id (which
  * it must contain as <requestId>…</requestId>); documents too big for the
  * cache, or without that element, are not stored. */

@@ -51,6 +51,8 @@ enum clc_api {
 
 struct clc;
 
+struct clc_rcache_lend;
+
 struct clc_req {
     struct clc *clc;
     struct oc_http_req *http;         /* NULL when run by clc_api_invoke */
@@ -65,6 +67,9 @@ struct clc_req {
     int dry_run;                      /* DryRun=true */
     time_t now;
     struct oc_xmlw *xml;              /* set by clc_reply_begin */
+    /* Non-NULL on the front door's own thread: an answer from the cache may
+     * come back lent instead of copied into the reply buffer (cache.h). */
+    struct clc_rcache_lend *lend;
     /* Set by clc_error (front door use). */
     const char *err_code;
     const char *err_message;
