@@ -334,14 +334,6 @@ static int public_of(void *ctx, uint32_t ip)
     return cc_netstate_is_public(ctx, ip);
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static int sync_in_ns(void *arg, struct oc_err *err)
 {
     struct in_ns *j = arg;
@@ -350,7 +342,7 @@ static int sync_in_ns(void *arg, struct oc_err *err)
     struct cc_dataplane *dp = j->dp;
     int rc = j->links ? cc_netif_sync(j->m, &scope, err) : OC_OK;
 
-    j->t_links = now_ms();
+    j->t_links = oc_mono_ms();
     if (rc != OC_OK || !j->nft_text)
         return rc;
     if (!dp->nft && (rc = cc_nft_new(&dp->nft, err)) != OC_OK)
@@ -392,7 +384,7 @@ static int sync_locked(struct cc_dataplane *dp, int start_dhcp, int check_links,
     struct cc_net_model m;
     struct oc_buf text = { 0 }, cmds = { 0 }, lkey = { 0 };
     struct in_ns j = { dp, &m, NULL, NULL, 1, 0, 0 };
-    double t0 = now_ms(), t_model, t_table, t_end;
+    double t0 = oc_mono_ms(), t_model, t_table, t_end;
     int rc = cc_dataplane_model(dp, &m, err);
 
     if (rc)
@@ -408,9 +400,9 @@ static int sync_locked(struct cc_dataplane *dp, int start_dhcp, int check_links,
             j.nft_cmds = cmds.data;
     }
     j.links = check_links || !dp->links_last.data || strcmp(dp->links_last.data, lkey.data) != 0;
-    t_model = now_ms();
+    t_model = oc_mono_ms();
     rc = cc_netns_run(dp->netns, sync_in_ns, &j, err);
-    t_table = now_ms();
+    t_table = oc_mono_ms();
     if (rc)
         goto out;
     if (j.links) {
@@ -438,7 +430,7 @@ static int sync_locked(struct cc_dataplane *dp, int start_dhcp, int check_links,
     } else if (dp->dhcp) {
         rc = cc_dhcp_update(dp->dhcp, &m, err);
     }
-    t_end = now_ms();
+    t_end = oc_mono_ms();
     oc_debug("data plane: sync %.2f ms (model %.2f, links%s %.2f, table %s %.2f, dhcp %.2f)",
              t_end - t0, t_model - t0, j.links ? "" : " unchanged", j.t_links - t_model,
              !j.nft_text ? "unchanged" : j.full ? "replaced" : "changed", t_table - j.t_links,

@@ -61,3 +61,11 @@ void oc_log(enum oc_log_level level, const char *fmt, ...)
     /* One fprintf per line keeps lines whole across threads. */
     fprintf(stderr, "%s\n", line);
 }
+
+double oc_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}

@@ -70,10 +70,7 @@
 
 long long mci_now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)oc_mono_ms();
 }
 
 void mci_sleep_ms(unsigned ms)

@@ -62,14 +62,6 @@ static int64_t now_s(void)
 }
 
 /* $dir/instances/<id>[/name] */
-static double mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static void inst_path(const struct nc_node *n, const char *id, const char *name, char *out,
                       size_t cap)
 {
@@ -334,14 +326,14 @@ static void *op_main(void *arg)
 
     switch (op->kind) {
     case OP_LAUNCH: {
-        double t0 = mono_ms(), t1;
+        double t0 = oc_mono_ms(), t1;
 
         rc = launch(n, in, &err);
-        t1 = mono_ms();
+        t1 = oc_mono_ms();
         if (rc == OC_OK)
             rc = boot(n, in, &err);
         oc_debug("%s: launch %.1f ms (images and disks %.1f, VM start %.1f)", in->rec.id,
-                 mono_ms() - t0, t1 - t0, mono_ms() - t1);
+                 oc_mono_ms() - t0, t1 - t0, oc_mono_ms() - t1);
         break;
     }
     case OP_START:

@@ -10,8 +10,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "common/log.h"
 
 #define EVENTS_KEPT 64
 
@@ -24,10 +25,7 @@ struct nc_qmp {
 
 static long long now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)oc_mono_ms();
 }
 
 /* ------------------------------------------------------------------ */

@@ -14,19 +14,22 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 
-def main():
-    ep, ak, sk, action = sys.argv[1:5]
-    params = [("Action", action), ("Version", "2016-11-15")]
-    for kv in sys.argv[5:]:
-        k, v = kv.split("=", 1)
-        params.append((k, v))
-    body = urllib.parse.urlencode(params)
+def sign(ep, ak, sk, action, params=()):
+    """(form body, headers) of one SigV4-signed EC2 Query POST to ep; the
+    pair may be sent again for the 15-minute skew window."""
+    body = urllib.parse.urlencode([("Action", action), ("Version", "2016-11-15")] + list(params))
     req = AWSRequest(method="POST", url=ep + "/", data=body,
                      headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
     SigV4Auth(Credentials(ak, sk), "ec2", "us-east-1").add_auth(req)
+    return body, dict(req.headers)
+
+
+def main():
+    ep, ak, sk, action = sys.argv[1:5]
+    body, headers = sign(ep, ak, sk, action, [kv.split("=", 1) for kv in sys.argv[5:]])
     print('wrk.method = "POST"')
     print("wrk.body = %s" % lua_str(body))
-    for k, v in req.headers.items():
+    for k, v in headers.items():
         if k.lower() in ("host", "content-length"):
             continue
         print("wrk.headers[%s] = %s" % (lua_str(k), lua_str(v)))

@@ -9,14 +9,11 @@ import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import cloud_harness as ch  # noqa: E402
 import nc_harness as nh  # noqa: E402
+from ec2_sign import sign  # noqa: E402
 from nc_launch import MARK, wait_file  # noqa: E402
 
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
@@ -33,8 +30,8 @@ class StatePoller:
     (waiting on virsh) pays nothing of the kind."""
 
     def __init__(self, env, who):
-        ak, sk = env.keys(who)
-        self.creds = Credentials(ak, sk)
+        self.ak, self.sk = env.keys(who)
+        self.endpoint = env.clc.endpoint
         self.url = urllib.parse.urlsplit(env.clc.endpoint)
         self.conn = http.client.HTTPConnection(self.url.hostname, self.url.port, timeout=30)
         self.signed = {}
@@ -44,15 +41,10 @@ class StatePoller:
         hit = self.signed.get(key)
         if hit and time.time() - hit[0] < 300:
             return hit[1], hit[2]
-        params = {"Action": "DescribeInstances", "Version": "2016-11-15"}
-        for k, i in enumerate(ids):
-            params["InstanceId.%d" % (k + 1)] = i
-        body = urllib.parse.urlencode(params)
-        req = AWSRequest(method="POST", url=self.url.geturl() + "/", data=body, headers={
-            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
-        SigV4Auth(self.creds, "ec2", "us-east-1").add_auth(req)
-        self.signed[key] = (time.time(), body, dict(req.headers))
-        return body, self.signed[key][2]
+        body, headers = sign(self.endpoint, self.ak, self.sk, "DescribeInstances",
+                             [("InstanceId.%d" % (k + 1), i) for k, i in enumerate(ids)])
+        self.signed[key] = (time.time(), body, headers)
+        return body, headers
 
     def states(self, ids):
         """{instance id: state name} for ids."""
