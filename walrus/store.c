@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,6 +76,11 @@ static const struct oc_migration store_migrations[] = {
       "  mtime_ms INTEGER NOT NULL,"
       "  PRIMARY KEY (upload, number)) WITHOUT ROWID;"
       "CREATE UNIQUE INDEX parts_id ON parts(id);" },
+    /* Bytes of inline objects (ids starting with 'i'; see store_priv.h). */
+    { 2,
+      "CREATE TABLE blobs ("
+      "  id TEXT PRIMARY KEY,"
+      "  data BLOB NOT NULL);" },
 };
 
 /* ---- small helpers shared by the store files ---- */
@@ -424,6 +430,21 @@ static int store_clean_objects(struct wal_store *s, struct oc_err *err)
     return OC_OK;
 }
 
+/*
+ * Removes blobs that no object row names.  Rows and blobs commit together,
+ * so there should be none; this keeps a damaged database from hoarding them.
+ */
+static int store_clean_blobs(struct wal_store *s, struct oc_err *err)
+{
+    int rc = oc_db_exec(s->wdb, "DELETE FROM blobs WHERE id NOT IN (SELECT id FROM objects)",
+                        err);
+    int n = sqlite3_changes(oc_db_handle(s->wdb));
+
+    if (rc == OC_OK && n > 0)
+        oc_warn("walrus: removed %d blob(s) with no object row", n);
+    return rc;
+}
+
 /* Decides between O_TMPFILE + linkat and named files in tmp/. */
 static void store_probe_tmpfile(struct wal_store *s)
 {
@@ -559,6 +580,8 @@ int wal_store_open(const char *dir, struct wal_store **out, struct oc_err *err)
     }
     rc = oc_db_open(oc_buf_cstr(&path), store_migrations,
                     sizeof(store_migrations) / sizeof(store_migrations[0]), &s->wdb, err);
+    if (rc == OC_OK)
+        rc = oc_db_exec(s->wdb, "PRAGMA wal_autocheckpoint=16384; PRAGMA cache_size=-65536;", err);
     if (rc)
         goto cleanup;
     rc = store_clean_dir(s->tmpfd, "tmp", err);
@@ -566,6 +589,8 @@ int wal_store_open(const char *dir, struct wal_store **out, struct oc_err *err)
         rc = store_clean_dir(s->freefd, "free", err);
     if (rc == OC_OK)
         rc = store_clean_objects(s, err);
+    if (rc == OC_OK)
+        rc = store_clean_blobs(s, err);
     if (rc)
         goto cleanup;
     store_probe_tmpfile(s);
@@ -967,6 +992,71 @@ int wal_object_head(struct wal_store *s, struct oc_arena *a, const char *bucket,
     return object_get(s, a, bucket, key, out, err);
 }
 
+int wal_inline_read(struct wal_store *s, const char *id, void *buf, uint64_t size,
+                    struct oc_err *err)
+{
+    struct oc_db *db = wal_reader_get(s, err);
+    sqlite3_stmt *st;
+    int rc = OC_OK, src;
+
+    if (!db)
+        return OC_EDB;
+    st = oc_db_prepare(db, "SELECT data FROM blobs WHERE id = ?1", err);
+    if (!st) {
+        wal_reader_put(s, db);
+        return OC_EDB;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        const void *d = sqlite3_column_blob(st, 0);
+        int n = sqlite3_column_bytes(st, 0);
+
+        if ((uint64_t)n != size)
+            rc = oc_err_set(err, OC_EIO, "blob %s has %d bytes, its row says %llu", id, n,
+                            (unsigned long long)size);
+        else if (n > 0)
+            memcpy(buf, d, (size_t)n);
+    } else if (src == SQLITE_DONE) {
+        rc = oc_err_set(err, OC_ENOTFOUND, "no blob %s", id);
+    } else {
+        rc = oc_db_fail(db, err, "read blob");
+    }
+    sqlite3_reset(st);
+    wal_reader_put(s, db);
+    return rc;
+}
+
+/* An inline object's bytes in an anonymous file, for callers that want an fd. */
+static int inline_open(struct wal_store *s, const char *id, uint64_t size, int *fd,
+                       struct oc_err *err)
+{
+    unsigned char *buf = malloc(size ? (size_t)size : 1);
+    int rc, f;
+
+    if (!buf)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    rc = wal_inline_read(s, id, buf, size, err);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    f = memfd_create("walrus-inline", MFD_CLOEXEC);
+    if (f < 0) {
+        rc = oc_err_set(err, OC_EIO, "memfd_create: %s", strerror(errno));
+    } else {
+        rc = oc_write_all(f, buf, (size_t)size, err);
+        if (rc == OC_OK && lseek(f, 0, SEEK_SET) != 0)
+            rc = oc_err_set(err, OC_EIO, "lseek: %s", strerror(errno));
+        if (rc)
+            close(f);
+        else
+            *fd = f;
+    }
+    free(buf);
+    return rc;
+}
+
 int wal_object_open(struct wal_store *s, struct oc_arena *a, const char *bucket,
                     const char *key, struct wal_meta *out, int *fd, struct oc_err *err)
 {
@@ -985,6 +1075,13 @@ int wal_object_open(struct wal_store *s, struct oc_arena *a, const char *bucket,
         rc = object_get(s, a, bucket, key, out, err);
         if (rc)
             break;
+        if (wal_id_inline(out->id)) {
+            rc = inline_open(s, out->id, out->size, fd, err);
+            if (rc != OC_ENOTFOUND || attempt == 100)
+                break;
+            wal_ocache_forget(s, bucket, key, out->id);
+            continue;
+        }
         wal_rel_path(out->id, rel);
         f = openat(s->objfd, rel, O_RDONLY | O_CLOEXEC);
         if (f >= 0) {

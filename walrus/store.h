@@ -2,7 +2,9 @@
  * store.h - Walrus storage: buckets, objects and multipart uploads.
  *
  * Metadata lives in SQLite ($dir/walrus.db); object bytes live in files under
- * $dir/objects/ named by a random id, never by the client's key.  A PUT
+ * $dir/objects/ named by a random id, never by the client's key, except the
+ * bytes of objects of at most 64 KiB, which live in SQLite beside their row
+ * ("inline", see store_priv.h).  A PUT
  * streams into a temporary file (an O_TMPFILE in $dir/tmp/, tmp/<id> where
  * that is unsupported, or a replaced file recycled from $dir/free/), hashing
  * as it goes; commit moves the file into objects/, makes it durable (syncfs),

@@ -219,11 +219,9 @@ out:
     pthread_mutex_unlock(&sh->lock);
 }
 
-/* Reads the whole file; NULL (errno set) when short, unreadable or out of memory. */
-static struct wal_body *body_read(int fd, const char *id, uint64_t size)
+static struct wal_body *body_new(const char *id, uint64_t size)
 {
     struct wal_body *b = malloc(sizeof(*b) + (size_t)size);
-    size_t got = 0;
 
     if (!b)
         return NULL;
@@ -232,6 +230,17 @@ static struct wal_body *body_read(int fd, const char *id, uint64_t size)
     b->len = (size_t)size;
     b->chain = NULL;
     memcpy(b->id, id, sizeof(b->id));
+    return b;
+}
+
+/* Reads the whole file; NULL (errno set) when short, unreadable or out of memory. */
+static struct wal_body *body_read(int fd, const char *id, uint64_t size)
+{
+    struct wal_body *b = body_new(id, size);
+    size_t got = 0;
+
+    if (!b)
+        return NULL;
     while (got < size) {
         ssize_t n = pread(fd, b->data + got, (size_t)size - got, (off_t)got);
 
@@ -248,6 +257,44 @@ static struct wal_body *body_read(int fd, const char *id, uint64_t size)
     return b;
 }
 
+/*
+ * An inline object (at most WAL_INLINE_MAX <= WAL_BODY_MAX bytes) always
+ * comes back as a body: from the cache, else read from its blob.  A blob
+ * gone meanwhile means an overwrite or delete committed: look again.
+ * OC_EAGAIN when the key now names a file.
+ */
+static int inline_fetch(struct wal_store *s, struct oc_arena *a, const char *bucket,
+                        const char *key, struct wal_meta *out, struct wal_body **body,
+                        struct oc_err *err)
+{
+    for (int attempt = 0;; attempt++) {
+        struct wal_body *b;
+        int rc;
+
+        if (!wal_id_inline(out->id))
+            return OC_EAGAIN;
+        if (s->bodies && (*body = bodies_lookup(s->bodies, out->id)) != NULL)
+            return OC_OK;
+        b = body_new(out->id, out->size);
+        if (!b)
+            return oc_err_set(err, OC_ENOMEM, "out of memory");
+        rc = wal_inline_read(s, out->id, b->data, out->size, err);
+        if (rc == OC_OK) {
+            if (s->bodies)
+                bodies_insert(s->bodies, b);
+            *body = b;
+            return OC_OK;
+        }
+        free(b);
+        if (rc != OC_ENOTFOUND || attempt == 100)
+            return rc;
+        wal_ocache_forget(s, bucket, key, out->id);
+        rc = wal_object_head(s, a, bucket, key, out, err);
+        if (rc)
+            return rc;
+    }
+}
+
 int wal_object_fetch(struct wal_store *s, struct oc_arena *a, const char *bucket,
                      const char *key, struct wal_meta *out, int *fd, struct wal_body **body,
                      struct oc_err *err)
@@ -256,10 +303,15 @@ int wal_object_fetch(struct wal_store *s, struct oc_arena *a, const char *bucket
 
     *fd = -1;
     *body = NULL;
-    if (s->bodies) {
-        rc = wal_object_head(s, a, bucket, key, out, err);
-        if (rc || out->size > WAL_BODY_MAX)
-            return rc == OC_OK ? wal_object_open(s, a, bucket, key, out, fd, err) : rc;
+    rc = wal_object_head(s, a, bucket, key, out, err);
+    if (rc)
+        return rc;
+    if (wal_id_inline(out->id)) {
+        rc = inline_fetch(s, a, bucket, key, out, body, err);
+        if (rc != OC_EAGAIN)
+            return rc;
+    }
+    if (s->bodies && out->size <= WAL_BODY_MAX) {
         *body = bodies_lookup(s->bodies, out->id);
         if (*body)
             return OC_OK;

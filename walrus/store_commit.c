@@ -15,6 +15,10 @@
  * a file before its row commits, and recovery deletes files with no row.
  * Object deletes go through the same queue so that a client's PUT-then-
  * DELETE, or DELETE-then-PUT, is applied in order and in one transaction.
+ *
+ * A PutObject body stays in memory until it outgrows WAL_INLINE_MAX; one
+ * that never does is committed inline: its bytes are a row of the blobs
+ * table, written in step 3 with its object row, and it skips steps 1 and 2.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -73,37 +77,108 @@ struct wal_job {
 
 /* ---- PUT files ---- */
 
-int wal_put_open(struct wal_store *s, struct wal_put **out, struct oc_err *err)
+/* Gives p its data file: one recycled from free/, else a new temporary one. */
+static int put_create_file(struct wal_put *p, struct oc_err *err)
 {
-    struct wal_put *p = calloc(1, sizeof(*p));
+    struct wal_store *s = p->s;
 
-    if (!p)
-        return oc_err_set(err, OC_ENOMEM, "out of memory");
-    p->s = s;
-    oc_random_hex(p->id, WAL_ID_LEN / 2);
     if (wal_pool_take(s, p->src, &p->fd) == 0)
         p->recycled = 1;
     else if (s->use_tmpfile)
         p->fd = openat(s->tmpfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     else
         p->fd = openat(s->tmpfd, p->id, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-    if (p->fd < 0) {
-        int e = errno;
+    if (p->fd < 0)
+        return oc_err_set(err, OC_EIO, "create tmp file: %s", strerror(errno));
+    return OC_OK;
+}
 
+static struct wal_put *put_alloc(struct wal_store *s)
+{
+    struct wal_put *p = calloc(1, sizeof(*p));
+
+    if (!p)
+        return NULL;
+    p->s = s;
+    p->fd = -1;
+    oc_random_hex(p->id, WAL_ID_LEN / 2);
+    return p;
+}
+
+int wal_put_open(struct wal_store *s, struct wal_put **out, struct oc_err *err)
+{
+    struct wal_put *p = put_alloc(s);
+    int rc;
+
+    if (!p)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    rc = put_create_file(p, err);
+    if (rc) {
         free(p);
-        return oc_err_set(err, OC_EIO, "create tmp file: %s", strerror(e));
+        return rc;
     }
     *out = p;
     return OC_OK;
 }
 
+/*
+ * Moves the bytes held in memory into a data file (the body outgrew
+ * WAL_INLINE_MAX, or it is a part, which is always a file).
+ */
+static int put_spill(struct wal_put *p, struct oc_err *err)
+{
+    int rc;
+
+    if (!p->in_mem)
+        return OC_OK;
+    rc = put_create_file(p, err);
+    if (rc == OC_OK)
+        rc = oc_write_all(p->fd, p->mem, (size_t)p->size, err);
+    if (rc) {
+        p->failed = 1;
+        return rc;
+    }
+    p->in_mem = 0;
+    free(p->mem);
+    p->mem = NULL;
+    p->memcap = 0;
+    return OC_OK;
+}
+
+/* Appends to the bytes in memory; 1 when they would outgrow WAL_INLINE_MAX. */
+static int put_mem_append(struct wal_put *p, const void *data, size_t len)
+{
+    size_t need = (size_t)p->size + len;
+
+    if (need > WAL_INLINE_MAX)
+        return 1;
+    if (need > p->memcap) {
+        size_t cap = p->memcap ? p->memcap : 4096;
+        unsigned char *m;
+
+        while (cap < need)
+            cap *= 2;
+        if (cap > WAL_INLINE_MAX)
+            cap = WAL_INLINE_MAX;
+        m = realloc(p->mem, cap);
+        if (!m)
+            return 1;          /* the file takes it from here */
+        p->mem = m;
+        p->memcap = cap;
+    }
+    if (len)
+        memcpy(p->mem + p->size, data, len);
+    return 0;
+}
+
 int wal_put_begin(struct wal_store *s, struct wal_put **out, struct oc_err *err)
 {
-    struct wal_put *p;
-    int rc = wal_put_open(s, &p, err);
+    struct wal_put *p = put_alloc(s);
 
-    if (rc)
-        return rc;
+    if (!p)
+        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    /* No file until the body outgrows WAL_INLINE_MAX. */
+    p->in_mem = 1;
     p->md5 = oc_digest_new(OC_DIGEST_MD5);
     p->sha256 = oc_digest_new(OC_DIGEST_SHA256);
     if (!p->md5 || !p->sha256) {
@@ -129,7 +204,13 @@ int wal_put_write(struct wal_put *p, const void *data, size_t len, struct oc_err
         return oc_err_set(err, OC_EIO, "an earlier write to this object failed");
     if (p->finalized)
         return oc_err_set(err, OC_EINVAL, "write after the digests were taken");
-    rc = oc_write_all(p->fd, data, len, err);
+    if (p->in_mem && put_mem_append(p, data, len) == 0) {
+        rc = OC_OK;
+    } else {
+        rc = put_spill(p, err);
+        if (rc == OC_OK)
+            rc = oc_write_all(p->fd, data, len, err);
+    }
     if (rc) {
         p->failed = 1;
         return rc;
@@ -144,7 +225,7 @@ int wal_put_write(struct wal_put *p, const void *data, size_t len, struct oc_err
      * we hash the rest and the commit's syncfs has little left to wait for.
      * A hint only: a failure here shows up again at syncfs, which is checked.
      */
-    if (p->size - p->flushed >= PUT_FLUSH_CHUNK) {
+    if (p->fd >= 0 && p->size - p->flushed >= PUT_FLUSH_CHUNK) {
         (void)sync_file_range(p->fd, (off64_t)p->flushed, (off64_t)(p->size - p->flushed),
                               SYNC_FILE_RANGE_WRITE);
         p->flushed = p->size;
@@ -184,11 +265,14 @@ static void put_free(struct wal_put *p, int unused)
         return;
     if (p->fd >= 0)
         close(p->fd);
-    if (unused && p->recycled)
+    if (p->in_mem)
+        ;                      /* never had a file */
+    else if (unused && p->recycled)
         wal_pool_return(p->s, p->src);
     else if (unused && !p->s->use_tmpfile && unlinkat(p->s->tmpfd, p->id, 0) != 0 &&
              errno != ENOENT)
         oc_warn("walrus: unlink tmp/%s: %s", p->id, strerror(errno));
+    free(p->mem);
     oc_digest_free(p->md5);
     oc_digest_free(p->sha256);
     free(p);
@@ -323,6 +407,8 @@ void wal_put_commit_async(struct wal_put *p, struct wal_meta *meta, wal_commit_c
         strnlen(meta->etag, sizeof(meta->etag)) == sizeof(meta->etag))
         j->rc = oc_err_set(&j->err, OC_EINVAL, "etag is not terminated");
     if (j->rc == OC_OK) {
+        if (p->in_mem)
+            p->id[0] = WAL_INLINE_MARK;
         memcpy(meta->id, p->id, sizeof(meta->id));
         meta->size = p->size;
         if (!meta->etag[0])
@@ -345,7 +431,9 @@ void wal_part_commit_async(struct wal_put *p, const char *upload_id, int part_nu
     if (!j)
         return;
     wal_put_finish(p);
-    if (p->failed)
+    if (!p->failed && put_spill(p, &j->err) != OC_OK)
+        j->rc = j->err.code;
+    else if (p->failed)
         j->rc = oc_err_set(&j->err, OC_EIO, "a write to this part failed");
     else if (part_number < 1 || part_number > WAL_MAX_PARTS)
         j->rc = oc_err_set(&j->err, OC_EINVAL, "part number %d is out of range", part_number);
@@ -536,6 +624,36 @@ static int lookup(struct oc_db *db, const char *sql, const char *a1, const char 
     return OC_OK;
 }
 
+/*
+ * The bytes of a replaced or deleted object: an inline object's blob goes in
+ * this transaction; a file is noted for retirement after the commit.
+ */
+static int drop_old(struct oc_db *db, struct wal_job *j, const char *old, struct oc_err *err)
+{
+    sqlite3_stmt *st;
+
+    if (!wal_id_inline(old))
+        return job_gone(j, old) ? oc_err_set(err, OC_ENOMEM, "out of memory") : OC_OK;
+    st = oc_db_prepare(db, "DELETE FROM blobs WHERE id = ?1", err);
+    if (!st)
+        return OC_EDB;
+    sqlite3_bind_text(st, 1, old, -1, SQLITE_STATIC);
+    return step_done(db, st, err, "delete blob");
+}
+
+/* Stores the bytes of an inline PUT under its id. */
+static int put_blob(struct oc_db *db, struct wal_job *j, struct oc_err *err)
+{
+    sqlite3_stmt *st = oc_db_prepare(db, "INSERT INTO blobs (id, data) VALUES (?1, ?2)", err);
+
+    if (!st)
+        return OC_EDB;
+    sqlite3_bind_text(st, 1, j->id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, j->p->mem ? (const void *)j->p->mem : "", (int)j->p->size,
+                      SQLITE_STATIC);
+    return step_done(db, st, err, "write blob");
+}
+
 static int apply_object_row(struct oc_db *db, struct wal_job *j, struct oc_err *err)
 {
     sqlite3_stmt *st;
@@ -552,10 +670,12 @@ static int apply_object_row(struct oc_db *db, struct wal_job *j, struct oc_err *
     }
     rc = lookup(db, "SELECT id FROM objects WHERE bucket = ?1 AND key = ?2", j->bucket, j->key,
                 0, &found, old, err);
+    if (rc == OC_OK && found)
+        rc = drop_old(db, j, old, err);
+    if (rc == OC_OK && j->p && j->p->in_mem)
+        rc = put_blob(db, j, err);
     if (rc)
         return rc;
-    if (found && job_gone(j, old))
-        return oc_err_set(err, OC_ENOMEM, "out of memory");
     st = oc_db_prepare(db, "INSERT OR REPLACE INTO objects (bucket, key, id, size, etag,"
                            " mtime_ms, owner, acl, " WAL_HDR_COLS ") VALUES (?1, ?2, ?3, ?4,"
                            " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)", err);
@@ -623,8 +743,9 @@ static int apply_delete(struct oc_db *db, struct wal_job *j, struct oc_err *err)
         j->rc = oc_err_set(&j->err, OC_ENOTFOUND, "no object %s/%s", j->bucket, j->key);
         return OC_OK;
     }
-    if (job_gone(j, old))
-        return oc_err_set(err, OC_ENOMEM, "out of memory");
+    rc = drop_old(db, j, old, err);
+    if (rc)
+        return rc;
     st = oc_db_prepare(db, "DELETE FROM objects WHERE bucket = ?1 AND key = ?2", err);
     if (!st)
         return OC_EDB;
@@ -776,7 +897,7 @@ static void batch_run(struct wal_store *s, struct wal_job *batch)
     int any_data = 0, rc;
 
     for (struct wal_job *j = batch; j; j = j->next) {
-        if (j->rc == OC_OK && j->p) {
+        if (j->rc == OC_OK && j->p && !j->p->in_mem) {
             batch_link(s, j);
             any_data |= j->linked;
         }
@@ -784,7 +905,7 @@ static void batch_run(struct wal_store *s, struct wal_job *batch)
     if (any_data && syncfs(s->objfd) != 0) {
         oc_err_set(&berr, OC_EIO, "syncfs: %s", strerror(errno));
         for (struct wal_job *j = batch; j; j = j->next) {
-            if (j->rc == OC_OK && j->p) {
+            if (j->rc == OC_OK && j->p && !j->p->in_mem) {
                 j->rc = berr.code;
                 j->err = berr;
             }

@@ -81,7 +81,10 @@ struct wal_store {
 
 struct wal_put {
     struct wal_store *s;
-    int fd;
+    int fd;                    /* -1 while the bytes are in mem */
+    int in_mem;                /* bytes in mem, no file yet (may become inline) */
+    unsigned char *mem;        /* the first WAL_INLINE_MAX bytes, before any file */
+    size_t memcap;
     int failed;                /* a write failed: commit refuses */
     int no_sha256;
     int finalized;
@@ -94,7 +97,27 @@ struct wal_put {
     uint8_t md5_out[16], sha256_out[32];
 };
 
+/*
+ * Inline objects: a PutObject body of at most WAL_INLINE_MAX bytes is not
+ * given a file.  Its bytes go into the blobs table in the same transaction
+ * as its row, so one WAL fdatasync makes a whole batch of small PUTs
+ * durable, with no file created, renamed or synced.  The id of an inline
+ * object starts with 'i' (file ids are all hex), so every holder of an id
+ * knows where its bytes are.  Parts and assembled objects are always files.
+ */
+#define WAL_INLINE_MAX (64 * 1024)
+#define WAL_INLINE_MARK 'i'
+static inline int wal_id_inline(const char *id)
+{
+    return id[0] == WAL_INLINE_MARK;
+}
+
 /* ---- store.c ---- */
+/* Reads the bytes of inline object id (exactly size of them) into buf with a
+ * reader connection.  OC_ENOTFOUND when the id has no blob (an overwrite or
+ * delete committed since its row was read). */
+int wal_inline_read(struct wal_store *s, const char *id, void *buf, uint64_t size,
+                    struct oc_err *err) OC_WUR;
 struct oc_db *wal_reader_get(struct wal_store *s, struct oc_err *err);
 void wal_reader_put(struct wal_store *s, struct oc_db *db);
 int64_t wal_now_ms(void);

@@ -25,7 +25,9 @@
 # Environment: OVERCAST_BUILD (build dir with walrus/overcast-walrus and
 # clc/overcast-clc; default: the source tree, then
 # /tmp/build-tests), DURATION (wrk seconds per run, default 10), CONNS
-# (wrk connections for small requests, default 32), PIN (1/0).
+# (wrk connections for small requests, default 32), PIN (1/0),
+# PERF_OUT (a file: perf record -g of overcast-walrus during the run PERF_RUN
+# names: put or get, default put).
 # Everything it starts is killed by PID on exit.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -251,6 +253,15 @@ run_wrk() {
     fi
     echo "$rps"
 }
+# PERF_OUT: a CPU profile of overcast-walrus during one of its wrk runs.
+perf_pid=""
+perf_start() {  # perf_start THIS: profiles when THIS is the run PERF_RUN names
+    [ -n "${PERF_OUT:-}" ] && [ "${PERF_RUN:-put}" = "$1" ] || return 0
+    perf record -g -p "$walrus_pid" -o "$PERF_OUT" -- sleep "$((DURATION + WARMUP))" \
+        > /dev/null 2>&1 &
+    perf_pid=$!
+}
+perf_end() { if [ -n "$perf_pid" ]; then wait "$perf_pid"; perf_pid=""; fi; }
 mbps() { awk -v r="$1" 'BEGIN {printf "%.1f", r * 64 * 1048576 / 1e6}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "nan"}'; }
 # put_large_mbps URL: median MB/s of 5 sequential curl -T uploads of $large.
@@ -287,7 +298,9 @@ ceiling_put=$(run_wrk mhd-put "$CONNS" "http://127.0.0.1:$mhd_port" "$here/put.l
 echo "wrk ceiling (mhd_hello)     $ceiling_put req/s"
 r_put=$(run_wrk s3rver-put "$CONNS" "$s3rver_ep" "$here/put.lua" "$work/s3rver-put-paths")
 echo "s3rver                      $r_put PUT/s"
+perf_start put
 w_put=$(run_wrk walrus-put "$CONNS" "$walrus_ep" "$here/put.lua" "$work/walrus-put-paths")
+perf_end
 echo "overcast-walrus             $w_put PUT/s"
 kill -0 $walrus_pid 2>/dev/null || die "overcast-walrus died (see $work/walrus.log)"
 # The PUTs really stored put.lua's body.
@@ -301,7 +314,9 @@ n_get=$(run_wrk nginx-get "$CONNS" "http://127.0.0.1:$nginx_port/bench/small")
 echo "nginx                       $n_get GET/s"
 r_get=$(run_wrk s3rver-get "$CONNS" "$r_get_small")
 echo "s3rver                      $r_get GET/s"
+perf_start get
 w_get=$(run_wrk walrus-get "$CONNS" "$w_get_small")
+perf_end
 echo "overcast-walrus             $w_get GET/s"
 
 echo "--- 64 MiB GET (2 connections)"

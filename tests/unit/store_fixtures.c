@@ -136,6 +136,24 @@ int count_files(const char *dir)
     return n;
 }
 
+int count_blobs(const char *dir)
+{
+    char path[512];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+
+    /* A second connection: WAL lets it read beside the store's own. */
+    snprintf(path, sizeof(path), "%s/walrus.db", dir);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM blobs", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
 void fill_pattern(char *buf, size_t len, unsigned seed)
 {
     uint32_t x = seed * 2654435761u + 1;

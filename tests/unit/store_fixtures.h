@@ -23,6 +23,8 @@ int make_bucket(struct wal_store *s, const char *name);
 int put_bytes(struct wal_store *s, const char *bucket, const char *key, const void *data, size_t len, struct wal_meta *meta_out);
 int get_bytes(struct wal_store *s, const char *bucket, const char *key, char **out, size_t *len);
 int count_files(const char *dir);
+/* Rows in the blobs table (inline objects' bytes); -1 on error. */
+int count_blobs(const char *dir);
 void fill_pattern(char *buf, size_t len, unsigned seed);
 int collect_bucket(void *arg, const struct wal_bucket *b);
 void async_cb(void *arg, int rc, const struct oc_err *err);

@@ -23,6 +23,7 @@
 #include "common/db.h"
 #include "tests/unit/harness.h"
 #include "walrus/store.h"
+#include "walrus/store_priv.h"
 #include "tests/unit/store_fixtures.h"
 
 
@@ -171,7 +172,9 @@ OC_TEST(store_put_get_roundtrip)
     CHECK_INT(wal_put_begin(s, &p, NULL), OC_OK);
     CHECK_INT(wal_put_write(p, "zzz", 3, NULL), OC_OK);
     wal_put_abort(p);
-    CHECK_INT(count_files(store_dir("roundtrip")), 4);
+    /* dir/big is a file; greeting, empty and the long key are inline. */
+    CHECK_INT(count_files(store_dir("roundtrip")), 1);
+    CHECK_INT(count_blobs(store_dir("roundtrip")), 3);
 
     /* Without SHA-256 the MD5 is still right. */
     CHECK_INT(wal_put_begin(s, &p, NULL), OC_OK);
@@ -207,7 +210,8 @@ OC_TEST(store_overwrite_and_delete)
     CHECK_INT(pread(fd, buf, sizeof(buf), 0), 11);
     CHECK_STR(buf, "version-one");
     close(fd);
-    CHECK_INT(count_files(dir), 1);
+    CHECK_INT(count_files(dir), 0);
+    CHECK_INT(count_blobs(dir), 1);
     CHECK_INT(get_bytes(s, "b", "k", &back, &blen), OC_OK);
     CHECK(blen == 12 && memcmp(back, "version-two!", 12) == 0);
     free(back);
@@ -220,6 +224,7 @@ OC_TEST(store_overwrite_and_delete)
     CHECK_INT(wal_object_head(s, a, "b", "k", &h, NULL), OC_ENOTFOUND);
     CHECK_INT(wal_object_delete(s, "b", "k", NULL), OC_ENOTFOUND);
     CHECK_INT(count_files(dir), 0);
+    CHECK_INT(count_blobs(dir), 0);
     CHECK_INT(put_bytes(s, "b", "k", "again", 5, NULL), OC_OK);
     CHECK_INT(wal_object_head(s, a, "b", "k", &h, NULL), OC_OK);
     CHECK_INT(wal_object_delete(s, "b", "k", NULL), OC_OK);
@@ -246,13 +251,86 @@ static int count_dir(const char *dir, const char *sub)
     return n;
 }
 
-/* Replaced files are reused for later PUTs: contents and sizes stay exact. */
+/* Bodies up to WAL_INLINE_MAX are stored in the database with their row;
+ * one byte more and they are files.  Either way round, an overwrite leaves
+ * one copy. */
+OC_TEST(store_inline_objects)
+{
+    const char *dir = store_dir("inline");
+    struct wal_store *s = open_store("inline");
+    struct oc_arena *a = oc_arena_new();
+    static char at[WAL_INLINE_MAX], over[WAL_INLINE_MAX + 1];
+    char *back = NULL, buf[8];
+    struct wal_meta m;
+    size_t blen;
+    int fd = -1;
+
+    if (!s)
+        return;
+    fill_pattern(at, sizeof(at), 11);
+    fill_pattern(over, sizeof(over), 12);
+    CHECK_INT(make_bucket(s, "b"), OC_OK);
+
+    CHECK_INT(put_bytes(s, "b", "k", at, sizeof(at), &m), OC_OK);
+    CHECK(wal_id_inline(m.id));
+    CHECK_INT(count_files(dir), 0);
+    CHECK_INT(count_blobs(dir), 1);
+    CHECK_INT(get_bytes(s, "b", "k", &back, &blen), OC_OK);
+    CHECK(blen == sizeof(at) && memcmp(back, at, blen) == 0);
+    free(back);
+
+    /* Inline -> file: the blob goes in the same commit. */
+    CHECK_INT(wal_object_open(s, a, "b", "k", &m, &fd, NULL), OC_OK);
+    CHECK_INT(put_bytes(s, "b", "k", over, sizeof(over), &m), OC_OK);
+    CHECK(!wal_id_inline(m.id));
+    CHECK_INT(count_files(dir), 1);
+    CHECK_INT(count_blobs(dir), 0);
+    /* The reader that opened the inline version keeps its bytes. */
+    memset(buf, 0, sizeof(buf));
+    CHECK_INT(pread(fd, buf, sizeof(buf), 0), (long)sizeof(buf));
+    CHECK(memcmp(buf, at, sizeof(buf)) == 0);
+    close(fd);
+    CHECK_INT(get_bytes(s, "b", "k", &back, &blen), OC_OK);
+    CHECK(blen == sizeof(over) && memcmp(back, over, blen) == 0);
+    free(back);
+
+    /* File -> inline (empty): the file is retired after the commit. */
+    CHECK_INT(put_bytes(s, "b", "k", "", 0, &m), OC_OK);
+    CHECK(wal_id_inline(m.id));
+    CHECK_INT(count_files(dir), 0);
+    CHECK_INT(count_blobs(dir), 1);
+    CHECK_INT(get_bytes(s, "b", "k", &back, &blen), OC_OK);
+    CHECK_INT(blen, 0);
+    free(back);
+
+    /* Delete of an inline object removes its blob; the reopened store keeps
+     * the others. */
+    CHECK_INT(put_bytes(s, "b", "k2", "two", 3, NULL), OC_OK);
+    CHECK_INT(wal_object_delete(s, "b", "k", NULL), OC_OK);
+    CHECK_INT(count_blobs(dir), 1);
+    wal_store_close(s);
+    s = open_store("inline");
+    if (!s)
+        goto out;
+    CHECK_INT(count_blobs(dir), 1);
+    CHECK_INT(get_bytes(s, "b", "k2", &back, &blen), OC_OK);
+    CHECK(blen == 3 && memcmp(back, "two", 3) == 0);
+    free(back);
+    wal_store_close(s);
+out:
+    oc_arena_free(a);
+}
+
+/* Replaced files are reused for later PUTs: contents and sizes stay exact.
+ * Objects here are just above WAL_INLINE_MAX, so each one is a file. */
+#define RC_BASE (WAL_INLINE_MAX + 1)
 OC_TEST(store_recycles_replaced_files)
 {
     const char *dir = store_dir("recycle");
     struct wal_store *s = open_store("recycle");
     struct oc_arena *a = oc_arena_new();
-    char big[5000], *back = NULL, buf[8];
+    static char big[RC_BASE + 5000], mid1[RC_BASE + 5], mid2[RC_BASE + 10], mid3[RC_BASE + 12];
+    char *back = NULL, buf[8];
     struct wal_meta h;
     size_t blen;
     int fd = -1;
@@ -260,29 +338,33 @@ OC_TEST(store_recycles_replaced_files)
     if (!s)
         return;
     fill_pattern(big, sizeof(big), 5);
+    fill_pattern(mid1, sizeof(mid1), 6);
+    fill_pattern(mid2, sizeof(mid2), 7);
+    fill_pattern(mid3, sizeof(mid3), 8);
     CHECK_INT(make_bucket(s, "b"), OC_OK);
     CHECK_INT(put_bytes(s, "b", "k1", big, sizeof(big), NULL), OC_OK);
-    CHECK_INT(put_bytes(s, "b", "k1", "short", 5, NULL), OC_OK);
+    CHECK_INT(put_bytes(s, "b", "k1", mid1, sizeof(mid1), NULL), OC_OK);
     CHECK_INT(count_dir(dir, "free"), 1);
-    /* k2 reuses the 5000-byte file: the stale tail must not show. */
-    CHECK_INT(put_bytes(s, "b", "k2", "0123456789", 10, NULL), OC_OK);
+    /* k2 reuses the larger file: the stale tail must not show. */
+    CHECK_INT(put_bytes(s, "b", "k2", mid2, sizeof(mid2), NULL), OC_OK);
     CHECK_INT(count_dir(dir, "free"), 0);
     CHECK_INT(get_bytes(s, "b", "k2", &back, &blen), OC_OK);
-    CHECK(blen == 10 && memcmp(back, "0123456789", 10) == 0);
+    CHECK(blen == sizeof(mid2) && memcmp(back, mid2, sizeof(mid2)) == 0);
     free(back);
     CHECK_INT(get_bytes(s, "b", "k1", &back, &blen), OC_OK);
-    CHECK(blen == 5 && memcmp(back, "short", 5) == 0);
+    CHECK(blen == sizeof(mid1) && memcmp(back, mid1, sizeof(mid1)) == 0);
     free(back);
     CHECK_INT(count_files(dir), 2);
+    CHECK_INT(count_blobs(dir), 0);
 
     /* A file a reader holds is not reused: the reader keeps its bytes. */
     CHECK_INT(wal_object_open(s, a, "b", "k2", &h, &fd, NULL), OC_OK);
     CHECK_INT(wal_object_delete(s, "b", "k2", NULL), OC_OK);
     CHECK_INT(count_dir(dir, "free"), 0);
-    CHECK_INT(put_bytes(s, "b", "k3", "xxxxxxxxxxxx", 12, NULL), OC_OK);
+    CHECK_INT(put_bytes(s, "b", "k3", mid3, sizeof(mid3), NULL), OC_OK);
     memset(buf, 0, sizeof(buf));
     CHECK_INT(pread(fd, buf, 4, 0), 4);
-    CHECK(memcmp(buf, "0123", 4) == 0);
+    CHECK(memcmp(buf, mid2, 4) == 0);
     close(fd);
 
     /* Files in free/ are not objects: reopening empties it. */
@@ -830,6 +912,12 @@ OC_TEST(store_recovery_removes_orphans)
         return;
     CHECK_INT(make_bucket(s, "b"), OC_OK);
     CHECK_INT(put_bytes(s, "b", "keep", "durable bytes", 13, &m), OC_OK);
+    {
+        static char big[WAL_INLINE_MAX + 1];
+
+        fill_pattern(big, sizeof(big), 3);
+        CHECK_INT(put_bytes(s, "b", "keep-file", big, sizeof(big), NULL), OC_OK);
+    }
     /* A second open of a live store is refused. */
     {
         struct wal_store *s2 = NULL;
@@ -853,6 +941,19 @@ OC_TEST(store_recovery_removes_orphans)
     CHECK(fd >= 0);
     close(fd);
     CHECK_INT(count_files(dir), 3);
+    /* A blob no row names (cannot happen through the store: rows and blobs
+     * commit together). */
+    {
+        sqlite3 *db = NULL;
+
+        snprintf(path, sizeof(path), "%s/walrus.db", dir);
+        CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+        CHECK(sqlite3_exec(db, "INSERT INTO blobs (id, data) VALUES"
+                               " ('i0000000000000000000000000000000', x'00')",
+                           NULL, NULL, NULL) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    CHECK_INT(count_blobs(dir), 2);
 
     s = open_store("recovery");
     if (!s)
@@ -862,6 +963,7 @@ OC_TEST(store_recovery_removes_orphans)
     snprintf(path, sizeof(path), "%s/objects/ab/ab23456789abcdef0123456789abcdef", dir);
     CHECK(access(path, F_OK) != 0);
     CHECK_INT(count_files(dir), 1);
+    CHECK_INT(count_blobs(dir), 1);
     CHECK_INT(get_bytes(s, "b", "keep", &back, &blen), OC_OK);
     CHECK(blen == 13 && memcmp(back, "durable bytes", 13) == 0);
     free(back);
@@ -872,7 +974,10 @@ OC_TEST(store_recovery_removes_orphans)
 
 #define CW_THREADS 4
 #define CW_ROUNDS 40
+/* Rounds alternate between an inline body and a file body. */
 #define CW_SIZE 3000
+#define CW_BIG (WAL_INLINE_MAX + 3000)
+#define CW_LEN(round) ((round) % 2 ? CW_BIG : CW_SIZE)
 
 struct cw_arg {
     struct wal_store *s;
@@ -881,36 +986,44 @@ struct cw_arg {
 };
 
 /* A body that names its writer in the first bytes, so a reader can verify it. */
-static void cw_body(char *buf, int tid, int round)
+static size_t cw_body(char *buf, int tid, int round)
 {
-    snprintf(buf, 16, "%03d:%04d:", tid, round);
-    fill_pattern(buf + 9, CW_SIZE - 9, (unsigned)(tid * 10000 + round));
+    char head[16];
+
+    snprintf(head, sizeof(head), "%03d:%04d:", tid, round);
+    memcpy(buf, head, 9);
+    fill_pattern(buf + 9, CW_LEN(round) - 9, (unsigned)(tid * 10000 + round));
+    return CW_LEN(round);
 }
 
 static int cw_verify(const char *buf, size_t len)
 {
-    char exp[CW_SIZE];
-    int tid, round;
+    char *exp;
+    int tid, round, ok;
 
-    if (len != CW_SIZE || sscanf(buf, "%3d:%4d:", &tid, &round) != 2)
+    if (len < 9 || sscanf(buf, "%3d:%4d:", &tid, &round) != 2 || len != CW_LEN(round))
         return 0;
-    cw_body(exp, tid, round);
-    return memcmp(exp, buf, CW_SIZE) == 0;
+    exp = malloc(CW_BIG);
+    ok = exp && cw_body(exp, tid, round) == len && memcmp(exp, buf, len) == 0;
+    free(exp);
+    return ok;
 }
 
 static void *cw_writer(void *p)
 {
     struct cw_arg *arg = p;
-    char body[CW_SIZE], key[32];
+    char *body = malloc(CW_BIG), key[32];
 
     snprintf(key, sizeof(key), "own-%d", arg->tid);
     for (int r = 0; r < CW_ROUNDS; r++) {
-        cw_body(body, arg->tid, r);
-        if (put_bytes(arg->s, "b", "shared", body, CW_SIZE, NULL) != OC_OK)
+        size_t len = cw_body(body, arg->tid, r);
+
+        if (put_bytes(arg->s, "b", "shared", body, len, NULL) != OC_OK)
             arg->failures++;
-        if (put_bytes(arg->s, "b", key, body, CW_SIZE, NULL) != OC_OK)
+        if (put_bytes(arg->s, "b", key, body, len, NULL) != OC_OK)
             arg->failures++;
     }
+    free(body);
     return NULL;
 }
 
@@ -958,16 +1071,18 @@ OC_TEST(store_concurrent_puts)
     CHECK(buf && cw_verify(buf, len));
     free(buf);
     for (int i = 0; i < CW_THREADS; i++) {
-        char key[32], exp[CW_SIZE];
+        char key[32];
+        static char exp[CW_BIG];
+        size_t elen = cw_body(exp, i, CW_ROUNDS - 1);
 
         snprintf(key, sizeof(key), "own-%d", i);
         CHECK_INT(get_bytes(s, "b", key, &buf, &len), OC_OK);
-        cw_body(exp, i, CW_ROUNDS - 1);
-        CHECK(buf && len == CW_SIZE && memcmp(buf, exp, CW_SIZE) == 0);
+        CHECK(buf && len == elen && memcmp(buf, exp, elen) == 0);
         free(buf);
     }
-    /* Every replaced file was unlinked: one file per key. */
-    CHECK_INT(count_files(dir), CW_THREADS + 1);
+    /* Every replaced file was unlinked and every replaced blob deleted:
+     * one copy of the bytes per key. */
+    CHECK_INT(count_files(dir) + count_blobs(dir), CW_THREADS + 1);
     wal_store_close(s);
 }
 
@@ -1111,8 +1226,9 @@ OC_TEST(store_crash_kill9)
                 free(buf);
             }
         }
-        /* Recovery left exactly one file per object and nothing in tmp/ or free/. */
-        CHECK_INT(count_files(dir), present);
+        /* Recovery left exactly one file or blob per object and nothing in
+         * tmp/ or free/; bodies up to WAL_INLINE_MAX are blobs. */
+        CHECK_INT(count_files(dir) + count_blobs(dir), present);
         CHECK_INT(count_dir(dir, "tmp"), 0);
         CHECK_INT(count_dir(dir, "free"), 0);
         wal_store_close(s);

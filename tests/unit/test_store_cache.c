@@ -661,6 +661,27 @@ static long fetch_bytes(struct wal_store *s, struct oc_arena *a, const char *key
     return n;
 }
 
+/* A small object that is a file, not inline: a one-part multipart upload. */
+static int put_file_object(struct wal_store *s, struct oc_arena *a, const char *key,
+                           const char *data, size_t len)
+{
+    struct wal_meta um = { 0 }, om = { 0 };
+    struct wal_complete_fail fail;
+    char up[WAL_ID_LEN + 1], e1[WAL_ETAG_LEN];
+    struct wal_part_ref ref = { 1, e1 };
+    int rc;
+
+    um.bucket = "b";
+    um.key = key;
+    snprintf(um.owner, sizeof(um.owner), OWNER);
+    rc = wal_upload_create(s, &um, up, NULL);
+    if (rc == OC_OK)
+        rc = put_part(s, up, 1, data, len, e1);
+    if (rc == OC_OK)
+        rc = wal_upload_complete(s, a, up, &ref, 1, &om, &fail, NULL);
+    return rc;
+}
+
 OC_TEST(store_body_cache)
 {
     struct wal_store *s = open_store("bodies");
@@ -673,16 +694,27 @@ OC_TEST(store_body_cache)
     if (!s)
         return;
     CHECK_INT(make_bucket(s, "b"), OC_OK);
-    /* Off by default: bytes come from the file. */
+    /* Off by default: a small file's bytes come from the file; an inline
+     * object's from its blob, in memory (kept nowhere). */
+    CHECK_INT(put_file_object(s, a, "kf", "file!", 5), OC_OK);
+    CHECK_INT(fetch_bytes(s, a, "kf", buf, sizeof(buf), &mem, &m), 5);
+    CHECK_INT(mem, 0);
+    CHECK(m.id[0] != 'i');
     CHECK_INT(put_bytes(s, "b", "k", "hello", 5, NULL), OC_OK);
     CHECK_INT(fetch_bytes(s, a, "k", buf, sizeof(buf), &mem, &m), 5);
-    CHECK_INT(mem, 0);
+    CHECK_INT(mem, 1);
+    CHECK(m.id[0] == 'i');
+    CHECK(memcmp(buf, "hello", 5) == 0);
     /* Below one object per shard: refused. */
     CHECK(wal_store_set_body_cache(s, 1024, NULL) != OC_OK);
     CHECK_INT(wal_store_set_body_cache(s, 16 * (WAL_BODY_MAX + 1024), NULL), OC_OK);
     CHECK_INT(fetch_bytes(s, a, "k", buf, sizeof(buf), &mem, &m), 5);
     CHECK_INT(mem, 1);
     CHECK(memcmp(buf, "hello", 5) == 0);
+    /* A small file is now kept in memory too. */
+    CHECK_INT(fetch_bytes(s, a, "kf", buf, sizeof(buf), &mem, &m), 5);
+    CHECK_INT(mem, 1);
+    CHECK(memcmp(buf, "file!", 5) == 0);
     /* An overwrite is a new file id: the new bytes, never the cached old ones. */
     CHECK_INT(put_bytes(s, "b", "k", "world!", 6, NULL), OC_OK);
     CHECK_INT(fetch_bytes(s, a, "k", buf, sizeof(buf), &mem, &m), 6);
