@@ -8,7 +8,9 @@
 
 #include <ctype.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,11 +468,144 @@ static int signed_payload_hash(const struct oc_auth_input *in, const char **hash
 }
 
 /* Computes the SigV4 signature of the request and compares it. */
+/*
+ * Memo of verified SigV4 signatures.  A client that sends the very same
+ * signed request again (a presigned URL fetched many times, a poller
+ * replaying one signed Describe) would otherwise pay for the whole
+ * canonicalisation each time.  A signature is a function of exactly these
+ * inputs: method, raw path, raw query, the headers, the signed-header list,
+ * payload hash, the presigned flag, the S3 flag, date, scope and signing
+ * key.  An entry holds all of them byte for byte (every header, not only
+ * the signed ones, so no selection rule has to be repeated here) and the
+ * signature they produce; a request whose inputs are identical to an entry's
+ * gets that entry's signature to compare against, in constant time, as it
+ * would get a freshly computed one.  Only verified signatures are kept, so
+ * filling the memo takes valid credentials.  Clocks, expiry, key status and
+ * everything else are checked before, on every request, as without it.
+ */
+#define MEMO_SLOTS 4096
+#define MEMO_LOCKS 64
+#define MEMO_MAX_BLOB 4096
+
+struct memo_ent {
+    unsigned char *blob;           /* NULL: empty */
+    size_t len;
+    uint8_t key[32];
+    char sig[64];
+};
+
+static struct memo_ent memo[MEMO_SLOTS];
+static uint64_t memo_hits;
+static pthread_mutex_t memo_locks[MEMO_LOCKS] = {
+    [0 ... MEMO_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER
+};
+
+struct memo_key {
+    unsigned char b[MEMO_MAX_BLOB];
+    size_t len;
+    int ok;                        /* fits */
+};
+
+static void memo_put_field(struct memo_key *k, const char *p, size_t n)
+{
+    uint32_t n32 = (uint32_t)n;
+
+    if (!k->ok || n > MEMO_MAX_BLOB || k->len + 4 + n > MEMO_MAX_BLOB) {
+        k->ok = 0;
+        return;
+    }
+    memcpy(k->b + k->len, &n32, 4);
+    if (n)
+        memcpy(k->b + k->len + 4, p, n);
+    k->len += 4 + n;
+}
+
+static void memo_put_str(struct memo_key *k, const char *s)
+{
+    memo_put_field(k, s ? s : "", s ? strlen(s) : 0);
+}
+
+static void memo_key_build(struct memo_key *k, const struct oc_auth_input *in,
+                           const struct oc_sigv4_credential *cred, const char *amz_date,
+                           struct oc_sigv4_span sh, const char *payload_hash, int presigned)
+{
+    char flags[2] = { presigned ? 'p' : 'h', is_s3(in) ? 's' : 'q' };
+
+    k->len = 0;
+    k->ok = 1;
+    memo_put_field(k, flags, 2);
+    memo_put_str(k, in->method);
+    memo_put_str(k, in->path);
+    memo_put_str(k, in->query);
+    memo_put_field(k, sh.p, sh.len);
+    memo_put_str(k, payload_hash);
+    memo_put_str(k, amz_date);
+    memo_put_field(k, cred->scope.p, cred->scope.len);
+    for (size_t i = 0; i < in->nheaders; i++) {
+        memo_put_str(k, in->headers[i].name);
+        memo_put_str(k, in->headers[i].value);
+    }
+}
+
+static size_t memo_slot(const char *given)
+{
+    size_t h = 0;
+
+    for (int i = 0; i < 8; i++)
+        h = h * 31 + (unsigned char)given[i];
+    return h % MEMO_SLOTS;
+}
+
+/* 1 and the signature these inputs produce, when an entry has exactly them. */
+static int memo_find(const struct memo_key *k, const uint8_t key[32], size_t slot,
+                     char sig[64])
+{
+    struct memo_ent *e = &memo[slot];
+    int hit = 0;
+
+    pthread_mutex_lock(&memo_locks[slot % MEMO_LOCKS]);
+    if (e->blob && e->len == k->len && CRYPTO_memcmp(e->blob, k->b, k->len) == 0 &&
+        CRYPTO_memcmp(e->key, key, 32) == 0) {
+        memcpy(sig, e->sig, 64);
+        hit = 1;
+        __atomic_add_fetch(&memo_hits, 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&memo_locks[slot % MEMO_LOCKS]);
+    return hit;
+}
+
+static void memo_store(const struct memo_key *k, const uint8_t key[32], size_t slot,
+                       const char sig[64])
+{
+    struct memo_ent *e = &memo[slot];
+    unsigned char *copy = malloc(k->len), *old;
+
+    if (!copy)
+        return;
+    memcpy(copy, k->b, k->len);
+    pthread_mutex_lock(&memo_locks[slot % MEMO_LOCKS]);
+    old = e->blob;
+    e->blob = copy;
+    e->len = k->len;
+    memcpy(e->key, key, 32);
+    memcpy(e->sig, sig, 64);
+    pthread_mutex_unlock(&memo_locks[slot % MEMO_LOCKS]);
+    free(old);
+}
+
+uint64_t oc_auth_memo_hits(void)
+{
+    return __atomic_load_n(&memo_hits, __ATOMIC_RELAXED);
+}
+
 static int v4_check(const struct oc_auth_input *in, const struct oc_sigv4_credential *cred,
                     const char *amz_date, struct oc_sigv4_span sh, const char *payload_hash,
                     int presigned, const char *given_sig, size_t given_len,
                     const uint8_t key[32], struct oc_auth_error *aerr)
 {
+    struct memo_key mk;
+    size_t slot;
+    char msig[64];
     struct oc_buf canon = { 0 }, sts = { 0 };
     struct oc_sigv4_req req = {
         .method = in->method, .path = in->path, .query = in->query,
@@ -480,6 +615,16 @@ static int v4_check(const struct oc_auth_input *in, const struct oc_sigv4_creden
     char sig[65], given[65];
     int rc;
 
+    if (given_len != 64)
+        return deny(aerr, "SignatureDoesNotMatch", 403, MSG_SIG_MISMATCH);
+    lower_copy(given, given_sig, 64);
+    slot = memo_slot(given);
+    memo_key_build(&mk, in, cred, amz_date, sh, payload_hash, presigned);
+    if (mk.ok && memo_find(&mk, key, slot, msig)) {
+        if (!oc_ct_equal(msig, 64, given, 64))
+            return deny(aerr, "SignatureDoesNotMatch", 403, MSG_SIG_MISMATCH);
+        return OC_OK;
+    }
     rc = oc_sigv4_canonical_request(&req, sh.p, sh.len, payload_hash, presigned, &canon, &err);
     if (rc == OC_OK)
         rc = oc_sigv4_string_to_sign(amz_date, cred->scope.p, cred->scope.len,
@@ -495,11 +640,10 @@ static int v4_check(const struct oc_auth_input *in, const struct oc_sigv4_creden
     oc_sigv4_hmac_hex(key, sts.data, sts.len, sig);
     oc_buf_free(&canon);
     oc_buf_free(&sts);
-    if (given_len != 64)
-        return deny(aerr, "SignatureDoesNotMatch", 403, MSG_SIG_MISMATCH);
-    lower_copy(given, given_sig, 64);
     if (!oc_ct_equal(sig, 64, given, 64))
         return deny(aerr, "SignatureDoesNotMatch", 403, MSG_SIG_MISMATCH);
+    if (mk.ok)
+        memo_store(&mk, key, slot, sig);
     return OC_OK;
 }
 

@@ -87,4 +87,12 @@ struct oc_auth_error {
 int oc_auth_verify(const struct oc_auth_input *in, const struct oc_cred_source *creds,
                    struct oc_auth_result *out, struct oc_auth_error *aerr) OC_WUR;
 
+/*
+ * SigV4 requests repeated byte for byte (same method, path, query, headers,
+ * date, scope and signing key) are checked against the signature computed
+ * for the first one instead of canonicalising again: a process-wide memo of
+ * recently verified signatures (see auth.c).  How many checks it answered.
+ */
+uint64_t oc_auth_memo_hits(void);
+
 #endif

@@ -20,6 +20,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -446,6 +447,20 @@ static void http_mhd_log(void *cls, const char *fmt, va_list ap)
     oc_debug("libmicrohttpd: %s", msg);
 }
 
+/*
+ * The CPUs this process may run on (its affinity mask, as taskset or a
+ * cpuset leaves it), not all the machine's: more polling threads than
+ * usable CPUs only take turns on the same ones.
+ */
+static long usable_cores(void)
+{
+    cpu_set_t set;
+
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 int oc_http_start(const struct oc_http_config *cfg, const struct oc_http_handler *h,
                   struct oc_http_server **out, struct oc_err *err)
 {
@@ -460,7 +475,7 @@ int oc_http_start(const struct oc_http_config *cfg, const struct oc_http_handler
         return oc_err_set(err, OC_ENOMEM, "out of memory");
     srv->h = *h;
     srv->cfg = *cfg;
-    cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cores = usable_cores();
     if (!srv->cfg.threads)
         srv->cfg.threads = cores > 0 ? (unsigned)cores : 1;
     if (!srv->cfg.max_connections)

@@ -67,7 +67,7 @@ struct oc_http_handler {
 struct oc_http_config {
     const char *bind_addr;       /* "127.0.0.1", "0.0.0.0"; NULL = any */
     uint16_t port;               /* 0 = pick a free port (see oc_http_port) */
-    unsigned threads;            /* 0 = number of online cores */
+    unsigned threads;            /* 0 = CPUs in the affinity mask */
     unsigned max_connections;    /* 0 = 1024 */
     size_t max_header_bytes;     /* per-connection memory for headers; 0 = 32 KiB */
     size_t max_url_len;          /* 0 = 8 KiB */

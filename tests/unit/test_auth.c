@@ -7,6 +7,7 @@
  */
 #include "tests/unit/harness.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 
 #include "common/arena.h"
@@ -452,6 +453,66 @@ OC_TEST(auth_v4_presigned_example)
                "%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400"
                "&X-Amz-SignedHeaders=range&X-Amz-Signature=" PRESIGNED_SIG;
     verify(&in, 0, &r, "AuthorizationQueryParametersError", 400);   /* host not signed */
+}
+
+/* A request repeated byte for byte is answered from the memo of verified
+ * signatures; anything that differs, the key included, is computed again. */
+OC_TEST(auth_v4_memo)
+{
+    static const struct oc_http_header h[] = { { "host", "examplebucket.s3.amazonaws.com" } };
+    static const struct oc_http_header ua[] = {
+        { "host", "examplebucket.s3.amazonaws.com" }, { "user-agent", "curl/7.88" },
+    };
+    struct oc_cred_source src = source(0), wrong = source(1);
+    struct oc_auth_input in = { 0 };
+    struct oc_auth_result r;
+    struct oc_auth_error aerr;
+    uint64_t h0;
+
+    in.method = "GET";
+    in.path = "/test.txt";
+    in.query = PRESIGNED_Q "&X-Amz-Signature=" PRESIGNED_SIG;
+    in.headers = h;
+    in.nheaders = NH(h);
+    in.service = "s3";
+    in.now = T_20130524 + 60;
+    CHECK_INT(oc_auth_verify(&in, &src, &r, &aerr), OC_OK);
+    h0 = oc_auth_memo_hits();
+    CHECK_INT(oc_auth_verify(&in, &src, &r, &aerr), OC_OK);
+    CHECK_INT(oc_auth_memo_hits(), h0 + 1);
+    CHECK_STR(r.who.access_key_id, AKID);
+    /* Another secret for the same key id: same inputs, other signing key. */
+    CHECK_INT(oc_auth_verify(&in, &wrong, &r, &aerr), OC_EAUTH);
+    CHECK_STR(aerr.code, "SignatureDoesNotMatch");
+    CHECK_INT(oc_auth_memo_hits(), h0 + 1);
+    /* Checks before the signature still run on a repeat: expiry. */
+    in.now = T_20130524 + 86401;
+    CHECK_INT(oc_auth_verify(&in, &src, &r, &aerr), OC_EAUTH);
+    CHECK_STR(aerr.message, "Request has expired");
+    in.now = T_20130524 + 60;
+    /* An extra unsigned header: other inputs, computed again, still valid. */
+    in.headers = ua;
+    in.nheaders = NH(ua);
+    CHECK_INT(oc_auth_verify(&in, &src, &r, &aerr), OC_OK);
+    CHECK_INT(oc_auth_memo_hits(), h0 + 1);
+    /* A signature in upper case is the same signature, but other bytes. */
+    in.headers = h;
+    in.nheaders = NH(h);
+    {
+        char q[1024], sig[] = PRESIGNED_SIG;
+
+        for (char *c = sig; *c; c++)
+            *c = (char)toupper((unsigned char)*c);
+        snprintf(q, sizeof(q), "%s&X-Amz-Signature=%s", PRESIGNED_Q, sig);
+        in.query = q;
+        CHECK_INT(oc_auth_verify(&in, &src, &r, &aerr), OC_OK);
+        CHECK_INT(oc_auth_memo_hits(), h0 + 1);
+        /* One wrong digit, same slot of the memo (the slot is chosen by the
+         * first 8 characters). */
+        q[strlen(q) - 1] = q[strlen(q) - 1] == '0' ? '1' : '0';
+        CHECK_INT(oc_auth_verify(&in, &src, &r, &aerr), OC_EAUTH);
+        CHECK_STR(aerr.code, "SignatureDoesNotMatch");
+    }
 }
 
 /* Our own signer and presigner round-trip through the verifier. */
