@@ -469,6 +469,8 @@ int oc_http_start(const struct oc_http_config *cfg, const struct oc_http_handler
     const union MHD_DaemonInfo *di;
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    struct MHD_OptionItem pool[2] = { { MHD_OPTION_END, 0, NULL },
+                                      { MHD_OPTION_END, 0, NULL } };
     long cores;
 
     if (!srv)
@@ -501,6 +503,10 @@ int oc_http_start(const struct oc_http_config *cfg, const struct oc_http_handler
     } else {
         sin.sin_addr.s_addr = htonl(INADDR_ANY);
     }
+    /* One thread is MHD's internal polling thread itself: no pool (MHD
+     * warns about a pool of 1). */
+    pool[0].option = srv->cfg.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END;
+    pool[0].value = (intptr_t)srv->cfg.threads;
     srv->d = MHD_start_daemon(
         flags, cfg->port, NULL, NULL, http_access, srv,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
@@ -508,7 +514,7 @@ int oc_http_start(const struct oc_http_config *cfg, const struct oc_http_handler
          * creates none of its own then. */
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)(cfg->listen_fd > 0 ? cfg->listen_fd
                                                                    : MHD_INVALID_SOCKET),
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)srv->cfg.threads,
+        MHD_OPTION_ARRAY, pool,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)srv->cfg.max_connections,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)srv->cfg.max_header_bytes,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)srv->cfg.timeout_s,
