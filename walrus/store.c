@@ -76,10 +76,14 @@ static const struct oc_migration store_migrations[] = {
       "  mtime_ms INTEGER NOT NULL,"
       "  PRIMARY KEY (upload, number)) WITHOUT ROWID;"
       "CREATE UNIQUE INDEX parts_id ON parts(id);" },
-    /* Bytes of inline objects (ids starting with 'i'; see store_priv.h). */
+    /* Bytes of inline objects (ids "i<n in 16 hex>...", see store_priv.h).
+     * Keyed by the integer n, which the store hands out in increasing
+     * order, so a batch's rows append at the end of the table and no
+     * second index is kept; id only serves recovery. */
     { 2,
       "CREATE TABLE blobs ("
-      "  id TEXT PRIMARY KEY,"
+      "  n INTEGER PRIMARY KEY,"
+      "  id TEXT NOT NULL,"
       "  data BLOB NOT NULL);" },
 };
 
@@ -439,10 +443,23 @@ static int store_clean_blobs(struct wal_store *s, struct oc_err *err)
     int rc = oc_db_exec(s->wdb, "DELETE FROM blobs WHERE id NOT IN (SELECT id FROM objects)",
                         err);
     int n = sqlite3_changes(oc_db_handle(s->wdb));
+    sqlite3_stmt *st;
 
-    if (rc == OC_OK && n > 0)
+    if (rc)
+        return rc;
+    if (n > 0)
         oc_warn("walrus: removed %d blob(s) with no object row", n);
-    return rc;
+    /* Row numbers go on from the largest one in use. */
+    st = oc_db_prepare(s->wdb, "SELECT coalesce(max(n), 0) FROM blobs", err);
+    if (!st)
+        return OC_EDB;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return oc_db_fail(s->wdb, err, "largest blob number");
+    }
+    s->next_blob = (uint64_t)sqlite3_column_int64(st, 0) + 1;
+    sqlite3_reset(st);
+    return OC_OK;
 }
 
 /* Decides between O_TMPFILE + linkat and named files in tmp/. */
@@ -992,6 +1009,28 @@ int wal_object_head(struct wal_store *s, struct oc_arena *a, const char *bucket,
     return object_get(s, a, bucket, key, out, err);
 }
 
+void wal_inline_id(struct wal_store *s, char id[WAL_ID_LEN + 1])
+{
+    uint64_t n = __atomic_fetch_add(&s->next_blob, 1, __ATOMIC_RELAXED);
+    char rnd[16];
+
+    memcpy(rnd, id, 15);
+    rnd[15] = '\0';
+    snprintf(id, WAL_ID_LEN + 1, "%c%016llx%s", WAL_INLINE_MARK, (unsigned long long)n, rnd);
+}
+
+int64_t wal_inline_n(const char *id)
+{
+    uint64_t n = 0;
+
+    for (int i = 1; i <= 16; i++) {
+        char c = id[i];
+
+        n = n << 4 | (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return (int64_t)n;
+}
+
 int wal_inline_read(struct wal_store *s, const char *id, void *buf, uint64_t size,
                     struct oc_err *err)
 {
@@ -1001,12 +1040,12 @@ int wal_inline_read(struct wal_store *s, const char *id, void *buf, uint64_t siz
 
     if (!db)
         return OC_EDB;
-    st = oc_db_prepare(db, "SELECT data FROM blobs WHERE id = ?1", err);
+    st = oc_db_prepare(db, "SELECT data FROM blobs WHERE n = ?1", err);
     if (!st) {
         wal_reader_put(s, db);
         return OC_EDB;
     }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 1, wal_inline_n(id));
     src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         const void *d = sqlite3_column_blob(st, 0);

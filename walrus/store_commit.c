@@ -408,7 +408,7 @@ void wal_put_commit_async(struct wal_put *p, struct wal_meta *meta, wal_commit_c
         j->rc = oc_err_set(&j->err, OC_EINVAL, "etag is not terminated");
     if (j->rc == OC_OK) {
         if (p->in_mem)
-            p->id[0] = WAL_INLINE_MARK;
+            wal_inline_id(s, p->id);
         memcpy(meta->id, p->id, sizeof(meta->id));
         meta->size = p->size;
         if (!meta->etag[0])
@@ -634,22 +634,24 @@ static int drop_old(struct oc_db *db, struct wal_job *j, const char *old, struct
 
     if (!wal_id_inline(old))
         return job_gone(j, old) ? oc_err_set(err, OC_ENOMEM, "out of memory") : OC_OK;
-    st = oc_db_prepare(db, "DELETE FROM blobs WHERE id = ?1", err);
+    st = oc_db_prepare(db, "DELETE FROM blobs WHERE n = ?1", err);
     if (!st)
         return OC_EDB;
-    sqlite3_bind_text(st, 1, old, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 1, wal_inline_n(old));
     return step_done(db, st, err, "delete blob");
 }
 
 /* Stores the bytes of an inline PUT under its id. */
 static int put_blob(struct oc_db *db, struct wal_job *j, struct oc_err *err)
 {
-    sqlite3_stmt *st = oc_db_prepare(db, "INSERT INTO blobs (id, data) VALUES (?1, ?2)", err);
+    sqlite3_stmt *st = oc_db_prepare(db, "INSERT INTO blobs (n, id, data) VALUES (?1, ?2, ?3)",
+                                     err);
 
     if (!st)
         return OC_EDB;
-    sqlite3_bind_text(st, 1, j->id, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, j->p->mem ? (const void *)j->p->mem : "", (int)j->p->size,
+    sqlite3_bind_int64(st, 1, wal_inline_n(j->id));
+    sqlite3_bind_text(st, 2, j->id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, j->p->mem ? (const void *)j->p->mem : "", (int)j->p->size,
                       SQLITE_STATIC);
     return step_done(db, st, err, "write blob");
 }

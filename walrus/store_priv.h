@@ -77,6 +77,7 @@ struct wal_store {
     struct wal_bcache *bcache; /* every bucket row */
     struct wal_ocache *ocache; /* recent object rows; NULL when disabled */
     struct wal_bodies *bodies; /* small objects' bytes by id; NULL when disabled */
+    uint64_t next_blob;        /* row number of the next inline blob (atomic) */
 };
 
 struct wal_put {
@@ -111,6 +112,11 @@ static inline int wal_id_inline(const char *id)
 {
     return id[0] == WAL_INLINE_MARK;
 }
+/* An inline id is 'i', its blob's row number n in 16 hex digits, then 15
+ * of the random hex digits it had; n comes from s->next_blob, so it is
+ * never handed out twice by one process. */
+void wal_inline_id(struct wal_store *s, char id[WAL_ID_LEN + 1]);
+int64_t wal_inline_n(const char *id);
 
 /* ---- store.c ---- */
 /* Reads the bytes of inline object id (exactly size of them) into buf with a

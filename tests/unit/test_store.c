@@ -263,6 +263,7 @@ OC_TEST(store_inline_objects)
     char *back = NULL, buf[8];
     struct wal_meta m;
     size_t blen;
+    int64_t n2;
     int fd = -1;
 
     if (!s)
@@ -305,7 +306,9 @@ OC_TEST(store_inline_objects)
 
     /* Delete of an inline object removes its blob; the reopened store keeps
      * the others. */
-    CHECK_INT(put_bytes(s, "b", "k2", "two", 3, NULL), OC_OK);
+    CHECK_INT(put_bytes(s, "b", "k2", "two", 3, &m), OC_OK);
+    n2 = wal_inline_n(m.id);
+    CHECK(n2 > 0);
     CHECK_INT(wal_object_delete(s, "b", "k", NULL), OC_OK);
     CHECK_INT(count_blobs(dir), 1);
     wal_store_close(s);
@@ -316,6 +319,9 @@ OC_TEST(store_inline_objects)
     CHECK_INT(get_bytes(s, "b", "k2", &back, &blen), OC_OK);
     CHECK(blen == 3 && memcmp(back, "two", 3) == 0);
     free(back);
+    /* Blob numbers go on after the largest in use. */
+    CHECK_INT(put_bytes(s, "b", "k3", "three", 5, &m), OC_OK);
+    CHECK(wal_inline_n(m.id) == n2 + 1);
     wal_store_close(s);
 out:
     oc_arena_free(a);
@@ -948,8 +954,8 @@ OC_TEST(store_recovery_removes_orphans)
 
         snprintf(path, sizeof(path), "%s/walrus.db", dir);
         CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-        CHECK(sqlite3_exec(db, "INSERT INTO blobs (id, data) VALUES"
-                               " ('i0000000000000000000000000000000', x'00')",
+        CHECK(sqlite3_exec(db, "INSERT INTO blobs (n, id, data) VALUES"
+                               " (999, 'i00000000000003e700000000000000', x'00')",
                            NULL, NULL, NULL) == SQLITE_OK);
         sqlite3_close(db);
     }
