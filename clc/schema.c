@@ -228,11 +228,19 @@ static const char schema_v4[] =
     "  FOREIGN KEY (account_id, user_name) REFERENCES users(account_id, name)"
     "    ON DELETE CASCADE);";
 
+/* 5: indexes in the order the Describe loops read (clc/describe.c): an
+ * account's groups by id, and an account's tags of one resource type by
+ * resource and key, so neither list needs a sort. */
+static const char schema_v5[] =
+    "CREATE INDEX security_groups_account ON security_groups(account_id, id);"
+    "CREATE INDEX tags_type ON tags(account_id, resource_type, resource_id, key);";
+
 static const struct oc_migration migrations[] = {
     { 1, schema_v1 },
     { 2, schema_v2 },
     { 3, schema_v3 },
     { 4, schema_v4 },
+    { 5, schema_v5 },
 };
 
 const struct oc_migration *clc_schema(size_t *n)

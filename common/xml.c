@@ -29,6 +29,10 @@ struct oc_xmlw *oc_xmlw_new(const char *root, const char *ns)
     if (!w)
         return NULL;
     w->buf = xmlBufferCreate();
+    /* Doubling instead of libxml2's default exact growth: a large answer
+     * (a long listing) then costs a few reallocations, not one per flush. */
+    if (w->buf)
+        xmlBufferSetAllocationScheme(w->buf, XML_BUFFER_ALLOC_DOUBLEIT);
     w->w = w->buf ? xmlNewTextWriterMemory(w->buf, 0) : NULL;
     if (!w->w) {
         if (w->buf)
@@ -67,9 +71,34 @@ void oc_xmlw_end(struct oc_xmlw *w)
         w->failed = 1;
 }
 
+/*
+ * Text with none of the characters xmlEncodeSpecialChars() replaces
+ * (< > & " and CR) is written raw: byte for byte the same output as
+ * xmlTextWriterWriteString(), without the escaped copy it allocates and
+ * frees for every piece of text (most answers are ids, names and numbers).
+ */
+static int xmlw_plain(const char *text)
+{
+    return text[strcspn(text, "<>&\"\r")] == '\0';
+}
+
+static void xmlw_text(struct oc_xmlw *w, const char *text)
+{
+    int rc = xmlw_plain(text) ? xmlTextWriterWriteRaw(w->w, BAD_CAST text)
+                              : xmlTextWriterWriteString(w->w, BAD_CAST text);
+
+    if (rc < 0)
+        w->failed = 1;
+}
+
 void oc_xmlw_elem(struct oc_xmlw *w, const char *name, const char *text)
 {
-    if (xmlTextWriterWriteElement(w->w, BAD_CAST name, BAD_CAST(text ? text : "")) < 0)
+    if (xmlTextWriterStartElement(w->w, BAD_CAST name) < 0) {
+        w->failed = 1;
+        return;
+    }
+    xmlw_text(w, text ? text : "");
+    if (xmlTextWriterEndElement(w->w) < 0)
         w->failed = 1;
 }
 
@@ -108,8 +137,7 @@ void oc_xmlw_elem_u64(struct oc_xmlw *w, const char *name, uint64_t v)
 
 void oc_xmlw_text(struct oc_xmlw *w, const char *text)
 {
-    if (xmlTextWriterWriteString(w->w, BAD_CAST text) < 0)
-        w->failed = 1;
+    xmlw_text(w, text);
 }
 
 void oc_xmlw_attr(struct oc_xmlw *w, const char *name, const char *value)

@@ -17,6 +17,8 @@
 #include "common/range.h"
 #include "common/xml.h"
 
+#include <libxml/xmlwriter.h>
+
 OC_TEST(buf_grows_and_terminates)
 {
     struct oc_buf b = { 0 };
@@ -291,6 +293,52 @@ OC_TEST(xml_escape_and_writer)
         xmlFreeDoc(doc);
     }
     oc_buf_free(&b);
+}
+
+/* The writer's fast path for text that needs no escaping gives exactly the
+ * bytes libxml2's own xmlTextWriterWriteElement() gives, for every text. */
+OC_TEST(xml_writer_matches_libxml2)
+{
+    static const char *const texts[] = {
+        "", "sg-0123456789abcdef0", "plain words", "a<b", "a>b", "a&b", "say \"hi\"",
+        "line\r\nnext", "tab\there", "it's", "caf\xc3\xa9 \xe2\x82\xac", "]]>", "&amp;",
+    };
+    char long_text[5000];
+
+    memset(long_text, 'x', sizeof(long_text) - 1);
+    long_text[sizeof(long_text) - 1] = '\0';
+    long_text[4000] = '&';
+    for (size_t i = 0; i <= sizeof(texts) / sizeof(texts[0]); i++) {
+        const char *text = i < sizeof(texts) / sizeof(texts[0]) ? texts[i] : long_text;
+        struct oc_buf ours = { 0 };
+        struct oc_xmlw *w = oc_xmlw_new("R", "urn:x");
+        xmlBufferPtr lb = xmlBufferCreate();
+        xmlTextWriterPtr lw = xmlNewTextWriterMemory(lb, 0);
+
+        oc_xmlw_start(w, "item");
+        oc_xmlw_elem(w, "value", text);
+        oc_xmlw_start(w, "t");
+        oc_xmlw_text(w, text);
+        oc_xmlw_end(w);
+        oc_xmlw_end(w);
+        CHECK_INT(oc_xmlw_finish(w, &ours), 0);
+        oc_xmlw_free(w);
+
+        xmlTextWriterStartDocument(lw, "1.0", "UTF-8", NULL);
+        xmlTextWriterStartElement(lw, BAD_CAST "R");
+        xmlTextWriterWriteAttribute(lw, BAD_CAST "xmlns", BAD_CAST "urn:x");
+        xmlTextWriterStartElement(lw, BAD_CAST "item");
+        xmlTextWriterWriteElement(lw, BAD_CAST "value", BAD_CAST text);
+        xmlTextWriterStartElement(lw, BAD_CAST "t");
+        xmlTextWriterWriteString(lw, BAD_CAST text);
+        xmlTextWriterEndDocument(lw);
+        xmlFreeTextWriter(lw);
+        CHECK_INT((long)ours.len, (long)xmlBufferLength(lb));
+        CHECK(ours.len == (size_t)xmlBufferLength(lb) &&
+              memcmp(ours.data, xmlBufferContent(lb), ours.len) == 0);
+        xmlBufferFree(lb);
+        oc_buf_free(&ours);
+    }
 }
 
 OC_TEST(xml_reader_refuses_entities_and_garbage)
