@@ -77,7 +77,7 @@ int main(int argc, char **argv)
     struct oc_http_handler handler;
     struct wal_s3_config sc = { 0 };
     struct oc_err err = { 0 };
-    long long v, cache_entries = 0, body_mb = 0;
+    long long v, cache_entries = 0, body_mb = 0, inline_max = 0;
     int rc = oc_daemon_init(&d, "walrus", argc, argv, 0, usage);
 
     if (rc >= 0) {
@@ -105,6 +105,11 @@ int main(int argc, char **argv)
         oc_error("WALRUS_BODY_CACHE_MB: %s", err.msg[0] ? err.msg : "must be 0 to 1048576");
         goto cleanup;
     }
+    if (oc_config_get_int(conf, "WALRUS_INLINE_MAX", WAL_STORE_INLINE_MAX, &inline_max, &err) !=
+            OC_OK || inline_max < 0 || inline_max > WAL_STORE_INLINE_MAX) {
+        oc_error("WALRUS_INLINE_MAX: %s", err.msg[0] ? err.msg : "must be 0 to 65536");
+        goto cleanup;
+    }
     sc.dns_domain = oc_config_get(conf, "WALRUS_DNS_DOMAIN", WAL_S3_DEFAULT_DNS_DOMAIN);
     sc.region = oc_config_get(conf, "REGION", WAL_S3_DEFAULT_REGION);
 
@@ -114,6 +119,10 @@ int main(int argc, char **argv)
     source = oc_cred_remote_source(creds);
     if (wal_store_open(walrus_dir, &store, &err) != OC_OK) {
         oc_error("store %s: %s", walrus_dir, err.msg);
+        goto cleanup;
+    }
+    if (wal_store_set_inline_max(store, (size_t)inline_max, &err) != OC_OK) {
+        oc_error("WALRUS_INLINE_MAX: %s", err.msg);
         goto cleanup;
     }
     if (wal_store_set_cache_size(store, (size_t)cache_entries, &err) != OC_OK)

@@ -530,6 +530,8 @@ int wal_store_open(const char *dir, struct wal_store **out, struct oc_err *err)
     struct oc_buf path = { 0 };
     int rc;
 
+    if (s)
+        s->inline_max = WAL_INLINE_MAX;
     if (!s)
         return oc_err_set(err, OC_ENOMEM, "out of memory");
     s->objfd = s->tmpfd = s->freefd = s->lockfd = -1;
@@ -624,6 +626,14 @@ cleanup:
         return rc;
     }
     *out = s;
+    return OC_OK;
+}
+
+int wal_store_set_inline_max(struct wal_store *s, size_t bytes, struct oc_err *err)
+{
+    if (bytes > WAL_INLINE_MAX)
+        return oc_err_set(err, OC_EINVAL, "inline objects are at most %d bytes", WAL_INLINE_MAX);
+    s->inline_max = bytes;
     return OC_OK;
 }
 

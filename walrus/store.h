@@ -43,6 +43,13 @@ void wal_store_close(struct wal_store *s);
  * other use of s. */
 int wal_store_set_cache_size(struct wal_store *s, size_t objects, struct oc_err *err) OC_WUR;
 
+/* Largest PutObject body kept inline in walrus.db instead of a file of its
+ * own (store_priv.h): WAL_STORE_INLINE_MAX by default, 0 = every object is a
+ * file.  OC_EINVAL above WAL_STORE_INLINE_MAX.  Call right after
+ * wal_store_open, before any request. */
+#define WAL_STORE_INLINE_MAX (64 * 1024)
+int wal_store_set_inline_max(struct wal_store *s, size_t bytes, struct oc_err *err) OC_WUR;
+
 /* ---- buckets ---- */
 struct wal_bucket {
     char name[64];

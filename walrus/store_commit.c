@@ -145,12 +145,12 @@ static int put_spill(struct wal_put *p, struct oc_err *err)
     return OC_OK;
 }
 
-/* Appends to the bytes in memory; 1 when they would outgrow WAL_INLINE_MAX. */
+/* Appends to the bytes in memory; 1 when they would outgrow s->inline_max. */
 static int put_mem_append(struct wal_put *p, const void *data, size_t len)
 {
     size_t need = (size_t)p->size + len;
 
-    if (need > WAL_INLINE_MAX)
+    if (need > p->s->inline_max)
         return 1;
     if (need > p->memcap) {
         size_t cap = p->memcap ? p->memcap : 4096;
@@ -158,8 +158,8 @@ static int put_mem_append(struct wal_put *p, const void *data, size_t len)
 
         while (cap < need)
             cap *= 2;
-        if (cap > WAL_INLINE_MAX)
-            cap = WAL_INLINE_MAX;
+        if (cap > p->s->inline_max)
+            cap = p->s->inline_max;
         m = realloc(p->mem, cap);
         if (!m)
             return 1;          /* the file takes it from here */
@@ -177,8 +177,18 @@ int wal_put_begin(struct wal_store *s, struct wal_put **out, struct oc_err *err)
 
     if (!p)
         return oc_err_set(err, OC_ENOMEM, "out of memory");
-    /* No file until the body outgrows WAL_INLINE_MAX. */
-    p->in_mem = 1;
+    /* No file until the body outgrows s->inline_max (at once when it is 0:
+     * even an empty object is then a file). */
+    if (s->inline_max > 0) {
+        p->in_mem = 1;
+    } else {
+        int rc = put_create_file(p, err);
+
+        if (rc) {
+            free(p);
+            return rc;
+        }
+    }
     p->md5 = oc_digest_new(OC_DIGEST_MD5);
     p->sha256 = oc_digest_new(OC_DIGEST_SHA256);
     if (!p->md5 || !p->sha256) {

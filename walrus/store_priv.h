@@ -78,13 +78,14 @@ struct wal_store {
     struct wal_ocache *ocache; /* recent object rows; NULL when disabled */
     struct wal_bodies *bodies; /* small objects' bytes by id; NULL when disabled */
     uint64_t next_blob;        /* row number of the next inline blob (atomic) */
+    size_t inline_max;         /* largest inline body (0..WAL_INLINE_MAX; 0 = none) */
 };
 
 struct wal_put {
     struct wal_store *s;
     int fd;                    /* -1 while the bytes are in mem */
     int in_mem;                /* bytes in mem, no file yet (may become inline) */
-    unsigned char *mem;        /* the first WAL_INLINE_MAX bytes, before any file */
+    unsigned char *mem;        /* the first s->inline_max bytes, before any file */
     size_t memcap;
     int failed;                /* a write failed: commit refuses */
     int no_sha256;
@@ -99,14 +100,15 @@ struct wal_put {
 };
 
 /*
- * Inline objects: a PutObject body of at most WAL_INLINE_MAX bytes is not
+ * Inline objects: a PutObject body of at most s->inline_max bytes
+ * (WAL_INLINE_MAX unless wal_store_set_inline_max lowers it) is not
  * given a file.  Its bytes go into the blobs table in the same transaction
  * as its row, so one WAL fdatasync makes a whole batch of small PUTs
  * durable, with no file created, renamed or synced.  The id of an inline
  * object starts with 'i' (file ids are all hex), so every holder of an id
  * knows where its bytes are.  Parts and assembled objects are always files.
  */
-#define WAL_INLINE_MAX (64 * 1024)
+#define WAL_INLINE_MAX WAL_STORE_INLINE_MAX
 #define WAL_INLINE_MARK 'i'
 static inline int wal_id_inline(const char *id)
 {

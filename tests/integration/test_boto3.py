@@ -5,6 +5,7 @@ import contextlib
 import datetime
 import hashlib
 import hmac
+import os
 import http.client
 import socket
 import time
@@ -761,3 +762,53 @@ def test_oversized_requests_are_refused_not_fatal(s3env, bucket):
     # Still serving.
     s3env.client().put_object(Bucket=bucket, Key="after", Body=b"alive")
     assert s3env.client().get_object(Bucket=bucket, Key="after")["Body"].read() == b"alive"
+
+
+def _object_files(home):
+    """{path: bytes} of every object file under $OVERCAST_HOME/walrus/objects/."""
+    out = {}
+    root = os.path.join(home, "walrus", "objects")
+    for d, _, names in os.walk(root):
+        for n in names:
+            with open(os.path.join(d, n), "rb") as f:
+                out[os.path.join(d, n)] = f.read()
+    return out
+
+
+def test_inline_limit_is_configurable(s3env, bucket):
+    """By default a 1000-byte object lives inside walrus.db (no file appears);
+    with WALRUS_INLINE_MAX=0 the same PUT gets a file of its own holding
+    exactly its bytes, and objects stored either way read back after the
+    restarts."""
+    c = s3env.client()
+    inline_body, file_body = b"i" * 1000, b"f" * 1000
+    before = _object_files(s3env.home)
+    c.put_object(Bucket=bucket, Key="inline", Body=inline_body)
+    assert _object_files(s3env.home).keys() == before.keys()
+
+    w = s3env.walrus
+    w.stop()
+    w.extra_env["OVERCAST_WALRUS_INLINE_MAX"] = "0"
+    try:
+        w.start()
+        c.put_object(Bucket=bucket, Key="file", Body=file_body)
+        new = {p: b for p, b in _object_files(s3env.home).items() if p not in before}
+        assert list(new.values()) == [file_body], new.keys()
+        assert c.get_object(Bucket=bucket, Key="inline")["Body"].read() == inline_body
+    finally:
+        w.stop()
+        del w.extra_env["OVERCAST_WALRUS_INLINE_MAX"]
+        w.start()
+    assert c.get_object(Bucket=bucket, Key="file")["Body"].read() == file_body
+    assert c.get_object(Bucket=bucket, Key="inline")["Body"].read() == inline_body
+    # An out-of-range limit stops the daemon at start-up with a clear message.
+    w.stop()
+    w.extra_env["OVERCAST_WALRUS_INLINE_MAX"] = "65537"
+    try:
+        with pytest.raises(Exception) as exc:
+            w.start()
+        assert "WALRUS_INLINE_MAX" in str(exc.value)
+    finally:
+        w.kill()
+        del w.extra_env["OVERCAST_WALRUS_INLINE_MAX"]
+        w.start()

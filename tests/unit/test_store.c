@@ -327,6 +327,53 @@ out:
     oc_arena_free(a);
 }
 
+/* WALRUS_INLINE_MAX: bodies up to the limit are inline, one byte more is a
+ * file; 0 makes every object a file, the empty one too. */
+OC_TEST(store_inline_limit)
+{
+    const char *dir = store_dir("inlinemax");
+    struct wal_store *s = open_store("inlinemax");
+    struct oc_err err = { 0 };
+    char at[100], over[101], *back = NULL;
+    struct wal_meta m;
+    size_t blen;
+
+    if (!s)
+        return;
+    fill_pattern(at, sizeof(at), 21);
+    fill_pattern(over, sizeof(over), 22);
+    CHECK_INT(wal_store_set_inline_max(s, WAL_STORE_INLINE_MAX + 1, &err), OC_EINVAL);
+    CHECK_INT(wal_store_set_inline_max(s, sizeof(at), &err), OC_OK);
+    CHECK_INT(make_bucket(s, "b"), OC_OK);
+    CHECK_INT(put_bytes(s, "b", "at", at, sizeof(at), &m), OC_OK);
+    CHECK(wal_id_inline(m.id));
+    CHECK_INT(put_bytes(s, "b", "over", over, sizeof(over), &m), OC_OK);
+    CHECK(!wal_id_inline(m.id));
+    CHECK_INT(count_blobs(dir), 1);
+    CHECK_INT(count_files(dir), 1);
+
+    CHECK_INT(wal_store_set_inline_max(s, 0, &err), OC_OK);
+    CHECK_INT(put_bytes(s, "b", "small", "abc", 3, &m), OC_OK);
+    CHECK(!wal_id_inline(m.id));
+    CHECK_INT(put_bytes(s, "b", "empty", "", 0, &m), OC_OK);
+    CHECK(!wal_id_inline(m.id));
+    /* Overwriting the inline object with a file drops its blob. */
+    CHECK_INT(put_bytes(s, "b", "at", at, sizeof(at), &m), OC_OK);
+    CHECK(!wal_id_inline(m.id));
+    CHECK_INT(count_blobs(dir), 0);
+    CHECK_INT(count_files(dir), 4);
+    CHECK_INT(get_bytes(s, "b", "small", &back, &blen), OC_OK);
+    CHECK(blen == 3 && memcmp(back, "abc", 3) == 0);
+    free(back);
+    CHECK_INT(get_bytes(s, "b", "empty", &back, &blen), OC_OK);
+    CHECK_INT(blen, 0);
+    free(back);
+    CHECK_INT(get_bytes(s, "b", "at", &back, &blen), OC_OK);
+    CHECK(blen == sizeof(at) && memcmp(back, at, blen) == 0);
+    free(back);
+    wal_store_close(s);
+}
+
 /* Replaced files are reused for later PUTs: contents and sizes stay exact.
  * Objects here are just above WAL_INLINE_MAX, so each one is a file. */
 #define RC_BASE (WAL_INLINE_MAX + 1)
