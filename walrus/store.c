@@ -530,11 +530,10 @@ int wal_store_open(const char *dir, struct wal_store **out, struct oc_err *err)
     struct oc_buf path = { 0 };
     int rc;
 
-    if (s)
-        s->inline_max = WAL_INLINE_MAX;
     if (!s)
         return oc_err_set(err, OC_ENOMEM, "out of memory");
     s->objfd = s->tmpfd = s->freefd = s->lockfd = -1;
+    s->inline_max = WAL_INLINE_MAX;
     pthread_mutex_init(&s->rlock, NULL);
     pthread_mutex_init(&s->plock, NULL);
     pthread_mutex_init(&s->wlock, NULL);
