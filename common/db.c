@@ -40,29 +40,16 @@ int oc_db_exec(struct oc_db *db, const char *sql, struct oc_err *err)
     return OC_OK;
 }
 
-static int db_user_version(struct oc_db *db, int *v, struct oc_err *err)
-{
-    sqlite3_stmt *st;
-
-    if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-        return oc_db_fail(db, err, "user_version");
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return oc_db_fail(db, err, "user_version");
-    }
-    *v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return OC_OK;
-}
-
 static int db_migrate(struct oc_db *db, const struct oc_migration *migs, size_t n,
                       struct oc_err *err)
 {
-    int cur = 0, rc;
+    int64_t v = 0;
+    int cur, rc;
 
-    rc = db_user_version(db, &cur, err);
+    rc = oc_db_int(db, "PRAGMA user_version", &v, err);
     if (rc)
         return rc;
+    cur = (int)v;
     for (size_t i = 0; i < n; i++) {
         char pragma[64];
 
@@ -104,7 +91,7 @@ int oc_db_open(const char *path, const struct oc_migration *migs, size_t nmigs,
         oc_db_close(db);
         return rc;
     }
-    sqlite3_busy_timeout(db->h, 10000);
+    sqlite3_busy_timeout(db->h, OC_DB_BUSY_MS);
     sqlite3_extended_result_codes(db->h, 1);
     rc = oc_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                         " PRAGMA foreign_keys=ON;", err);
@@ -188,6 +175,20 @@ sqlite3_stmt *oc_db_prepare(struct oc_db *db, const char *sql, struct oc_err *er
     db->cache[db->ncache].key = sql;
     db->ncache++;
     return st;
+}
+
+int oc_db_int(struct oc_db *db, const char *sql, int64_t *out, struct oc_err *err)
+{
+    sqlite3_stmt *st = oc_db_prepare(db, sql, err);
+    int src;
+
+    if (!st)
+        return OC_EDB;
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return src == SQLITE_ROW ? OC_OK : oc_db_fail(db, err, sql);
 }
 
 int oc_db_begin(struct oc_db *db, struct oc_err *err)

@@ -7,6 +7,7 @@
 #ifndef OC_DB_H
 #define OC_DB_H
 
+#include <stdint.h>
 #include <sqlite3.h>
 #include "common/err.h"
 
@@ -16,6 +17,9 @@ struct oc_migration {
     int version;          /* 1, 2, 3, ... strictly increasing */
     const char *sql;      /* may hold several statements */
 };
+
+/* How long a statement waits for a lock another connection holds. */
+#define OC_DB_BUSY_MS 10000
 
 /* Opens (creating) path, sets WAL, synchronous=FULL, foreign_keys=ON,
  * busy_timeout, and applies migrations not yet applied, each in a
@@ -29,6 +33,9 @@ sqlite3 *oc_db_handle(struct oc_db *db);
  * text, so a freed and reused buffer would find the wrong statement. */
 sqlite3_stmt *oc_db_prepare(struct oc_db *db, const char *sql, struct oc_err *err);
 int oc_db_exec(struct oc_db *db, const char *sql, struct oc_err *err) OC_WUR;
+/* Runs a statement (a literal, see oc_db_prepare) whose first row's first
+ * column is an integer, e.g. "PRAGMA page_count"; OC_EDB when it has no row. */
+int oc_db_int(struct oc_db *db, const char *sql, int64_t *out, struct oc_err *err) OC_WUR;
 int oc_db_begin(struct oc_db *db, struct oc_err *err) OC_WUR;     /* BEGIN IMMEDIATE */
 int oc_db_commit(struct oc_db *db, struct oc_err *err) OC_WUR;
 void oc_db_rollback(struct oc_db *db);

@@ -443,23 +443,95 @@ static int store_clean_blobs(struct wal_store *s, struct oc_err *err)
     int rc = oc_db_exec(s->wdb, "DELETE FROM blobs WHERE id NOT IN (SELECT id FROM objects)",
                         err);
     int n = sqlite3_changes(oc_db_handle(s->wdb));
-    sqlite3_stmt *st;
+    int64_t last = 0;
 
     if (rc)
         return rc;
     if (n > 0)
         oc_warn("walrus: removed %d blob(s) with no object row", n);
     /* Row numbers go on from the largest one in use. */
-    st = oc_db_prepare(s->wdb, "SELECT coalesce(max(n), 0) FROM blobs", err);
-    if (!st)
-        return OC_EDB;
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return oc_db_fail(s->wdb, err, "largest blob number");
-    }
-    s->next_blob = (uint64_t)sqlite3_column_int64(st, 0) + 1;
-    sqlite3_reset(st);
+    rc = oc_db_int(s->wdb, "SELECT coalesce(max(n), 0) FROM blobs", &last, err);
+    if (rc)
+        return rc;
+    s->next_blob = (uint64_t)last + 1;
     return OC_OK;
+}
+
+/*
+ * Freed pages.  walrus.db runs with incremental auto-vacuum, so the pages of
+ * deleted blobs go to SQLite's freelist, where later PUTs reuse them first.
+ * Once the freelist holds at least WAL_RECLAIM_MIN_PAGES and a quarter of
+ * the file, the committer gives the pages back to the filesystem while it
+ * is idle, WAL_RECLAIM_STEP pages per transaction, so that a PUT arriving
+ * meanwhile waits for one short step at most.  When the freelist is empty a
+ * checkpoint copies the moved pages home, truncates walrus.db and empties
+ * its WAL (which otherwise keeps its largest size, up to the 64 MiB
+ * autocheckpoint).
+ *
+ * Auto-vacuum has to be chosen before the first table exists or be followed
+ * by a VACUUM: stores made without it get that VACUUM once, at open.  If it
+ * fails (a full disk), Walrus runs on and freed pages are only reused.
+ */
+#define WAL_RECLAIM_MIN_PAGES 2048 /* 8 MiB of 4 KiB pages */
+#define WAL_RECLAIM_STEP "512"     /* pages per transaction (2 MiB) */
+#define WAL_RECLAIM_WAIT_MS 100    /* the final checkpoint's wait for readers */
+
+static int store_auto_vacuum(struct wal_store *s, struct oc_err *err)
+{
+    struct oc_err verr = { 0 };
+    int64_t mode = 0, pages = 0;
+    int rc = oc_db_int(s->wdb, "PRAGMA auto_vacuum", &mode, err);
+
+    if (rc == OC_OK && mode != 2) {
+        rc = oc_db_int(s->wdb, "PRAGMA page_count", &pages, err);
+        if (rc)
+            return rc;
+        if (pages > WAL_RECLAIM_MIN_PAGES)
+            oc_info("walrus: rewriting walrus.db (%lld pages) once, for incremental auto-vacuum",
+                    (long long)pages);
+        if (oc_db_exec(s->wdb, "PRAGMA auto_vacuum=INCREMENTAL; VACUUM;", &verr) != OC_OK)
+            oc_warn("walrus: cannot set auto-vacuum on walrus.db (%s); freed pages will only be"
+                    " reused", verr.msg);
+        rc = oc_db_int(s->wdb, "PRAGMA auto_vacuum", &mode, err);
+    }
+    s->reclaim_ok = rc == OC_OK && mode == 2;
+    return rc;
+}
+
+int wal_store_reclaim(struct wal_store *s, int *more, struct oc_err *err)
+{
+    int64_t nfree = 0, npages = 0, busy = 0;
+    int rc;
+
+    *more = 0;
+    if (!s->reclaim_ok)
+        return OC_OK;
+    pthread_mutex_lock(&s->wlock);
+    rc = oc_db_int(s->wdb, "PRAGMA freelist_count", &nfree, err);
+    if (rc == OC_OK)
+        rc = oc_db_int(s->wdb, "PRAGMA page_count", &npages, err);
+    if (rc == OC_OK && !s->reclaiming)
+        s->reclaiming = nfree >= WAL_RECLAIM_MIN_PAGES && nfree * 4 >= npages;
+    if (rc == OC_OK && s->reclaiming) {
+        if (nfree > 0) {
+            rc = oc_db_exec(s->wdb, "PRAGMA incremental_vacuum(" WAL_RECLAIM_STEP ")", err);
+            *more = rc == OC_OK;
+        } else {
+            /* Readers rarely hold the WAL for long; waiting past a short
+             * while would stall the PUTs queued behind this step. */
+            s->reclaiming = 0;
+            sqlite3_busy_timeout(oc_db_handle(s->wdb), WAL_RECLAIM_WAIT_MS);
+            rc = oc_db_int(s->wdb, "PRAGMA wal_checkpoint(TRUNCATE)", &busy, err);
+            sqlite3_busy_timeout(oc_db_handle(s->wdb), OC_DB_BUSY_MS);
+            if (rc == OC_OK && busy)
+                oc_info("walrus: walrus.db is compacted; its WAL stays until a later checkpoint"
+                        " (readers were busy)");
+        }
+    }
+    if (rc)
+        s->reclaiming = 0;
+    pthread_mutex_unlock(&s->wlock);
+    return rc;
 }
 
 /* Decides between O_TMPFILE + linkat and named files in tmp/. */
@@ -600,6 +672,8 @@ int wal_store_open(const char *dir, struct wal_store **out, struct oc_err *err)
                     sizeof(store_migrations) / sizeof(store_migrations[0]), &s->wdb, err);
     if (rc == OC_OK)
         rc = oc_db_exec(s->wdb, "PRAGMA wal_autocheckpoint=16384; PRAGMA cache_size=-65536;", err);
+    if (rc == OC_OK)
+        rc = store_auto_vacuum(s, err);
     if (rc)
         goto cleanup;
     rc = store_clean_dir(s->tmpfd, "tmp", err);

@@ -50,6 +50,11 @@ int wal_store_set_cache_size(struct wal_store *s, size_t objects, struct oc_err 
 #define WAL_STORE_INLINE_MAX (64 * 1024)
 int wal_store_set_inline_max(struct wal_store *s, size_t bytes, struct oc_err *err) OC_WUR;
 
+/* One step of giving the freed pages of walrus.db back to the filesystem
+ * (store.c, "Freed pages"); *more says whether another step is due.  The
+ * committer calls it while idle; tests call it to run the steps at once. */
+int wal_store_reclaim(struct wal_store *s, int *more, struct oc_err *err) OC_WUR;
+
 /* ---- buckets ---- */
 struct wal_bucket {
     char name[64];

@@ -70,6 +70,8 @@ struct wal_job {
     struct oc_err err;
     int cache_open;                /* wal_ocache_write_begin called for bucket/key */
 
+    int dropped_blob;              /* an inline blob was deleted: pages freed */
+
     /* Files to unlink once the batch has committed. */
     char (*gone)[WAL_ID_LEN + 1];
     size_t ngone, capgone;
@@ -648,6 +650,7 @@ static int drop_old(struct oc_db *db, struct wal_job *j, const char *old, struct
     if (!st)
         return OC_EDB;
     sqlite3_bind_int64(st, 1, wal_inline_n(old));
+    j->dropped_blob = 1;
     return step_done(db, st, err, "delete blob");
 }
 
@@ -946,6 +949,7 @@ static void batch_run(struct wal_store *s, struct wal_job *batch)
 
         batch = j->next;
         if (j->rc == OC_OK) {
+            s->reclaim_due |= j->dropped_blob;
             for (size_t i = 0; i < j->ngone; i++)
                 wal_file_retire(s, j->gone[i]);
         } else if (j->linked) {
@@ -965,20 +969,26 @@ static void *committer_main(void *arg)
 
     for (;;) {
         struct wal_job *batch;
+        struct oc_err err = { 0 };
         int stop;
 
         pthread_mutex_lock(&s->qlock);
-        while (!s->qhead && !s->stopping)
+        while (!s->qhead && !s->stopping && !s->reclaim_due)
             pthread_cond_wait(&s->qcond, &s->qlock);
         batch = s->qhead;
         s->qhead = NULL;
         s->qtail = &s->qhead;
         stop = s->stopping;
         pthread_mutex_unlock(&s->qlock);
-        if (batch)
+        if (batch) {
             batch_run(s, batch);
-        else if (stop)
+        } else if (stop) {
             break;
+        } else {
+            /* Idle with blobs dropped: one step of giving pages back. */
+            if (wal_store_reclaim(s, &s->reclaim_due, &err) != OC_OK)
+                oc_warn("walrus: giving freed pages of walrus.db back: %s", err.msg);
+        }
     }
     return NULL;
 }

@@ -79,6 +79,11 @@ struct wal_store {
     struct wal_bodies *bodies; /* small objects' bytes by id; NULL when disabled */
     uint64_t next_blob;        /* row number of the next inline blob (atomic) */
     size_t inline_max;         /* largest inline body (0..WAL_INLINE_MAX; 0 = none) */
+
+    /* Freed pages of walrus.db (wal_store_reclaim). */
+    int reclaim_ok;            /* walrus.db has incremental auto-vacuum */
+    int reclaim_due;           /* committer only: blobs were dropped, check when idle */
+    int reclaiming;            /* under wlock: emptying the freelist */
 };
 
 struct wal_put {

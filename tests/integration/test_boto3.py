@@ -812,3 +812,51 @@ def test_inline_limit_is_configurable(s3env, bucket):
         w.kill()
         del w.extra_env["OVERCAST_WALRUS_INLINE_MAX"]
         w.start()
+
+
+
+def _walrus_pages(home):
+    """(page_count, freelist_count) of walrus.db, read beside the daemon."""
+    import sqlite3
+    path = os.path.join(home, "walrus", "walrus.db")
+    db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+    try:
+        return tuple(db.execute("PRAGMA %s" % p).fetchone()[0]
+                     for p in ("page_count", "freelist_count"))
+    finally:
+        db.close()
+
+
+def test_deleted_inline_objects_give_space_back(s3env, bucket):
+    """Small objects live in walrus.db.  Once deletes have freed at least
+    8 MiB (2048 pages) and a quarter of it, the daemon hands the pages back
+    to the filesystem on its own (no restart, no admin call): the file
+    shrinks by what was freed, less at most the 2048 pages below which freed
+    pages are only reused, and the objects kept read back exactly."""
+    c = s3env.client()
+    n, size, page = 300, 64000, 4096
+    bodies = {"obj-%03d" % i: os.urandom(size) for i in range(n)}
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda kv: c.put_object(Bucket=bucket, Key=kv[0], Body=kv[1]),
+                      bodies.items()))
+    peak, _ = _walrus_pages(s3env.home)
+    assert peak * page >= n * size, peak
+    keep = sorted(bodies)[::30]
+    gone = [k for k in sorted(bodies) if k not in keep]
+    r = c.delete_objects(Bucket=bucket, Delete={
+        "Objects": [{"Key": k} for k in gone], "Quiet": True})
+    assert not r.get("Errors"), r["Errors"]
+    want = peak - (len(gone) * size) // page + 2048 + 256
+    deadline = time.monotonic() + 60
+    pages, free = _walrus_pages(s3env.home)
+    while (pages > want or free >= 2048) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        pages, free = _walrus_pages(s3env.home)
+    assert pages <= want and free < 2048, (peak, pages, free, want)
+    assert os.path.getsize(os.path.join(s3env.home, "walrus", "walrus.db")) <= \
+        (peak - 2048) * page
+    for k in keep:
+        assert c.get_object(Bucket=bucket, Key=k)["Body"].read() == bodies[k]
+    # The store keeps working on the compacted file.
+    c.put_object(Bucket=bucket, Key="after", Body=b"a" * 5000)
+    assert c.get_object(Bucket=bucket, Key="after")["Body"].read() == b"a" * 5000

@@ -136,22 +136,27 @@ int count_files(const char *dir)
     return n;
 }
 
-int count_blobs(const char *dir)
+long long store_db_int(const char *dir, const char *sql)
 {
     char path[512];
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    int n = -1;
+    long long n = -1;
 
     /* A second connection: WAL lets it read beside the store's own. */
     snprintf(path, sizeof(path), "%s/walrus.db", dir);
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM blobs", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int(st, 0);
+        n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     sqlite3_close(db);
     return n;
+}
+
+int count_blobs(const char *dir)
+{
+    return (int)store_db_int(dir, "SELECT count(*) FROM blobs");
 }
 
 void fill_pattern(char *buf, size_t len, unsigned seed)

@@ -23,6 +23,9 @@ int make_bucket(struct wal_store *s, const char *name);
 int put_bytes(struct wal_store *s, const char *bucket, const char *key, const void *data, size_t len, struct wal_meta *meta_out);
 int get_bytes(struct wal_store *s, const char *bucket, const char *key, char **out, size_t *len);
 int count_files(const char *dir);
+/* The integer a query on dir/walrus.db answers, from a read-only
+ * connection of its own; -1 on error. */
+long long store_db_int(const char *dir, const char *sql);
 /* Rows in the blobs table (inline objects' bytes); -1 on error. */
 int count_blobs(const char *dir);
 void fill_pattern(char *buf, size_t len, unsigned seed);
