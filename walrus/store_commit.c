@@ -969,7 +969,6 @@ static void *committer_main(void *arg)
 
     for (;;) {
         struct wal_job *batch;
-        struct oc_err err = { 0 };
         int stop;
 
         pthread_mutex_lock(&s->qlock);
@@ -986,6 +985,8 @@ static void *committer_main(void *arg)
             break;
         } else {
             /* Idle with blobs dropped: one step of giving pages back. */
+            struct oc_err err = { 0 };
+
             if (wal_store_reclaim(s, &s->reclaim_due, &err) != OC_OK)
                 oc_warn("walrus: giving freed pages of walrus.db back: %s", err.msg);
         }
